@@ -1,0 +1,263 @@
+"""The facade: ingest reports, ask questions, list and delete documents.
+
+Constructing an Assistant is cheap; the embedding model, Chroma and LlamaIndex load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings
+from .errors import DocumentError, InputError
+from .types import Answer, Document, IngestFailure, IngestReport
+
+if TYPE_CHECKING:
+    from .answering import ExtractiveAnswerer
+    from .embeddings import Embedder
+    from .retrieval import Retriever
+    from .store import Store
+
+logger = logging.getLogger(__name__)
+
+#: progress(done, total, path) is called after each file of an ingest.
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class Assistant:
+    """Question answering over ingested reports, with cited answers.
+
+    Args:
+        settings: a Settings object; or give any of its fields as keywords (or QA_* variables).
+        embedder: an already loaded Embedder to share between assistants (same model).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: "Embedder | None" = None, **overrides: Any) -> None:
+        if settings is not None and overrides:
+            settings = settings.model_copy(update=overrides)
+            settings = Settings.model_validate(settings.model_dump())
+        self.settings = settings or Settings(**overrides)
+        self._lock = threading.RLock()
+        if embedder is not None and embedder.model_name != self.settings.embedding_model:
+            raise InputError(
+                f"the embedder runs {embedder.model_name!r} but the settings name {self.settings.embedding_model!r}"
+            )
+        self._embedder: Embedder | None = embedder
+        self._store: Store | None = None
+        self._retriever: Retriever | None = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self._corpus_checked = not self.settings.auto_ingest_corpus
+
+    # -- components, built on first use --------------------------------------------------
+    @property
+    def embedder(self) -> "Embedder":
+        if self._embedder is None:
+            from .embeddings import Embedder
+
+            s = self.settings
+            self._embedder = Embedder(s.embedding_model, s.device, s.embed_batch_size, s.allow_model_download)
+        return self._embedder
+
+    @property
+    def store(self) -> "Store":
+        if self._store is None:
+            from .store import Store
+
+            self._store = Store(self.settings.index_dir, self.settings.index_key())
+        return self._store
+
+    @property
+    def retriever(self) -> "Retriever":
+        if self._retriever is None:
+            from .retrieval import Retriever
+
+            self._retriever = Retriever(self.store, self.embedder, self.settings.candidates_per_retriever)
+        return self._retriever
+
+    @property
+    def answerer(self) -> "ExtractiveAnswerer":
+        if self._answerer is None:
+            from .answering import ExtractiveAnswerer
+
+            s = self.settings
+            self._answerer = ExtractiveAnswerer(s.answer_max_words, s.answer_max_sentences, s.min_support)
+        return self._answerer
+
+    def warm_up(self) -> None:
+        """Load the model, open the index and build the lexical index now rather than on the first question."""
+        self._ensure_corpus()
+        self.embedder.warm_up()
+        self.retriever.refresh()
+
+    # -- ingest --------------------------------------------------------------------------
+    def ingest(self, paths: list[str | Path] | str | Path, progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest report files and folders. Unchanged documents are skipped, changed files replace their old version.
+
+        A file that cannot be read is reported in `failed` and the others still land.
+
+        Raises:
+            InputError: no paths were given.
+        """
+        from .documents import collect_files, iter_documents
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        if not paths:
+            raise InputError("nothing to ingest: give at least one file or folder")
+        files, problems = collect_files(list(paths))
+        report = IngestReport(failed=[IngestFailure(p, why) for p, why in problems])
+        with self._lock:
+            self._corpus_checked = True
+            self.store.sweep_incomplete()
+            for done, (path, loaded) in enumerate(iter_documents(files, self.settings.max_file_bytes), start=1):
+                if isinstance(loaded, DocumentError):
+                    report.failed.append(IngestFailure(str(path), str(loaded)))
+                else:
+                    try:
+                        self._ingest_document(loaded, report)
+                    except DocumentError as exc:
+                        report.failed.append(IngestFailure(str(path), str(exc)))
+                if progress:
+                    progress(done, len(files), str(path))
+        return report
+
+    def add_document(self, document: Document) -> IngestReport:
+        """Ingest one Document built in code (see `qa.documents.make_document`)."""
+        report = IngestReport()
+        with self._lock:
+            self._corpus_checked = True
+            self._ingest_document(document, report)
+        return report
+
+    def _ingest_document(self, doc: Document, report: IngestReport) -> None:
+        from .chunking import chunk_sentences, split_sentences
+
+        store = self.store
+        existing = store.has_document(doc.doc_id)
+        if existing and existing.get("content_hash") == doc.content_hash:
+            report.unchanged.append(doc.doc_id)
+            return
+        # A file whose content changed comes back with a new content-hash id: drop the old one.
+        stale = [d for d in store.doc_ids_for_path(doc.path) if d != doc.doc_id] if doc.path else []
+        sentences = split_sentences(doc.text)
+        if not sentences:
+            raise DocumentError(f"{doc.path or doc.doc_id}: no sentences found in the text")
+        chunks = chunk_sentences(doc.text, doc.doc_id, sentences, self.settings.chunk_words, self.settings.chunk_overlap_sentences)
+        sentence_vectors = self.embedder.encode([doc.text[s.start : s.end] for s in sentences])
+        # A chunk's vector is the normalised mean of its sentences' vectors: one encoder pass
+        # serves both chunk retrieval and sentence ranking (MiniLM itself mean-pools tokens).
+        import numpy as np
+
+        chunk_vectors = np.stack(
+            [sentence_vectors[c.first_sentence : c.first_sentence + len(c.sentences)].mean(axis=0) for c in chunks]
+        )
+        chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True).clip(min=1e-12)
+        doc.chunks = len(chunks)
+        store.write_document(doc, chunks, chunk_vectors, sentence_vectors)
+        for old in stale:
+            store.delete_document(old)
+        (report.replaced if existing or stale else report.added).append(doc.doc_id)
+        report.chunks += len(chunks)
+
+    def _ensure_corpus(self) -> None:
+        """On an empty index, ingest the bundled corpus once (setting auto_ingest_corpus)."""
+        if self._corpus_checked:
+            return
+        with self._lock:
+            if self._corpus_checked:
+                return
+            self._corpus_checked = True
+            corpus = self.settings.corpus_dir
+            if self.store.count_documents() == 0 and corpus.is_dir():
+                report = self.ingest([corpus])
+                logger.info("ingested the bundled corpus: %s", report.summary())
+
+    # -- questions -----------------------------------------------------------------------
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer a question from the ingested reports, citing the passages used.
+
+        Raises:
+            InputError: the question is empty or too long, or mode/top_k are invalid.
+        """
+        started = time.perf_counter()
+        question = self._check_question(question)
+        top_k = self.settings.top_k if top_k is None else top_k
+        mode = mode or self.settings.mode
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
+            raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
+        self._ensure_corpus()
+        timings: dict[str, float] = {}
+        tick = time.perf_counter()
+        query_vector = self.embedder.encode([question])[0]
+        timings["embed"] = _ms(tick)
+        tick = time.perf_counter()
+        hits = self.retriever.retrieve(question, query_vector, mode, top_k)
+        timings["retrieve"] = _ms(tick)
+        tick = time.perf_counter()
+        # Overlapping chunks share sentences: ask for each once.
+        sentence_ids = list(
+            dict.fromkeys(
+                f"{h.doc_id}:s{int(h.metadata.get('first_sentence', 0)) + i}"
+                for h in hits
+                for i in range(len(h.sentence_spans()))
+            )
+        )
+        vectors = self.store.sentence_vectors(sentence_ids)
+        answer = self.answerer.answer(question, query_vector, hits, vectors, self.retriever.term_stats, mode)
+        timings["answer"] = _ms(tick)
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
+        return answer
+
+    def stream(self, question: str, top_k: int | None = None, mode: str | None = None) -> Iterator[str | Answer]:
+        """Yield the answer text word by word, then the finished Answer (for chat front ends)."""
+        answer = self.ask(question, top_k=top_k, mode=mode)
+        for i, word in enumerate(answer.text.split(" ")):
+            yield word if i == 0 else " " + word
+        yield answer
+
+    def _check_question(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise InputError(f"the question must be text, got {type(question).__name__}")
+        cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+        cleaned = " ".join(cleaned.split())
+        if not cleaned:
+            raise InputError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(cleaned) > limit:
+            raise InputError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,} (setting max_question_chars)")
+        if not any(ch.isalnum() for ch in cleaned):
+            raise InputError(f"the question {cleaned!r} has no words in it")
+        return cleaned
+
+    # -- documents -----------------------------------------------------------------------
+    def documents(self) -> list[Document]:
+        """Every ingested document, without its text."""
+        self._ensure_corpus()
+        return self.store.documents()
+
+    def document(self, doc_id: str) -> Document:
+        """One document with its full stored text (citation offsets index into it).
+
+        Raises:
+            NotFoundError: no document has that id.
+        """
+        self._ensure_corpus()
+        return self.store.document(doc_id)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document, its chunks and its vectors.
+
+        Raises:
+            NotFoundError: no document has that id.
+        """
+        with self._lock:
+            self.store.delete_document(doc_id)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

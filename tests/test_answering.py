@@ -1,0 +1,100 @@
+"""Answers about the bundled report: short, correct, cited to the exact sentence; or abstentions."""
+
+import pytest
+
+from qa.answering import ABSTAIN_TEXT, QuestionInfo, find_answer_span, question_kind
+
+# (question, a gold answer, a phrase of the supporting sentence). Paraphrased on purpose.
+ANSWERABLE = [
+    ("How many civilians were killed in the airstrikes on northwestern Syria?", "28", "At least 28 civilians were killed"),
+    ("How many children died in the overnight strikes on Armanaz?", "Four children", "Four children were among the dead"),
+    ("Which town in Idlib province was hit by the overnight strikes?", "Armanaz", "town of Armanaz"),
+    ("How far is Armanaz from the provincial capital?", "20 kilometres", "around 20 kilometres northwest"),
+    ("Who agreed on Thursday to step up efforts to establish a safe zone in Idlib?", "Erdogan", "Recep Tayyip Erdogan agreed"),
+    ("When did the jihadist offensive against villages in Hama province begin?", "September 19", "on September 19"),
+    ("How many troops and militia were killed on Thursday and Friday?", "128", "At least 128 troops"),
+    ("Which charity said hospitals in the province had to close?", "Doctors Without Borders", "Doctors Without Borders (MSF)"),
+    ("How many civilians did army shelling kill in Eastern Ghouta?", "21", "killed at least 21 civilians in Eastern Ghouta"),
+    ("What did state media leave out of their reports on the IS counterattack?", "losses", "no mention of the armys losses"),
+]
+
+UNANSWERABLE = [
+    "How many people died in the earthquake in Turkey?",
+    "Who won the 2018 World Cup final?",
+    "What is the population of Paris?",
+    "When did the chemical attack on Khan Sheikhoun happen?",
+    "How much wheat did Egypt import last year?",
+]
+
+
+@pytest.mark.parametrize("question, gold, evidence", ANSWERABLE)
+def test_answers_about_the_bundled_report(corpus_assistant, question, gold, evidence):
+    answer = corpus_assistant.ask(question)
+    assert not answer.abstained, question
+    assert gold.lower() in answer.text.lower()
+    assert len(answer.text.split()) <= 60
+    assert any(evidence in c.text for c in answer.citations), [c.text for c in answer.citations]
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_abstains_on_what_the_reports_never_mention(corpus_assistant, question):
+    answer = corpus_assistant.ask(question)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_other_modes_answer_too(corpus_assistant, mode):
+    answer = corpus_assistant.ask("How many troops and militia were killed on Thursday and Friday?", mode=mode)
+    assert "128" in answer.text and answer.mode == mode
+
+
+def test_short_answer_is_marked(corpus_assistant):
+    answer = corpus_assistant.ask("How many troops and militia were killed on Thursday and Friday?")
+    assert answer.short_answer == "At least 128"
+
+
+def test_a_new_document_is_answerable_next_to_the_bundled_one(make_assistant, corpus_copy, tmp_path):
+    (tmp_path / "extra.md").write_text(
+        "---\ntitle: Aid convoy\noutlet: Test Wire\ndate: 2019-06-02\n---\n"
+        "A United Nations aid convoy of 27 trucks reached the town of Saraqib on Sunday, officials said.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([corpus_copy, tmp_path / "extra.md"])
+    answer = assistant.ask("How many trucks were in the UN convoy that reached Saraqib?")
+    assert "27 trucks" in answer.text
+    assert answer.citations[0].title == "Aid convoy" and answer.citations[0].source == "Test Wire"
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many people were killed?", "number"),
+        ("When did the offensive start?", "date"),
+        ("In which province is Armanaz?", "place"),
+        ("Where did the strikes hit?", "place"),
+        ("Who carried out the strikes?", "entity"),
+        ("What did the monitor say?", "other"),
+    ],
+)
+def test_question_kind(question, kind):
+    assert question_kind(question)[0] == kind
+
+
+@pytest.mark.parametrize(
+    "kind, words, sentence, span",
+    [
+        ("number", {"how", "many", "killed"}, "Strikes killed at least 16 civilians on Wednesday.", "at least 16"),
+        ("date", {"when", "offensive"}, "The offensive began on September 19 in Hama.", "September 19"),
+        ("place", {"where", "strikes"}, "The strikes hit the town of Armanaz overnight.", "Armanaz"),
+        ("entity", {"who", "agreed"}, "Russian President Vladimir Putin agreed on Thursday.", "Russian President Vladimir Putin"),
+    ],
+)
+def test_find_answer_span(kind, words, sentence, span):
+    info = QuestionInfo(" ".join(words), kind, terms={}, words=words)
+    found = find_answer_span(info, sentence)
+    assert found and sentence[found[0] : found[1]] == span
+
+
+def test_no_span_repeats_the_question():
+    info = QuestionInfo("How many of the 16 civilians?", "number", terms={}, words={"how", "many", "of", "the", "16", "civilians"})
+    assert find_answer_span(info, "The 16 civilians were buried.") is None

@@ -1,0 +1,138 @@
+"""The Python API: ingest, replace, delete, documents, and the Answer contract."""
+
+import pytest
+
+from qa import Answer, Assistant, Citation
+from qa.errors import InputError, NotFoundError
+
+EXTRA_REPORT = """---
+title: Aid convoy reaches Saraqib
+outlet: Test Wire
+date: 2019-06-02
+---
+A United Nations aid convoy of 27 trucks reached the town of Saraqib on Sunday, officials said.
+The trucks carried flour, medicine and winter tents for about 40,000 displaced people.
+"""
+
+
+def test_ingest_is_idempotent(make_assistant, corpus_copy):
+    assistant = make_assistant()
+    first = assistant.ingest([corpus_copy])
+    assert len(first.added) == 1 and first.chunks > 0 and not first.failed
+    count = assistant.store.count_chunks()
+    second = assistant.ingest([corpus_copy])
+    assert second.added == [] and second.unchanged == first.added and second.chunks == 0
+    assert assistant.store.count_chunks() == count
+    assert len(assistant.documents()) == 1
+
+
+def test_changed_file_replaces_its_old_chunks(make_assistant, tmp_path):
+    assistant = make_assistant()
+    path = tmp_path / "aid.md"
+    path.write_text(EXTRA_REPORT)
+    old_id = assistant.ingest([path]).added[0]
+    path.write_text(EXTRA_REPORT.replace("27 trucks", "31 trucks"))
+    report = assistant.ingest([path])
+    assert report.replaced and report.replaced[0] != old_id
+    assert [d.doc_id for d in assistant.documents()] == report.replaced
+    with pytest.raises(NotFoundError):
+        assistant.document(old_id)
+    answer = assistant.ask("How many trucks were in the aid convoy?")
+    assert "31" in answer.text and "27" not in answer.text
+
+
+def test_delete_removes_a_document_everywhere(make_assistant, corpus_copy, tmp_path):
+    assistant = make_assistant()
+    assistant.ingest([corpus_copy])
+    path = tmp_path / "aid.md"
+    path.write_text(EXTRA_REPORT)
+    doc_id = assistant.ingest([path]).added[0]
+    assert not assistant.ask("How many trucks reached Saraqib?").abstained
+    assistant.delete(doc_id)
+    assert doc_id not in [d.doc_id for d in assistant.documents()]
+    assert not assistant.store.chunks.get(where={"doc_id": doc_id})["ids"]
+    assert not assistant.store._collection("sentences").get(where={"doc_id": doc_id})["ids"]
+    answer = assistant.ask("How many trucks reached Saraqib?")
+    assert all(c.doc_id != doc_id for c in answer.citations)
+    with pytest.raises(NotFoundError, match=doc_id):
+        assistant.delete(doc_id)
+
+
+def test_an_unreadable_file_is_reported_and_the_others_land(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "good.md").write_text(EXTRA_REPORT)
+    (folder / "empty.txt").write_text("")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
+    assistant = make_assistant()
+    report = assistant.ingest([folder, tmp_path / "missing.txt"])
+    assert len(report.added) == 1
+    failed = {f.path.split("/")[-1]: f.error for f in report.failed}
+    assert set(failed) == {"empty.txt", "binary.txt", "missing.txt"}
+    assert "empty" in failed["empty.txt"] and "binary" in failed["binary.txt"]
+    assert not assistant.ask("How many people were displaced according to the aid report?").abstained
+
+
+def test_empty_index_ingests_the_bundled_corpus_on_first_use(make_assistant):
+    assistant = make_assistant(auto_ingest_corpus=True)
+    answer = assistant.ask("How many civilians were killed in the airstrikes?")
+    assert not answer.abstained and "28" in answer.text
+    assert len(assistant.documents()) == 1
+
+
+def test_auto_ingest_can_be_turned_off(make_assistant):
+    assistant = make_assistant(auto_ingest_corpus=False)
+    assert assistant.documents() == []
+    assert assistant.ask("How many civilians were killed?").abstained
+
+
+def test_answer_contract(corpus_assistant):
+    answer = corpus_assistant.ask("How many troops and militia were killed?", top_k=3, mode="hybrid")
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert answer.citations and all(isinstance(c, Citation) for c in answer.citations)
+    data = answer.to_dict()
+    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(data)
+    assert data["answer"] == answer.text and data["timings_ms"]["total"] > 0
+    for n, c in enumerate(answer.citations, start=1):
+        assert c.n == n and f"[{n}]" in answer.text
+        assert set(c.to_dict()) == {"n", "doc_id", "title", "source", "date", "text", "start", "end", "score"}
+        assert corpus_assistant.document(c.doc_id).text[c.start : c.end] == c.text
+
+
+def test_documents_and_document(corpus_assistant, bundled_report):
+    (info,) = corpus_assistant.documents()
+    assert info.text == "" and info.chunks > 0 and info.source and info.date == "2017-09-30"
+    full = corpus_assistant.document(info.doc_id)
+    assert full.text == bundled_report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "?!", "x" * 5000])
+def test_bad_questions_raise_input_error(corpus_assistant, question):
+    with pytest.raises(InputError):
+        corpus_assistant.ask(question)
+
+
+@pytest.mark.parametrize("kwargs", [{"top_k": 0}, {"top_k": 1000}, {"mode": "magic"}])
+def test_bad_options_raise_input_error(corpus_assistant, kwargs):
+    with pytest.raises(InputError):
+        corpus_assistant.ask("How many civilians were killed?", **kwargs)
+
+
+def test_settings_come_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "env-index"))
+    monkeypatch.setenv("QA_TOP_K", "7")
+    assistant = Assistant()
+    assert assistant.settings.index_dir == tmp_path / "env-index" and assistant.settings.top_k == 7
+
+
+def test_collections_are_named_by_model_and_chunking(tmp_path):
+    a = Assistant(index_dir=tmp_path, chunk_words=120)
+    b = Assistant(index_dir=tmp_path, chunk_words=80)
+    c = Assistant(index_dir=tmp_path, embedding_model="some/other-model")
+    assert len({a.settings.index_key(), b.settings.index_key(), c.settings.index_key()}) == 3
+
+
+def test_stream_yields_the_text_then_the_answer(corpus_assistant):
+    parts = list(corpus_assistant.stream("How many children were among the dead?"))
+    answer = parts[-1]
+    assert isinstance(answer, Answer) and "".join(parts[:-1]) == answer.text

@@ -1,0 +1,78 @@
+from qa.chunking import chunk_sentences, split_sentences
+from qa.documents import load_document
+
+
+def texts(text):
+    return [text[s.start : s.end] for s in split_sentences(text)]
+
+
+def test_offsets_round_trip_on_the_bundled_report(bundled_report):
+    doc = load_document(bundled_report, max_bytes=10**7)
+    sentences = split_sentences(doc.text)
+    assert len(sentences) > 15
+    for s in sentences:
+        piece = doc.text[s.start : s.end]
+        assert piece == piece.strip() and piece
+    # Every word of the report is inside some sentence, in order, with nothing invented.
+    assert " ".join(doc.text[s.start : s.end] for s in sentences).split() == doc.text.split()
+    chunks = chunk_sentences(doc.text, doc.doc_id, sentences, max_words=120, overlap=1)
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        assert c.sentences[0].start == c.start and c.sentences[-1].end == c.end
+    assert chunks[0].start == sentences[0].start and chunks[-1].end == sentences[-1].end
+
+
+def test_abbreviations_initials_and_decimals_do_not_end_sentences():
+    text = "Mr. Abdel Rahman met Gen. Smith at 10 a.m. on Monday. George W. Bush said 3.5 million fled the U.N. zone. Then it ended."
+    assert texts(text) == [
+        "Mr. Abdel Rahman met Gen. Smith at 10 a.m. on Monday.",
+        "George W. Bush said 3.5 million fled the U.N. zone.",
+        "Then it ended.",
+    ]
+
+
+def test_quotes_stay_with_their_sentence():
+    text = '"Residents are still scared," stallholder Khaled Ahmad said. He added: "We will stay." "Where would we go?" she asked. It rained.'
+    assert texts(text) == [
+        '"Residents are still scared," stallholder Khaled Ahmad said.',
+        'He added: "We will stay."',
+        '"Where would we go?" she asked.',
+        "It rained.",
+    ]
+
+
+def test_headings_and_captions_are_units_of_their_own():
+    text = (
+        "# Regime strikes kill 16 in Idlib\n\n"
+        "By Staff Writer\n"
+        "Photo: A man walks past rubble in Maaret al-Numan, May 2019\n"
+        "On Wednesday, strikes killed at least 16 civilians. The monitor said so.\n\n"
+        "Residents fled\n\n"
+        "Text wrapped at a fixed width goes on over\nthe line and ends here."
+    )
+    assert texts(text) == [
+        "Regime strikes kill 16 in Idlib",
+        "By Staff Writer",
+        "Photo: A man walks past rubble in Maaret al-Numan, May 2019",
+        "On Wednesday, strikes killed at least 16 civilians.",
+        "The monitor said so.",
+        "Residents fled",
+        "Text wrapped at a fixed width goes on over\nthe line and ends here.",
+    ]
+
+
+def test_chunks_respect_the_word_limit_and_overlap():
+    text = " ".join(f"Sentence number {i} has exactly six words." for i in range(20))
+    sentences = split_sentences(text)
+    chunks = chunk_sentences(text, "d", sentences, max_words=20, overlap=1)
+    assert all(len(c.text.split()) <= 20 for c in chunks)
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.first_sentence == before.first_sentence + len(before.sentences) - 1  # one shared sentence
+    assert chunks[-1].sentences[-1] == sentences[-1]
+
+
+def test_a_sentence_longer_than_the_limit_is_a_chunk_of_its_own():
+    long = "Word " + "word " * 50 + "end."
+    text = f"Short one. {long} Short two."
+    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=20, overlap=1)
+    assert [c.text for c in chunks] == ["Short one.", long.strip(), "Short two."]

@@ -1,0 +1,49 @@
+import pytest
+
+from qa.errors import InputError
+
+
+def retrieve(assistant, question, mode, top_k=3):
+    vector = assistant.embedder.encode([question])[0]
+    return assistant.retriever.retrieve(question, vector, mode, top_k)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_passage(corpus_assistant, mode):
+    hits = retrieve(corpus_assistant, "Putin and Erdogan agreed to establish a safe zone", mode)
+    assert 1 <= len(hits) <= 3
+    assert "Erdogan" in hits[0].text
+    assert [h.rank for h in hits] == list(range(len(hits)))
+    for hit in hits:
+        text = corpus_assistant.document(hit.doc_id).text
+        assert text[hit.start : int(hit.metadata["end"])] == hit.text
+
+
+def test_bm25_needs_shared_words_and_dense_does_not(corpus_assistant):
+    assert retrieve(corpus_assistant, "zzzz qqqq", "bm25") == []
+    assert retrieve(corpus_assistant, "zzzz qqqq", "dense")  # nearest neighbours always exist
+
+
+def test_hybrid_fuses_both_lists(corpus_assistant):
+    question = "Which medical charity said hospitals had to close?"
+    dense = {h.chunk_id for h in retrieve(corpus_assistant, question, "dense", 6)}
+    lexical = {h.chunk_id for h in retrieve(corpus_assistant, question, "bm25", 6)}
+    hybrid = retrieve(corpus_assistant, question, "hybrid", 6)
+    assert {h.chunk_id for h in hybrid} <= dense | lexical
+    assert len({h.chunk_id for h in hybrid}) == len(hybrid)  # one entry per chunk
+
+
+def test_lexical_index_is_built_from_what_chroma_stores(make_assistant, tmp_path):
+    first = make_assistant()
+    path = tmp_path / "r.txt"
+    path.write_text("The Zarzour crossing reopened on Monday after weeks of shelling.\n")
+    first.ingest([path])
+    # A second Assistant on the same index has an empty docstore: BM25 must come from Chroma.
+    second = make_assistant()
+    hits = retrieve(second, "Zarzour crossing", "bm25")
+    assert hits and "Zarzour" in hits[0].text
+
+
+def test_unknown_mode_is_an_input_error(corpus_assistant):
+    with pytest.raises(InputError, match="unknown retrieval mode"):
+        retrieve(corpus_assistant, "anything", "sparse")
