@@ -1,0 +1,90 @@
+"""The `qa` command, run as a user runs it: a real process, real model, real index."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.config import BUNDLED_CORPUS_DIR
+
+QA = [sys.executable, "-m", "qa.cli"]
+
+
+def run(*args, index: Path, **kwargs):
+    env = {**os.environ, "QA_INDEX_DIR": str(index)}
+    return subprocess.run([*QA, *args], capture_output=True, text=True, env=env, timeout=300, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory):
+    index = tmp_path_factory.mktemp("cli-index")
+    done = run("ingest", str(BUNDLED_CORPUS_DIR), index=index)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 added")
+    return index
+
+
+def test_ask_json(cli_index):
+    done = run("ask", "--json", "--top-k", "3", "How many troops and militia were killed?", index=cli_index)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(data)
+    assert "128" in data["answer"] and not data["abstained"]
+    assert {"n", "doc_id", "title", "source", "date", "text", "start", "end", "score"} == set(data["citations"][0])
+
+
+def test_ask_prints_answer_and_sources(cli_index):
+    done = run("ask", "--mode", "bm25", "How many troops and militia were killed?", index=cli_index)
+    assert done.returncode == 0
+    answer, sources = done.stdout.split("\n[1] ", 1)
+    assert "128" in answer and answer.rstrip().endswith("[1]")
+    assert sources.startswith("Airstrikes kill 28 civilians") and "2017-09-30" in sources
+
+
+def test_docs_json_and_delete(cli_index, tmp_path):
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The Zarzour crossing reopened on Monday after weeks of shelling.\n")
+    assert run("ingest", str(extra), index=cli_index).returncode == 0
+    docs = json.loads(run("docs", "--json", index=cli_index).stdout)
+    assert len(docs) == 2
+    assert set(docs[0]) >= {"doc_id", "title", "source", "date", "chunks"}
+    new = next(d for d in docs if d["title"].startswith("The Zarzour"))
+    done = run("delete", new["doc_id"], index=cli_index)
+    assert done.returncode == 0 and new["doc_id"] in done.stdout
+    assert len(json.loads(run("docs", "--json", index=cli_index).stdout)) == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "error: the question is empty"),
+        (["ingest", "/no/such/folder"], "error: /no/such/folder: no such file or folder"),
+        (["delete", "0123456789abcdef"], "error: no document with id '0123456789abcdef'"),
+        (["ask", "--mode", "magic", "q"], "Invalid value for '--mode'"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_non_zero_exit(cli_index, args, message):
+    done = run(*args, index=cli_index)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    if message.startswith("error:"):
+        assert done.stderr.strip().count("\n") == 0  # exactly one line
+
+
+def test_help_does_not_import_heavy_packages():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from qa.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\n"
+        "assert result.exit_code == 0 and 'qa ask' in result.output\n"
+        "heavy = [m for m in ('torch', 'chromadb', 'gradio', 'llama_index', 'sentence_transformers') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

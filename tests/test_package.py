@@ -1,0 +1,46 @@
+"""Packaging promises: a light `import qa`, and nothing fetched from the network."""
+
+import subprocess
+import sys
+import textwrap
+
+from qa.config import BUNDLED_CORPUS_DIR
+
+
+def test_import_qa_stays_light():
+    code = (
+        "import sys, qa\n"
+        "assert {'Assistant', 'Answer', 'Citation', 'Settings'} <= set(dir(qa))\n"
+        "print([m for m in ('torch', 'chromadb', 'gradio', 'llama_index', 'sentence_transformers') if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_ingest_and_ask_work_with_the_network_forbidden(tmp_path):
+    """Any connection to a non-local address raises: the whole flow must still work."""
+    code = textwrap.dedent(
+        f"""
+        import os, socket
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ.pop(name, None)  # the package itself must turn these on
+        real_connect = socket.socket.connect
+        attempts = []
+        def guarded(self, address):
+            host = address[0] if isinstance(address, tuple) else address
+            if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+                attempts.append(host)
+                raise OSError("network forbidden in this test: " + str(host))
+            return real_connect(self, address)
+        socket.socket.connect = guarded
+        from qa import Assistant
+        a = Assistant(index_dir={str(tmp_path / 'idx')!r}, corpus_dir={str(BUNDLED_CORPUS_DIR)!r})
+        answer = a.ask("How many troops and militia were killed?")
+        assert "128" in answer.text, answer.text
+        print("attempts", attempts)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "attempts []" in done.stdout
