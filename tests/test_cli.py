@@ -73,18 +73,3 @@ def test_user_mistakes_give_one_line_and_non_zero_exit(cli_index, args, message)
     assert "Traceback" not in done.stderr
     if message.startswith("error:"):
         assert done.stderr.strip().count("\n") == 0  # exactly one line
-
-
-def test_help_does_not_import_heavy_packages():
-    code = (
-        "import sys\n"
-        "from click.testing import CliRunner\n"
-        "from qa.cli import main\n"
-        "result = CliRunner().invoke(main, ['--help'])\n"
-        "assert result.exit_code == 0 and 'qa ask' in result.output\n"
-        "heavy = [m for m in ('torch', 'chromadb', 'gradio', 'llama_index', 'sentence_transformers') if m in sys.modules]\n"
-        "print(heavy)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"

@@ -4,15 +4,25 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from qa.config import BUNDLED_CORPUS_DIR
 
 
-def test_import_qa_stays_light():
-    code = (
-        "import sys, qa\n"
-        "assert {'Assistant', 'Answer', 'Citation', 'Settings'} <= set(dir(qa))\n"
-        "print([m for m in ('torch', 'chromadb', 'gradio', 'llama_index', 'sentence_transformers') if m in sys.modules])\n"
-    )
+HEAVY = "('torch', 'chromadb', 'gradio', 'llama_index', 'sentence_transformers')"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import qa\nassert {'Assistant', 'Answer', 'Citation', 'Settings'} <= set(dir(qa))\n",
+        "from click.testing import CliRunner\nfrom qa.cli import main\n"
+        "result = CliRunner().invoke(main, ['--help'])\nassert result.exit_code == 0 and 'qa ask' in result.output\n",
+    ],
+    ids=["import qa", "qa --help"],
+)
+def test_import_and_help_stay_light(code):
+    code = "import sys\n" + code + f"print([m for m in {HEAVY} if m in sys.modules])\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
