@@ -100,14 +100,12 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None
       qa ingest report.md notes/ --index /data/qa-index
     """
     assistant = _assistant(index_dir, auto_ingest_corpus=False)
-    from .documents import collect_files
-
-    total = len(collect_files(list(paths))[0])
-    if sys.stderr.isatty() and not as_json and total:
-        with click.progressbar(length=total, label="Ingesting", file=sys.stderr, show_pos=True) as bar:
-            report = assistant.ingest(list(paths), progress=lambda done, _total, _path: bar.update(1))
-    else:
-        report = assistant.ingest(list(paths))
+    bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
+    try:
+        report = assistant.ingest(list(paths), progress=bar)
+    finally:
+        if bar:
+            bar.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -195,6 +193,23 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
             click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode)))
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)
+
+
+class _ProgressBar:
+    """A terminal progress bar fed by the API's progress callback; made once the total is known."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label="Ingesting", file=sys.stderr, show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 def format_answer(answer: Any) -> str:

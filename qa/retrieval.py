@@ -10,6 +10,7 @@ import logging
 import difflib
 import math
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,7 @@ class Retriever:
         self._lexical = None
         self._lexical_state: tuple[int, int] | None = None
         self._lexical_size = 0
+        self._checked_at = 0.0
         self._chunks: dict[str, tuple[str, dict[str, Any]]] = {}
         self.term_stats = TermStats()
 
@@ -115,7 +117,15 @@ class Retriever:
         return self._dense
 
     def _lexical_retriever(self) -> Any | None:
-        """BM25 over every chunk Chroma holds; rebuilt when the collection has changed."""
+        """BM25 over every chunk Chroma holds; rebuilt when the collection has changed.
+
+        Writes made through this process's Store are seen at once; the chunk count, which
+        also reveals other processes' writes, is read at most once a second.
+        """
+        now = time.monotonic()
+        if self._lexical_state and self._lexical_state[0] == self.store.generation and now - self._checked_at < 1.0:
+            return self._lexical
+        self._checked_at = now
         state = (self.store.generation, self.store.count_chunks())
         if state == self._lexical_state:
             return self._lexical
