@@ -74,7 +74,7 @@ class Weights:
     typed: float = 0.15  # the sentence holds an answer of the expected type
     rank: float = 0.15  # prior from the rank of the chunk it came from
     neighbour: float = 0.2  # key terms found in the sentence just before (context)
-    missing: float = 0.8  # penalty: share of key terms no report contains at all
+    missing: float = 0.8  # abstention penalty: share of the question's names and numbers no report mentions
     second_margin: float = 0.2  # a second sentence is quoted when it scores this close
 
 
@@ -163,7 +163,7 @@ class ExtractiveAnswerer:
         terms_of: dict[tuple[str, int], set[str]] = {}
         for hit in hits:
             first = int(hit.metadata.get("first_sentence", 0))
-            for offset, (start, end) in enumerate(hit.sentence_spans()):
+            for offset, (start, end) in enumerate(hit.sentence_spans):
                 key = (hit.doc_id, first + offset)
                 text = hit.text[start - hit.start : end - hit.start]
                 if key not in lexical_of:

@@ -37,10 +37,7 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: "Embedder | None" = None, **overrides: Any) -> None:
-        if settings is not None and overrides:
-            settings = settings.model_copy(update=overrides)
-            settings = Settings.model_validate(settings.model_dump())
-        self.settings = settings or Settings(**overrides)
+        self.settings = Settings(**{**(settings.model_dump() if settings else {}), **overrides})
         self._lock = threading.RLock()
         if embedder is not None and embedder.model_name != self.settings.embedding_model:
             raise InputError(
@@ -203,7 +200,7 @@ class Assistant:
             dict.fromkeys(
                 f"{h.doc_id}:s{int(h.metadata.get('first_sentence', 0)) + i}"
                 for h in hits
-                for i in range(len(h.sentence_spans()))
+                for i in range(len(h.sentence_spans))
             )
         )
         vectors = self.store.sentence_vectors(sentence_ids)

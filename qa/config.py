@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where the reports shipped with the project live (present in a source checkout).
@@ -74,13 +74,6 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("embedding_model must name a model, got an empty string")
         return value.strip()
-
-    @model_validator(mode="after")
-    def _candidates_cover_top_k(self) -> "Settings":
-        if self.candidates_per_retriever < self.top_k:
-            # Fusion cannot return more than its retrievers found.
-            object.__setattr__(self, "candidates_per_retriever", self.top_k)
-        return self
 
     def index_key(self) -> str:
         """A short hash of everything that shapes stored vectors and chunks.

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core import VectorStoreIndex
@@ -56,6 +57,7 @@ class Hit:
     def start(self) -> int:
         return int(self.metadata["start"])
 
+    @cached_property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """The chunk's sentences as document offsets."""
         spans = []

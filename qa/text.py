@@ -26,21 +26,15 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    try:
-        import Stemmer
+    import Stemmer  # PyStemmer: small C extension, loaded on first use
 
-        return Stemmer.Stemmer("english")
-    except ImportError:  # PyStemmer is a dependency; this keeps tokenisation working without it
-        return None
+    return Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """The English stem of a lower-case word ("killed" -> "kill")."""
-    stemmer = _stemmer()
-    if stemmer is None:
-        return re.sub(r"(ing|ed|es|s)$", "", word) if len(word) > 4 else word
-    return stemmer.stemWord(word)
+    return _stemmer().stemWord(word)
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:

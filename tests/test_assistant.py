@@ -136,3 +136,12 @@ def test_stream_yields_the_text_then_the_answer(corpus_assistant):
     parts = list(corpus_assistant.stream("How many children were among the dead?"))
     answer = parts[-1]
     assert isinstance(answer, Answer) and "".join(parts[:-1]) == answer.text
+
+
+def test_keywords_override_a_settings_object(tmp_path):
+    from qa import Settings
+
+    assistant = Assistant(Settings(top_k=3, mode="bm25"), index_dir=tmp_path, mode="dense")
+    assert (assistant.settings.top_k, assistant.settings.mode, assistant.settings.index_dir) == (3, "dense", tmp_path)
+    with pytest.raises(ValueError):
+        Assistant(Settings(), top_k=0)
