@@ -4,14 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install bench chat clean
+.PHONY: run test install browser bench chat screenshot clean
 
-run: install  ## ingest the bundled corpus (skipped when unchanged) and start asking
+run: install  ## ingest the bundled corpus (skipped when unchanged), then the web app at http://127.0.0.1:7860
+	$(BIN)/qa ingest corpus/
+	$(BIN)/qa serve
+
+chat: install  ## the same questions in the terminal instead of the browser
 	$(BIN)/qa ingest corpus/
 	$(BIN)/qa chat
 
-test: install  ## the whole test suite, as CI runs it
+test: install browser  ## the whole test suite, as CI runs it
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium; Playwright's own browser download is never used.
+# Installing it needs root; without it the browser tests are skipped (CI makes them required).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium chromium-driver >/dev/null \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing, browser tests will be skipped (sudo apt-get install chromium chromium-driver)"; \
+	  fi; \
+	fi
+
+screenshot: install browser  ## retake docs/screenshot.png (the README picture) from the test browser
+	QA_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/test_app.py -k browser_asks
 
 bench: install  ## latency of ask against its floor (embed + one Chroma query)
 	$(BIN)/python bench/latency.py
@@ -23,7 +42,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[ui,dev]'
 	touch $(STAMP)
 
 clean:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +91,20 @@ class Assistant:
         self.retriever.refresh()
 
     # -- ingest --------------------------------------------------------------------------
-    def ingest(self, paths: list[str | Path] | str | Path, progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: list[str | Path] | str | Path,
+        progress: ProgressCallback | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> IngestReport:
         """Ingest report files and folders. Unchanged documents are skipped, changed files replace their old version.
 
         A file that cannot be read is reported in `failed` and the others still land.
+
+        Args:
+            names: for files that are only a temporary copy (an upload), the name to record and
+                report instead of their path. Such a document never replaces another one: two
+                uploads that share a name are two reports.
 
         Raises:
             InputError: no paths were given.
@@ -111,15 +121,19 @@ class Assistant:
             self._corpus_checked = True
             self.store.sweep_incomplete()
             for done, (path, loaded) in enumerate(iter_documents(files, self.settings.max_file_bytes), start=1):
+                name = names.get(str(path)) if names else None
+                shown = name or str(path)
                 if isinstance(loaded, DocumentError):
-                    report.failed.append(IngestFailure(str(path), str(loaded)))
+                    report.failed.append(IngestFailure(shown, str(loaded).replace(str(path), shown)))
                 else:
+                    if name:
+                        loaded.path = name
                     try:
-                        self._ingest_document(loaded, report)
+                        self._ingest_document(loaded, report, replace_same_path=not name)
                     except DocumentError as exc:
-                        report.failed.append(IngestFailure(str(path), str(exc)))
+                        report.failed.append(IngestFailure(shown, str(exc).replace(str(path), shown)))
                 if progress:
-                    progress(done, len(files), str(path))
+                    progress(done, len(files), shown)
         return report
 
     def add_document(self, document: Document) -> IngestReport:
@@ -130,7 +144,7 @@ class Assistant:
             self._ingest_document(document, report)
         return report
 
-    def _ingest_document(self, doc: Document, report: IngestReport) -> None:
+    def _ingest_document(self, doc: Document, report: IngestReport, replace_same_path: bool = True) -> None:
         from .chunking import chunk_sentences, split_sentences
 
         store = self.store
@@ -139,7 +153,9 @@ class Assistant:
             report.unchanged.append(doc.doc_id)
             return
         # A file whose content changed comes back with a new content-hash id: drop the old one.
-        stale = [d for d in store.doc_ids_for_path(doc.path) if d != doc.doc_id] if doc.path else []
+        stale = (
+            [d for d in store.doc_ids_for_path(doc.path) if d != doc.doc_id] if doc.path and replace_same_path else []
+        )
         sentences = split_sentences(doc.text)
         if not sentences:
             raise DocumentError(f"{doc.path or doc.doc_id}: no sentences found in the text")

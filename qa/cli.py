@@ -195,6 +195,47 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
             click.echo(f"error: {exc}", err=True)
 
 
+@main.command()
+@_index_option
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or $QA_HOST; 0.0.0.0 opens it to the network).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 7860, or $QA_PORT).")
+@_clean_errors
+def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
+    """Start the web app: chat with cited answers, source viewer, upload and delete reports.
+
+    \b
+    Examples:
+      qa serve
+      qa serve --port 8080 --index /data/qa-index
+    """
+    try:
+        import app
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("gradio", "app"):
+            raise QAError(f"the web app needs the UI extra ({exc.name} is missing): pip install -e '.[ui]'") from exc
+        raise
+    assistant = _assistant(index_dir)
+    host, port = host or assistant.settings.host, port or assistant.settings.port
+    _check_port_free(host, port)  # before the model loads, so a taken port fails at once
+    click.echo(f"Loading the model and the index, then serving on http://{host}:{port}", err=True)
+    try:
+        app.serve(assistant, host=host, port=port)
+    except OSError as exc:
+        raise QAError(f"cannot serve on {host}:{port}: {exc}") from exc
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise QAError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc} (choose another with --port or QA_PORT)"
+        ) from exc
+
+
 class _ProgressBar:
     """A terminal progress bar fed by the API's progress callback; made once the total is known."""
 

@@ -61,12 +61,28 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted, in characters.")
     max_file_bytes: int = Field(
-        default=25_000_000, ge=1, description="Largest file ingested, in bytes; larger files are refused."
+        default=25_000_000,
+        ge=1,
+        description="Largest file ingested or uploaded, in bytes; larger files are refused.",
     )
     auto_ingest_corpus: bool = Field(
         default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
     )
     corpus_dir: Path = Field(default=BUNDLED_CORPUS_DIR, description="The bundled reports ingested on first use.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address the web app binds to; 127.0.0.1 keeps it on this machine (0.0.0.0 opens it to the network).",
+    )
+    port: int = Field(default=7860, ge=1, le=65535, description="Port of the web app.")
+    example_questions: list[str] = Field(
+        default=[
+            "How many civilians were killed in the airstrikes on Armanaz?",
+            "Which charity said hospitals in the province had to close?",
+            "Who agreed to step up efforts to establish a safe zone in Idlib?",
+            "How many troops and militia were killed on Thursday and Friday?",
+        ],
+        description="Questions the web app offers on first load (they are about the bundled corpus).",
+    )
 
     @field_validator("embedding_model")
     @classmethod

@@ -1,0 +1,402 @@
+"""The web app: a chat with cited answers, a source viewer and the list of ingested reports.
+
+    python app.py        # or: qa serve [--host H] [--port P], or: make run
+
+It binds 127.0.0.1:7860 unless told otherwise (QA_HOST, QA_PORT) and never opens a share link.
+Handlers are plain functions of an Assistant, so tests call them without a server.
+
+Reports and questions are untrusted: every piece of their text reaches the page HTML-escaped
+(and Markdown-escaped in the chat), so markup in a report is shown as text and never runs.
+"""
+
+import html
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: this machine is offline
+
+import gradio as gr  # noqa: E402
+
+from qa import Answer, Assistant, Citation  # noqa: E402
+from qa.errors import QAError  # noqa: E402
+
+MODES = ["hybrid", "dense", "bm25"]
+CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
+UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm"]
+TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
+ABSTAINED_LABEL = "No answer in the reports"
+
+CSS = """
+.qa-abstained { color: #6b7280; font-style: italic; border-left: 3px solid #d1d5db; padding-left: .6em; display: block; }
+.qa-sources h3, .qa-doc h3 { margin: 0 0 .4em 0; font-size: 1rem; }
+.qa-source { display: block; width: 100%; text-align: left; margin: 0 0 .5em 0; padding: .5em .7em;
+  border: 1px solid #d1d5db; border-radius: 6px; background: #fafafa; cursor: pointer; font: inherit; color: inherit; }
+.qa-source:hover, .qa-source:focus { border-color: #f97316; background: #fff7ed; }
+.qa-meta { color: #6b7280; font-size: .9em; }
+.qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
+.qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; }
+.qa-doc mark { background: #fde68a; padding: 0 .1em; }
+.qa-empty { color: #6b7280; }
+"""
+
+# A click on a source card sends which passage it names; the server re-reads and checks it.
+SOURCES_JS = """
+element.addEventListener('click', (event) => {
+  const card = event.target.closest('.qa-source');
+  if (!card || !element.contains(card)) return;
+  trigger('click', {doc_id: card.dataset.doc, start: card.dataset.start, end: card.dataset.end});
+});
+"""
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+# -- rendering: every untrusted string goes through esc() or md() ------------------------------
+def esc(text: Any) -> str:
+    """Text made safe to place inside HTML."""
+    return html.escape(str(text), quote=True)
+
+
+def md(text: Any) -> str:
+    """Text made safe to place inside Markdown: shown literally, never as markup or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def _source_line(c: Citation) -> str:
+    return " · ".join(x for x in (c.source, c.date) if x)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message for a finished answer: the text with its [n] markers, then its sources."""
+    if answer.abstained:
+        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {md(answer.text)}</span>'
+    pieces = _MARKER.split(answer.text)  # text, n, text, n, ...
+    body = "".join(md(p) if i % 2 == 0 else f"**\\[{p}\\]**" for i, p in enumerate(pieces))
+    sources = [
+        f"**\\[{c.n}\\]** *{md(c.title)}*{(' — ' + md(_source_line(c))) if _source_line(c) else ''}  \n"
+        f"“{md(' '.join(c.text.split()))}”"
+        for c in answer.citations
+    ]
+    return body + "\n\n**Sources**\n\n" + "\n\n".join(sources)
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The Sources panel: one clickable card per citation, with title, outlet, date and passage."""
+    if answer is None:
+        return (
+            '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty">Ask a question to see its sources.</p></div>'
+        )
+    if answer.abstained:
+        return (
+            '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty qa-abstained">'
+            "No passage in the reports answers this question.</p></div>"
+        )
+    cards = [
+        f'<button type="button" class="qa-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
+        f'data-end="{c.end}" title="Open this passage in its report">'
+        f'<strong>[{c.n}]</strong> <span class="qa-title">{esc(c.title)}</span> '
+        f'<span class="qa-meta">{esc(_source_line(c))}</span>'
+        f"<blockquote>{esc(c.text)}</blockquote></button>"
+        for c in answer.citations
+    ]
+    hint = '<p class="qa-meta">Click a source to read it in its report; click an earlier answer to see its sources.</p>'
+    return '<div class="qa-sources"><h3>Sources</h3>' + "".join(cards) + hint + "</div>"
+
+
+_ANSWERING = '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty">Answering…</p></div>'
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def _empty_document_view() -> str:
+    return '<div class="qa-doc"><p class="qa-empty">Click a source to read it in its report.</p></div>'
+
+
+# -- handlers: plain functions of an Assistant ----------------------------------------------
+def respond(
+    assistant: Assistant,
+    question: str,
+    history: list[dict[str, Any]] | None,
+    mode: str,
+    top_k: float,
+    panels: dict[int, str] | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
+    """Answer a chat question, streaming the words in.
+
+    Yields:
+        (textbox, history, sources panel, panels): panels maps each answer's message index to
+        its sources panel, so a click on an earlier answer shows its sources again.
+
+    Raises:
+        gr.Error: the question or the settings are not acceptable (shown in the UI).
+    """
+    history = list(history or [])
+    panels = dict(panels or {})
+    if mode not in MODES:
+        raise gr.Error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
+    try:
+        stream = assistant.stream(question, top_k=int(top_k), mode=mode)
+        first = next(stream)
+    except QAError as exc:
+        raise gr.Error(str(exc)) from exc
+    history.append({"role": "user", "content": md(" ".join(question.split()))})
+    history.append({"role": "assistant", "content": ""})
+    text = ""
+    for piece in [first, *stream]:
+        if isinstance(piece, Answer):
+            history[-1] = {"role": "assistant", "content": answer_markdown(piece)}
+            panels[len(history) - 1] = sources_html(piece)
+            yield "", history, panels[len(history) - 1], panels
+        else:
+            text += piece
+            history[-1] = {"role": "assistant", "content": md(text)}
+            yield "", history, _ANSWERING, panels
+
+
+def earlier_sources(panels: dict[int, str] | None, index: Any) -> Any:
+    """The sources panel of the answer clicked in the chat history (unchanged for a question)."""
+    index = index[0] if isinstance(index, (list, tuple)) else index
+    panel = (panels or {}).get(index) if isinstance(index, int) else None
+    return panel if panel is not None else gr.update()
+
+
+def open_source(assistant: Assistant, doc_id: Any, start: Any, end: Any) -> str:
+    """The document view: the cited passage highlighted in its report, with the text around it.
+
+    Raises:
+        gr.Error: the report is gone or the span does not fit it.
+    """
+    try:
+        start, end = int(start), int(end)
+        document = assistant.document(str(doc_id))
+    except (TypeError, ValueError) as exc:
+        raise gr.Error(f"That source does not name a passage ({start!r}-{end!r}).") from exc
+    except QAError as exc:
+        raise gr.Error(f"{exc}. It may have been deleted; ask again.") from exc
+    text = document.text
+    if not 0 <= start < end <= len(text):
+        raise gr.Error(f"The passage {start}-{end} is outside the report {document.title!r}; ask again.")
+    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    # Cut the context at whitespace so no word is shown in part.
+    if lo > 0:
+        lo = next((i + 1 for i in range(lo, start) if text[i].isspace()), lo)
+    if hi < len(text):
+        hi = next((i for i in range(hi, end, -1) if text[i].isspace()), hi)
+    meta = " · ".join(x for x in (document.source, document.date, document.place) if x)
+    return (
+        f'<div class="qa-doc"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>'
+        f'<div class="qa-text">{"… " if lo > 0 else ""}{esc(text[lo:start])}'
+        f'<mark id="qa-passage">{esc(text[start:end])}</mark>{esc(text[end:hi])}{" …" if hi < len(text) else ""}'
+        "</div></div>"
+    )
+
+
+def document_rows(assistant: Assistant) -> list[list[Any]]:
+    """The Documents table: one row per ingested report, newest date first."""
+    documents = sorted(assistant.documents(), key=lambda d: (d.date, d.title), reverse=True)
+    return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
+
+
+def _document_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    return [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in document_rows(assistant)]
+
+
+def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any]:
+    return status, document_rows(assistant), gr.update(choices=_document_choices(assistant), value=None)
+
+
+def ingest_uploads(
+    assistant: Assistant, files: list[Any] | None, progress: gr.Progress | None = None
+) -> tuple[str, list[list[Any]], Any]:
+    """Ingest uploaded report files; returns (status, table rows, delete choices).
+
+    The uploaded copies are removed once read. Files that fail are named in the status (all
+    failing raises gr.Error) and the rest still land.
+    """
+    paths = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
+    if not paths:
+        raise gr.Error("Choose one or more report files to upload (.txt, .md or .html).")
+    names = {p: Path(p).name for p in paths}
+
+    def advance(done: int, total: int, name: str) -> None:
+        if progress is not None:
+            progress((done, total), desc=f"Ingested {name}")
+
+    try:
+        report = assistant.ingest(paths, progress=advance, names=names)
+    except QAError as exc:
+        raise gr.Error(str(exc)) from exc
+    finally:
+        for path in paths:
+            _remove_upload(Path(path))
+    failures = [f.error if f.error.startswith(f.path) else f"{f.path}: {f.error}" for f in report.failed]
+    if failures and len(failures) == len(paths):
+        raise gr.Error("Nothing was ingested. " + " ".join(failures))
+    status = f"**Ingested:** {md(report.summary())}"
+    if failures:
+        gr.Warning(f"{len(failures)} file(s) could not be ingested; the others were.")
+        status += "\n\n" + "\n\n".join(f"**Not ingested:** {md(f)}" for f in failures)
+    return _documents_outputs(assistant, status)
+
+
+def _remove_upload(path: Path) -> None:
+    """Uploaded copies are not kept: the index holds the text."""
+    try:
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()  # Gradio keeps each upload in a folder of its own; fails if not empty
+    except OSError:
+        pass
+
+
+def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any]:
+    """Delete the chosen report; returns (status, table rows, delete choices)."""
+    if not doc_id:
+        raise gr.Error("Choose a report to delete first.")
+    try:
+        title = assistant.document(doc_id).title
+        assistant.delete(doc_id)
+    except QAError as exc:
+        raise gr.Error(str(exc)) from exc
+    return _documents_outputs(assistant, f"**Deleted:** {md(title)}")
+
+
+def ask_json(assistant: Assistant, question: str, top_k: int | None = None, mode: str | None = None) -> dict[str, Any]:
+    """What the /ask endpoint returns: the same JSON as `qa ask --json`."""
+    try:
+        return assistant.ask(question, top_k=top_k, mode=mode).to_dict()
+    except QAError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+# -- the app -------------------------------------------------------------------------------
+def create_app(assistant: Assistant) -> gr.Blocks:
+    """Build the UI around an Assistant (nothing is loaded until the page or a question asks)."""
+    settings = assistant.settings
+    with gr.Blocks(title="Conflict reports Q&A", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## Conflict reports Q&A\nAsk about the ingested reports. Answers quote the reports and cite them; "
+            "when the reports don't say, the answer says so."
+        )
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        label="Chat", height=460, latex_delimiters=[], sanitize_html=True, elem_id="qa-chat"
+                    )
+                    question = gr.Textbox(
+                        label="Question",
+                        placeholder="e.g. How many civilians were killed?",
+                        max_length=settings.max_question_chars,
+                        submit_btn="Ask",
+                        elem_id="qa-question",
+                    )
+                    gr.Examples(examples=[[q] for q in settings.example_questions], inputs=[question], label="Try")
+                    with gr.Accordion("Retrieval settings", open=False):
+                        mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(sources_html(None), js_on_load=SOURCES_JS, elem_id="qa-sources")
+                    viewer = gr.HTML(_empty_document_view(), elem_id="qa-document")
+        with gr.Tab("Documents"):
+            table = gr.Dataframe(
+                headers=TABLE_HEADERS,
+                datatype="str",
+                interactive=False,
+                wrap=True,
+                label="Ingested reports",
+                elem_id="qa-documents",
+            )
+            with gr.Row():
+                upload = gr.File(
+                    label=f"Add reports ({', '.join(UPLOAD_TYPES)}; up to {_size(settings.max_file_bytes)} each)",
+                    file_count="multiple",
+                    file_types=UPLOAD_TYPES,
+                    elem_id="qa-upload",
+                )
+                with gr.Column():
+                    to_delete = gr.Dropdown(label="Report to delete", choices=[], elem_id="qa-delete-choice")
+                    delete = gr.Button("Delete report", variant="stop", elem_id="qa-delete")
+            with gr.Row():
+                status = gr.Markdown(elem_id="qa-status")
+                refresh = gr.Button("Refresh list", size="sm", scale=0)
+
+        private = {"api_visibility": "private"}
+
+        panels = gr.State({})
+
+        def on_question(q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str]) -> Iterator[Any]:
+            yield from respond(assistant, q, h, m, k, p)
+
+        question.submit(
+            on_question,
+            [question, chat, mode, top_k, panels],
+            [question, chat, sources, panels],
+            **private,
+        )
+
+        def on_message_click(p: dict[int, str], evt: gr.SelectData) -> Any:
+            return earlier_sources(p, evt.index)
+
+        chat.select(on_message_click, panels, sources, **private)
+
+        def on_source_click(evt: gr.EventData) -> str:
+            data = getattr(evt, "_data", None) or {}
+            return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
+
+        sources.click(on_source_click, None, viewer, **private)
+
+        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any]:
+            return ingest_uploads(assistant, files, progress)
+
+        upload.upload(on_upload, upload, [status, table, to_delete], **private).then(
+            lambda: None, None, upload, **private
+        )
+        delete.click(lambda d: delete_document(assistant, d), to_delete, [status, table, to_delete], **private)
+        # Reports ingested by another process (qa ingest) show up on load or on refresh.
+        demo.load(lambda: _documents_outputs(assistant, "")[1:], None, [table, to_delete], **private)
+        refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, [table, to_delete], **private)
+
+        def ask(question: str, top_k: int = settings.top_k, mode: str = settings.mode) -> dict[str, Any]:
+            """Answer a question from the reports: the same JSON as `qa ask --json`."""
+            return ask_json(assistant, question, top_k, mode)
+
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def serve(
+    assistant: Assistant | None = None, *, host: str | None = None, port: int | None = None, block: bool = True
+) -> gr.Blocks:
+    """Load the model and index, then run the app (in the background when block is False)."""
+    assistant = assistant or Assistant()
+    assistant.warm_up()
+    settings = assistant.settings
+    demo = create_app(assistant)
+    demo.queue(default_concurrency_limit=1)
+    demo.launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        share=False,
+        max_file_size=settings.max_file_bytes,
+        theme=gr.themes.Default(  # system fonts: the default theme would fetch Google Fonts
+            font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+        ),
+        css=CSS,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        footer_links=["api"],
+    )
+    return demo
+
+
+if __name__ == "__main__":
+    serve()
