@@ -22,6 +22,7 @@ test: install browser  ## the whole test suite, as CI runs it
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get install -y -q chromium chromium-driver >/dev/null \
 	      || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
 	  else \

@@ -12,6 +12,8 @@ Reports and questions are untrusted: every piece of their text reaches the page 
 import html
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,8 +64,18 @@ def esc(text: Any) -> str:
 
 
 def md(text: Any) -> str:
-    """Text made safe to place inside Markdown: shown literally, never as markup or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    """Text made safe to place inside Markdown: shown literally, never as markup or HTML.
+
+    ':' and '@' become entities too, so the renderer's autolinking finds no URL or address.
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    return escaped.replace(":", "&#58;").replace("@", "&#64;").replace("www\\.", "w&#119;w\\.")
+
+
+def ui_error(message: str) -> gr.Error:
+    """A gr.Error whose message is escaped: Gradio renders toast text as (cleaned) HTML, and
+    messages can quote report text (a declared id, a YAML error, a title)."""
+    return gr.Error(esc(message), print_exception=False)  # a user's mistake: no traceback in the log
 
 
 def _source_line(c: Citation) -> str:
@@ -142,12 +154,12 @@ def respond(
     history = list(history or [])
     panels = dict(panels or {})
     if mode not in MODES:
-        raise gr.Error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
+        raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
         stream = assistant.stream(question, top_k=int(top_k), mode=mode)
         first = next(stream)
     except QAError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise ui_error(str(exc)) from exc
     history.append({"role": "user", "content": md(" ".join(question.split()))})
     history.append({"role": "assistant", "content": ""})
     text = ""
@@ -179,12 +191,12 @@ def open_source(assistant: Assistant, doc_id: Any, start: Any, end: Any) -> str:
         start, end = int(start), int(end)
         document = assistant.document(str(doc_id))
     except (TypeError, ValueError) as exc:
-        raise gr.Error(f"That source does not name a passage ({start!r}-{end!r}).") from exc
+        raise ui_error(f"That source does not name a passage ({start!r}-{end!r}).") from exc
     except QAError as exc:
-        raise gr.Error(f"{exc}. It may have been deleted; ask again.") from exc
+        raise ui_error(f"{exc}. It may have been deleted; ask again.") from exc
     text = document.text
     if not 0 <= start < end <= len(text):
-        raise gr.Error(f"The passage {start}-{end} is outside the report {document.title!r}; ask again.")
+        raise ui_error(f"The passage {start}-{end} is outside the report {document.title!r}; ask again.")
     lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
     # Cut the context at whitespace so no word is shown in part.
     if lo > 0:
@@ -222,25 +234,38 @@ def ingest_uploads(
     The uploaded copies are removed once read. Files that fail are named in the status (all
     failing raises gr.Error) and the rest still land.
     """
-    paths = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
-    if not paths:
-        raise gr.Error("Choose one or more report files to upload (.txt, .md or .html).")
-    names = {p: Path(p).name for p in paths}
-
-    def advance(done: int, total: int, name: str) -> None:
-        if progress is not None:
-            progress((done, total), desc=f"Ingested {name}")
-
+    received = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
+    if not received:
+        raise ui_error("Choose one or more report files to upload (.txt, .md or .html).")
+    # Gradio keeps an upload at <cache>/<hash of its content>/<name>, shared by every session that
+    # sends the same bytes; so read from a private copy, named safely, and delete both afterwards.
+    private = Path(tempfile.mkdtemp(prefix="qa-upload-"))
+    names: dict[str, str] = {}
     try:
-        report = assistant.ingest(paths, progress=advance, names=names)
-    except QAError as exc:
-        raise gr.Error(str(exc)) from exc
+        for i, source in enumerate(received):
+            name = safe_name(Path(source).name)
+            target = private / f"{i}-{name}"
+            try:
+                shutil.copyfile(source, target)
+            except OSError:
+                target = Path(source)  # gone already: the ingest names it as unreadable
+            names[str(target)] = f"upload:{name}"
+
+        def advance(done: int, total: int, name: str) -> None:
+            if progress is not None:
+                progress((done, total), desc=f"Ingested {name}")
+
+        try:
+            report = assistant.ingest(list(names), progress=advance, names=names)
+        except QAError as exc:
+            raise ui_error(str(exc)) from exc
     finally:
-        for path in paths:
-            _remove_upload(Path(path))
+        shutil.rmtree(private, ignore_errors=True)
+        for source in received:
+            _remove_gradio_copy(Path(source))
     failures = [f.error if f.error.startswith(f.path) else f"{f.path}: {f.error}" for f in report.failed]
-    if failures and len(failures) == len(paths):
-        raise gr.Error("Nothing was ingested. " + " ".join(failures))
+    if failures and len(failures) == len(received):
+        raise ui_error("Nothing was ingested. " + " ".join(failures))
     status = f"**Ingested:** {md(report.summary())}"
     if failures:
         gr.Warning(f"{len(failures)} file(s) could not be ingested; the others were.")
@@ -248,11 +273,17 @@ def ingest_uploads(
     return _documents_outputs(assistant, status)
 
 
-def _remove_upload(path: Path) -> None:
-    """Uploaded copies are not kept: the index holds the text."""
+def safe_name(name: str) -> str:
+    """A file name with nothing but letters, digits, '.', '-' and '_' (no paths, no leading dots)."""
+    cleaned = re.sub(r"[^\w.-]+", "_", name).lstrip("._")[:120]
+    return cleaned or "upload"
+
+
+def _remove_gradio_copy(path: Path) -> None:
+    """Gradio's own copy of an upload is not kept: the index holds the text."""
     try:
         path.unlink(missing_ok=True)
-        path.parent.rmdir()  # Gradio keeps each upload in a folder of its own; fails if not empty
+        path.parent.rmdir()  # its folder, when nothing else is in it
     except OSError:
         pass
 
@@ -260,12 +291,12 @@ def _remove_upload(path: Path) -> None:
 def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any]:
     """Delete the chosen report; returns (status, table rows, delete choices)."""
     if not doc_id:
-        raise gr.Error("Choose a report to delete first.")
+        raise ui_error("Choose a report to delete first.")
     try:
         title = assistant.document(doc_id).title
         assistant.delete(doc_id)
     except QAError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise ui_error(str(exc)) from exc
     return _documents_outputs(assistant, f"**Deleted:** {md(title)}")
 
 
@@ -274,7 +305,7 @@ def ask_json(assistant: Assistant, question: str, top_k: int | None = None, mode
     try:
         return assistant.ask(question, top_k=top_k, mode=mode).to_dict()
     except QAError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -357,9 +388,10 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any]:
             return ingest_uploads(assistant, files, progress)
 
-        upload.upload(on_upload, upload, [status, table, to_delete], **private).then(
-            lambda: None, None, upload, **private
-        )
+        # Empty the file box either way, so a failed file is not sent again with the next upload.
+        uploaded = upload.upload(on_upload, upload, [status, table, to_delete], **private)
+        uploaded.success(lambda: None, None, upload, **private)
+        uploaded.failure(lambda: None, None, upload, **private)
         delete.click(lambda d: delete_document(assistant, d), to_delete, [status, table, to_delete], **private)
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
         demo.load(lambda: _documents_outputs(assistant, "")[1:], None, [table, to_delete], **private)

@@ -116,12 +116,15 @@ class Assistant:
         if not paths:
             raise InputError("nothing to ingest: give at least one file or folder")
         files, problems = collect_files(list(paths))
-        report = IngestReport(failed=[IngestFailure(p, why) for p, why in problems])
+        labels = dict(names or {})
+        report = IngestReport(
+            failed=[IngestFailure(labels.get(p, p), why.replace(p, labels.get(p, p))) for p, why in problems]
+        )
         with self._lock:
             self._corpus_checked = True
             self.store.sweep_incomplete()
             for done, (path, loaded) in enumerate(iter_documents(files, self.settings.max_file_bytes), start=1):
-                name = names.get(str(path)) if names else None
+                name = labels.get(str(path))
                 shown = name or str(path)
                 if isinstance(loaded, DocumentError):
                     report.failed.append(IngestFailure(shown, str(loaded).replace(str(path), shown)))

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -208,12 +209,7 @@ def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
       qa serve
       qa serve --port 8080 --index /data/qa-index
     """
-    try:
-        import app
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("gradio", "app"):
-            raise QAError(f"the web app needs the UI extra ({exc.name} is missing): pip install -e '.[ui]'") from exc
-        raise
+    app = _load_app()
     assistant = _assistant(index_dir)
     host, port = host or assistant.settings.host, port or assistant.settings.port
     _check_port_free(host, port)  # before the model loads, so a taken port fails at once
@@ -222,6 +218,25 @@ def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
         app.serve(assistant, host=host, port=port)
     except OSError as exc:
         raise QAError(f"cannot serve on {host}:{port}: {exc}") from exc
+
+
+def _load_app() -> Any:
+    """The web app module, app.py, installed beside the qa package (never another app.py on sys.path)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "app.py"
+    spec = importlib.util.spec_from_file_location("app", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise QAError(f"the web app is missing: no {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("app", module)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "gradio":
+            raise QAError(f"the web app needs the UI extra ({exc.name} is missing): pip install -e '.[ui]'") from exc
+        raise
+    return module
 
 
 def _check_port_free(host: str, port: int) -> None:

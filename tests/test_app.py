@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ NEW_QUESTION = "How many tents were washed away near Deir Ballut?"
 INJECTION_REPORT = (
     '<img src=x onerror="window.__pwned=1;alert(1)"> Zarzour market bulletin\n\n'
     "Traders in the market of Zarzour counted 77 shops destroyed <script>window.__pwned=2;alert(2)</script> "
-    "after the shelling on Sunday.\n"
+    "after the shelling on Sunday (photos at https://evil.example/x and www.evil.example).\n"
 )
 INJECTION_QUESTION = 'How many shops were destroyed in Zarzour? <img src=x onerror="window.__pwned=3">'
 
@@ -133,10 +134,11 @@ def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path):
     status, rows, choices = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status
     assert not Path(upload).exists(), "the uploaded copy is removed once ingested"
+    assert not list(Path(tempfile.gettempdir()).glob("qa-upload-*")), "so is the private copy"
     row = next(r for r in rows if r[0] == "Flooding cuts road to Afrin camps")
     doc_id = row[5]
     assert (f"Flooding cuts road to Afrin camps (no date) · {doc_id}", doc_id) in choices["choices"]
-    assert assistant.document(doc_id).path == "afrin-floods.txt"  # the name, not the temp path
+    assert assistant.document(doc_id).path == "upload:afrin-floods.txt"  # the name, not the temp path
 
     answer = assistant.ask(NEW_QUESTION)
     assert "340" in answer.text and answer.citations[0].doc_id == doc_id
@@ -163,12 +165,12 @@ def test_same_name_uploads_are_two_reports(assistant, tmp_path):
 @pytest.mark.slow
 def test_a_bad_upload_is_explained_and_the_rest_land(assistant, tmp_path):
     png = write_upload(tmp_path / "gradio", "photo.txt", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-    with pytest.raises(gr.Error, match=r"Nothing was ingested\. photo\.txt: this is a PNG image"):
+    with pytest.raises(gr.Error, match=r"Nothing was ingested\. upload:photo\.txt: this is a PNG image"):
         app.ingest_uploads(assistant, [png])
     good = write_upload(tmp_path / "gradio", "afrin.txt", NEW_REPORT)
     empty = write_upload(tmp_path / "gradio", "empty.md", "")
     status, rows, _ = app.ingest_uploads(assistant, [good, empty])
-    assert "1 added" in status and "Not ingested:** empty\\.md" in status
+    assert "1 added" in status and "Not ingested:** upload&#58;empty\\.md" in status
     assert str(tmp_path) not in status, "temporary paths are not shown"
     assert len(rows) == 2
     with pytest.raises(gr.Error, match="Choose one or more"):
@@ -193,9 +195,15 @@ def test_markup_in_reports_and_questions_is_escaped_everywhere(assistant, tmp_pa
 
 def test_markdown_escaping_keeps_text_literal():
     assert app.md("*bold* [x](javascript:alert(1)) $x$ <b>") == (
-        "\\*bold\\* \\[x\\]\\(javascript:alert\\(1\\)\\) \\$x\\$ &lt;b&gt;"
+        "\\*bold\\* \\[x\\]\\(javascript&#58;alert\\(1\\)\\) \\$x\\$ &lt;b&gt;"
+    )
+    assert app.md("see https://a.example or www.b.example or me@c.example") == (
+        "see https&#58;//a\\.example or w&#119;w\\.b\\.example or me&#64;c\\.example"
     )
     assert app.esc('" onmouseover="x') == "&quot; onmouseover=&quot;x"
+    assert app.safe_name("../../etc/passwd") == "etc_passwd" and app.safe_name("..") == "upload"
+    assert app.safe_name("rapport d'été (1).txt") == "rapport_d_été_1_.txt"
+    assert app.ui_error("bad id '<img src=x>'").message == "bad id &#x27;&lt;img src=x&gt;&#x27;"
 
 
 # -- a real server ---------------------------------------------------------------------------
@@ -369,6 +377,7 @@ def test_browser_shows_markup_from_reports_as_text_and_runs_none_of_it(page, ser
     assert page.evaluate("window.__pwned") is None
     assert page.locator("img[src='x']").count() == 0 and page.locator("script:has-text('__pwned')").count() == 0
     assert page.evaluate("document.body.children.length") == body_before
+    assert page.locator("a[href*='evil']").count() == 0  # URLs in reports are not made links
     page.get_by_role("tab", name="Ask").click()
     assert '<img src=x onerror="window.__pwned=3">' in page.inner_text("#qa-chat")  # the question, literally
     assert "<script>window.__pwned=2;alert(2)</script>" in page.inner_text("#qa-chat")
@@ -387,7 +396,10 @@ def test_qa_serve_starts_the_app_and_refuses_a_taken_port(tmp_path):
     port = free_port()
     env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}
     command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = (tmp_path / "serve.log").open("w")
+    # Run from a folder with an app.py of its own: qa serve must still start its own app.
+    (tmp_path / "app.py").write_text("raise SystemExit('the wrong app.py was imported')\n")
+    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         client = None
         for _ in range(240):  # model load and corpus ingest first
@@ -396,16 +408,32 @@ def test_qa_serve_starts_the_app_and_refuses_a_taken_port(tmp_path):
                 break
             except Exception:
                 if server.poll() is not None:
-                    pytest.fail(server.stdout.read())
+                    pytest.fail((tmp_path / "serve.log").read_text())
                 time.sleep(0.5)
         assert client is not None, "qa serve did not come up"
         assert "Doctors Without Borders" in client.predict(QUESTION, api_name="/ask")["answer"]
-        taken = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        outside = non_loopback_address()
+        if outside:  # bound to loopback only: the machine's other address is refused
+            with pytest.raises(OSError), socket.create_connection((outside, port), timeout=5):
+                pass
+        taken = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert taken.returncode == 1
         assert taken.stderr.count("\n") == 1 and taken.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+
+
+def non_loopback_address() -> str | None:
+    """This machine's address on its default route, if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
 
 
 @pytest.fixture
@@ -421,21 +449,44 @@ def small_server(tmp_path, embedder):
 @pytest.mark.slow
 def test_browser_explains_a_bad_upload_and_keeps_working(browser, small_server, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 860})
-    page.goto(small_server)
-    page.get_by_role("tab", name="Documents").click()
-    too_big = tmp_path / "long-report.txt"
-    too_big.write_text("Shelling hit the town again. " * 200)
-    page.set_input_files("#qa-upload input[type=file]", str(too_big))
-    assert "up to 3 kB each" in page.inner_text("#qa-upload")
-    page.get_by_text("exceed the maximum allowed size", exact=False).first.wait_for()
-    assert "long-report.txt" in page.inner_text("body")
+    dialogs, external = [], []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else external.append(r.url),
+    )
+    try:
+        page.goto(small_server)
+        page.get_by_role("tab", name="Documents").click()
+        too_big = tmp_path / "long-report.txt"
+        too_big.write_text("Shelling hit the town again. " * 200)
+        page.set_input_files("#qa-upload input[type=file]", str(too_big))
+        assert "up to 3 kB each" in page.inner_text("#qa-upload")
+        page.get_by_text("exceed the maximum allowed size", exact=False).first.wait_for()
+        assert "long-report.txt" in page.inner_text("body")
 
-    image = tmp_path / "photo.txt"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-    page.set_input_files("#qa-upload input[type=file]", str(image))
-    page.get_by_text("photo.txt: this is a PNG image", exact=False).first.wait_for()
+        image = tmp_path / "photo.txt"
+        image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        page.set_input_files("#qa-upload input[type=file]", str(image))
+        page.get_by_text("photo.txt: this is a PNG image", exact=False).first.wait_for()
 
-    page.get_by_role("tab", name="Ask").click()
-    ask_in_browser(page, QUESTION)
-    page.wait_for_selector("#qa-sources .qa-source")  # still answering
-    page.close()
+        # A message that quotes report text (here a declared id) is shown as text, not as HTML.
+        evil = tmp_path / "evil.md"
+        evil.write_text(
+            "---\nid: '<img src=\"http://evil.example/x.png\"><style>body{display:none}</style>'\n---\nText.\n"
+        )
+        page.set_input_files("#qa-upload input[type=file]", str(evil))
+        page.get_by_text("declared id", exact=False).first.wait_for()
+        assert '<img src="http://evil.example/x.png">' in page.inner_text("body")
+        assert "no such file" not in page.inner_text("body"), "a failed file is not sent again"
+        assert (
+            page.locator("img[src*='evil']").count() == 0
+            and page.locator("style:has-text('display:none')").count() == 0
+        )
+
+        page.get_by_role("tab", name="Ask").click()
+        ask_in_browser(page, QUESTION)
+        page.wait_for_selector("#qa-sources .qa-source")  # still answering
+        assert dialogs == [] and external == []
+    finally:
+        page.close()
