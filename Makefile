@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install browser bench chat screenshot clean
+.PHONY: run test install browser bench eval chat screenshot clean
 
 run: install  ## ingest the bundled corpus (skipped when unchanged), then the web app at http://127.0.0.1:7860
 	$(BIN)/qa ingest corpus/
@@ -32,6 +32,9 @@ browser:
 
 screenshot: install browser  ## retake docs/screenshot.png (the README picture) from the test browser
 	QA_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/test_app.py -k browser_asks
+
+eval: install  ## the gold set on a fresh index: hybrid, dense, bm25 and plain LlamaIndex side by side
+	$(BIN)/qa eval --compare --out eval/out
 
 bench: install  ## latency of ask against its floor (embed + one Chroma query)
 	$(BIN)/python bench/latency.py

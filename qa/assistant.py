@@ -8,17 +8,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import DocumentError, InputError
-from .types import Answer, Document, IngestFailure, IngestReport
+from .types import Answer, Document, IngestFailure, IngestReport, Passage
 
 if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
+    from .evaluation import EvalReport, GoldQuestion
     from .retrieval import Retriever
     from .store import Store
 
@@ -227,6 +228,7 @@ class Assistant:
         timings["answer"] = _ms(tick)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
+        answer.passages = [Passage(h.chunk_id, h.doc_id, h.text, h.start, h.end, h.score) for h in hits]
         return answer
 
     def stream(self, question: str, top_k: int | None = None, mode: str | None = None) -> Iterator[str | Answer]:
@@ -249,6 +251,23 @@ class Assistant:
         if not any(ch.isalnum() for ch in cleaned):
             raise InputError(f"the question {cleaned!r} has no words in it")
         return cleaned
+
+    def evaluate(self, gold: "str | Path | list[GoldQuestion]", systems: "Iterable[str]" = ("hybrid",)) -> "EvalReport":
+        """Run a gold question set against this index and score it (see qa.evaluation).
+
+        Args:
+            gold: a gold-set file (JSON Lines) or the questions themselves.
+            systems: retrieval modes ("hybrid", "dense", "bm25") and/or "llamaindex", the plain
+                LlamaIndex baseline.
+
+        Raises:
+            InputError: an unreadable gold set or an unknown system.
+        """
+        from .evaluation import evaluate, load_gold
+
+        questions = gold if isinstance(gold, list) else load_gold(gold)
+        name = "" if isinstance(gold, list) else Path(gold).name
+        return evaluate(self, questions, systems, gold_name=name)
 
     # -- documents -----------------------------------------------------------------------
     def documents(self) -> list[Document]:

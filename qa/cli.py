@@ -196,6 +196,100 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
             click.echo(f"error: {exc}", err=True)
 
 
+@main.command("eval")
+@click.argument("gold", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Evaluate this existing index (default: a fresh temporary one; QA_INDEX_DIR is not read here).",
+)
+@click.option(
+    "--corpus",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Reports for the fresh index (repeatable; default: the bundled corpus/). Ignored with --index.",
+)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "llamaindex"]), default=None, help="One system (default hybrid).")
+@click.option("--compare", is_flag=True, help="hybrid, dense, bm25 and the plain LlamaIndex baseline, side by side.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Write report.json and report.md (every failed question) here.")
+@click.option("--squad", type=click.Path(dir_okay=False), default=None, help="Evaluate a SQuAD v1.1 file instead (each article a document).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="With --squad: a deterministic sample of N questions.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --limit: the sample's shuffle seed.")
+@_clean_errors
+def eval_command(
+    gold: str | None,
+    index_dir: str | None,
+    corpus: tuple[str, ...],
+    mode: str | None,
+    compare: bool,
+    as_json: bool,
+    out: str | None,
+    squad: str | None,
+    limit: int | None,
+    seed: int,
+) -> None:
+    """Measure retrieval, answers, citations, abstention and latency on a gold question set.
+
+    GOLD is a JSON Lines file (default eval/gold.jsonl); each line has id, question, answers
+    (empty: unanswerable), evidence (an exact substring of a report) and doc_id or title.
+    Without --index the questions run against a fresh index of --corpus (or the bundled
+    corpus/), so two runs give the same figures (latencies aside).
+
+    \b
+    Examples:
+      qa eval --compare
+      qa eval my-gold.jsonl --index /data/qa-index --json
+      qa eval --squad ../shared/data/squad-dev-v1.1-subset.json --limit 300 --out eval/squad
+    """
+    import shutil
+    import tempfile
+
+    from .evaluation import BUNDLED_GOLD, SYSTEMS, check_gold, evaluate, format_table, load_gold, load_squad, write_report
+
+    if squad and gold:
+        raise QAError("give a gold set or --squad FILE, not both")
+    if limit and not squad:
+        raise QAError("--limit samples SQuAD questions; use it with --squad")
+    fresh = None if index_dir else tempfile.mkdtemp(prefix="qa-eval-")
+    try:
+        assistant = _assistant(index_dir or fresh, auto_ingest_corpus=False)
+        if squad:
+            documents, questions = load_squad(squad, limit=limit, seed=seed)
+            name = Path(squad).name
+            for document in documents:
+                assistant.add_document(document)
+        else:
+            questions = load_gold(gold or BUNDLED_GOLD)
+            name = Path(gold or BUNDLED_GOLD).name
+            if fresh:
+                report = assistant.ingest(list(corpus) or [assistant.settings.corpus_dir])
+                for failure in report.failed:
+                    click.echo(f"warning: not ingested: {failure.path}: {failure.error}", err=True)
+            documents = [assistant.document(d.doc_id) for d in assistant.documents()]
+        problems = check_gold(questions, documents)
+        for problem in problems[:10]:
+            click.echo(f"warning: gold set: {problem}", err=True)
+        if len(problems) > 10:
+            click.echo(f"warning: gold set: {len(problems) - 10} more problems", err=True)
+        systems = list(SYSTEMS) if compare else [mode or assistant.settings.mode]
+        say = (lambda system: click.echo(f"evaluating {system}...", err=True)) if sys.stderr.isatty() else None
+        result = evaluate(assistant, questions, systems, gold_name=name, progress=say)
+    finally:
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
+    if as_json:
+        data = result.to_dict()
+        click.echo(json.dumps({k: data[k] for k in ("gold", "questions", "unanswerable", "documents", "metrics")}, indent=2))
+    else:
+        click.echo(format_table(result))
+    if out:
+        json_path, md_path = write_report(result, questions, out)
+        click.echo(f"wrote {json_path} and {md_path}", err=True)
+
+
 @main.command()
 @_index_option
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or $QA_HOST; 0.0.0.0 opens it to the network).")

@@ -57,6 +57,10 @@ class Hit:
     def start(self) -> int:
         return int(self.metadata["start"])
 
+    @property
+    def end(self) -> int:
+        return int(self.metadata["end"])
+
     @cached_property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """The chunk's sentences as document offsets."""
@@ -113,7 +117,7 @@ class Retriever:
         if self._dense is None:
             index = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=self.store.chunks),
-                embed_model=_LlamaEmbedding(self.embedder),
+                embed_model=LlamaEmbedding(self.embedder),
             )
             self._dense = _Canonical(index.as_retriever(similarity_top_k=self.candidates), self._chunks)
         return self._dense
@@ -219,7 +223,7 @@ class _Canonical(BaseRetriever):
         return out
 
 
-class _LlamaEmbedding(BaseEmbedding):
+class LlamaEmbedding(BaseEmbedding):
     """Our Embedder seen through LlamaIndex's embedding interface."""
 
     _embedder: Any = PrivateAttr()

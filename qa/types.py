@@ -74,6 +74,21 @@ class Citation:
 
 
 @dataclass
+class Passage:
+    """A retrieved chunk, in rank order: what the answer was chosen from."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Answer:
     """An answer with numbered citations, or an abstention (`abstained=True`, no citations)."""
 
@@ -84,6 +99,8 @@ class Answer:
     short_answer: str = ""  # the answer span inside the first cited sentence, where one was found
     mode: str = "hybrid"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
+    passages: list[Passage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
