@@ -200,7 +200,13 @@ class ExtractiveAnswerer:
         """
         w = self.weights
         names = entity_terms(info.text)
-        missing = sum(1 for name in names if not stats.mentions(name)) / len(names) if names else 0.0
+        joined = _joined_compounds(info.text)
+        missing = (
+            sum(1 for name in names if not stats.mentions(name) and not any(map(stats.mentions, joined.get(name, ()))))
+            / len(names)
+            if names
+            else 0.0
+        )
         lexical = max(best.lexical, CONTEXT_DISCOUNT * best.context_lexical)
         return w.dense * best.dense + SUPPORT_LEXICAL * lexical - w.missing * missing
 
@@ -314,6 +320,17 @@ def entity_terms(question: str) -> list[str]:
         original = question[start:end]
         if word.isdigit() or (i > 0 and original[:1].isupper() and word not in STOPWORDS):
             out.append(word)
+    return out
+
+
+def _joined_compounds(question: str) -> dict[str, list[str]]:
+    """For each word of a hyphenated or two-part name, the name written as one word: "Deir
+    ez-Zor" may be spelled "Deir Ezzor", "al-Qaeda" "alQaeda" (spelling variants of names)."""
+    out: dict[str, list[str]] = {}
+    for match in re.finditer(r"\b\w+(?:-\w+)+\b", question):
+        parts = [p.lower() for p in match.group().split("-")]
+        for part in parts:
+            out.setdefault(part, []).append("".join(parts))
     return out
 
 

@@ -253,6 +253,8 @@ def eval_command(
         raise QAError("give a gold set or --squad FILE, not both")
     if limit and not squad:
         raise QAError("--limit samples SQuAD questions; use it with --squad")
+    if squad and index_dir:
+        raise QAError("--squad builds its own fresh index; it never writes SQuAD articles into --index")
     fresh = None if index_dir else tempfile.mkdtemp(prefix="qa-eval-")
     try:
         assistant = _assistant(index_dir or fresh, auto_ingest_corpus=False)
@@ -282,7 +284,8 @@ def eval_command(
             shutil.rmtree(fresh, ignore_errors=True)
     if as_json:
         data = result.to_dict()
-        click.echo(json.dumps({k: data[k] for k in ("gold", "questions", "unanswerable", "documents", "metrics")}, indent=2))
+        keys = ("gold", "questions", "unanswerable", "documents", "settings", "metrics")
+        click.echo(json.dumps({k: data[k] for k in keys}, indent=2))
     else:
         click.echo(format_table(result))
     if out:

@@ -1,19 +1,22 @@
 """Measuring the assistant: a gold question set, metrics, and side-by-side runs.
 
 A gold question has acceptable short `answers` (none: the reports don't say) and `evidence`, an
-exact substring of a report that supports it. Metrics, per system:
+exact substring of a report that supports it (or a list of them, when the report states the
+fact more than once; any one counts). Text matches whole words after lower-casing and dropping
+punctuation, so "12" is not found in "128" nor "May" in "Mayor". Metrics, per system:
 
 - retrieval: hit@1, hit@5 and MRR, where a hit is a retrieved chunk that contains the evidence;
 - answers: accuracy (not abstained, at most `max_words` words, a gold answer inside), exact
   match and token F1 of the marked short answer (SQuAD rules, over questions with one), and
   `answer_recall` (a gold answer inside, whatever the length: fair to long baselines);
 - citations: accuracy (some citation contains the evidence) and precision (share of the
-  citations that contain the evidence or a gold answer);
+  citations given on answerable questions that contain the evidence or a gold answer);
 - abstention: precision and recall on the unanswerable questions;
 - latency p50 / p95 per question.
 
 Retrieval, answer and citation figures are over the answerable questions. Everything but the
-latencies is deterministic for a given index, gold set and settings.
+latencies is deterministic for a given index, gold set and settings. Answers are judged at
+60 words (MAX_ANSWER_WORDS) whatever the assistant's own limit is set to.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ BUNDLED_GOLD = BUNDLED_CORPUS_DIR.parent / "eval" / "gold.jsonl"
 BASELINE = "llamaindex"  # plain VectorStoreIndex, default chunking, top-2 dense, text as answer
 SYSTEMS = ("hybrid", "dense", "bm25", BASELINE)
 RETRIEVE_K = 5  # chunks retrieved per question (hit@5 needs five)
+MAX_ANSWER_WORDS = 60  # an answer longer than this is not counted as accurate
 
 # Figure names in table order, with how each is printed.
 METRICS = (
@@ -67,7 +71,7 @@ class GoldQuestion:
     id: str
     question: str
     answers: list[str]
-    evidence: str = ""
+    evidence: list[str] = field(default_factory=list)  # alternatives: any one supports the answer
     doc_id: str = ""
     title: str = ""
 
@@ -108,6 +112,7 @@ class EvalReport:
     unanswerable: int
     documents: int
     systems: list[SystemReport]
+    settings: dict[str, Any] = field(default_factory=dict)  # what shaped the run (model, chunking, k)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +120,7 @@ class EvalReport:
             "questions": self.questions,
             "unanswerable": self.unanswerable,
             "documents": self.documents,
+            "settings": self.settings,
             "metrics": {r.system: r.metrics for r in self.systems},
             "systems": [asdict(r) for r in self.systems],
         }
@@ -141,11 +147,15 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
             answers = row.get("answers", [])
             if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
                 raise ValueError("'answers' must be a list of non-empty strings")
+            evidence = row.get("evidence") or []
+            evidence = [evidence] if isinstance(evidence, str) else evidence
+            if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
+                raise ValueError("'evidence' must be a string or a list of non-empty strings")
             question = GoldQuestion(
                 id=str(row["id"]),
                 question=str(row["question"]),
                 answers=answers,
-                evidence=str(row.get("evidence", "")),
+                evidence=evidence,
                 doc_id=str(row.get("doc_id", "")),
                 title=str(row.get("title", "")),
             )
@@ -163,7 +173,7 @@ def check_gold(questions: list[GoldQuestion], documents: list[Document]) -> list
     """Problems that make a gold set unfair; empty when every question is consistent.
 
     Checks: ids are unique, each evidence is an exact substring of its report (named by
-    doc_id or title, else any report), and each answer appears in its evidence.
+    doc_id or title, else any report), and each answer appears in some evidence.
     """
     problems: list[str] = []
     seen: set[str] = set()
@@ -180,10 +190,11 @@ def check_gold(questions: list[GoldQuestion], documents: list[Document]) -> list
             continue
         named = by_id.get(q.doc_id) or by_title.get(q.title)
         texts = [named.text] if named else [d.text for d in documents]
-        if not any(q.evidence in text for text in texts):
-            problems.append(f"{q.id}: evidence is not in the report: {q.evidence!r}")
+        for evidence in q.evidence:
+            if not any(evidence in text for text in texts):
+                problems.append(f"{q.id}: evidence is not in the report: {evidence!r}")
         for a in q.answers:
-            if normalize(a) not in normalize(q.evidence):
+            if not any(_contains(e, a) for e in q.evidence):
                 problems.append(f"{q.id}: answer {a!r} is not in its evidence")
     return problems
 
@@ -191,7 +202,9 @@ def check_gold(questions: list[GoldQuestion], documents: list[Document]) -> list
 def load_squad(path: str | Path, limit: int | None = None, seed: int = 0) -> tuple[list[Document], list[GoldQuestion]]:
     """A SQuAD v1.1 file as documents (one per article) and gold questions.
 
-    Evidence is the sentence(s) of the paragraph holding the gold answers. `limit` takes
+    Evidence is the sentence(s) holding each distinct gold answer span; a span that is only
+    part of a word in its text (a few annotations cut "8" out of "28") is dropped, and a
+    question left with none is skipped. `limit` takes
     a deterministic sample (a shuffle seeded with `seed`); every article is still a document.
 
     Raises:
@@ -217,20 +230,26 @@ def load_squad(path: str | Path, limit: int | None = None, seed: int = 0) -> tup
                     golds = [a for a in qa["answers"] if a["text"].strip()]
                     if not golds:
                         continue
-                    # The sentences holding every gold answer span (they nearly always overlap).
-                    start = min(int(a["answer_start"]) for a in golds)
-                    end = max(int(a["answer_start"]) + len(a["text"]) for a in golds)
-                    spans = [s for s in sentences if s.end > start and s.start < end] or sentences
-                    evidence = context[spans[0].start : spans[-1].end]
-                    questions.append(
-                        GoldQuestion(
-                            id=str(qa["id"]),
-                            question=qa["question"],
-                            answers=list(dict.fromkeys(a["text"] for a in golds)),
-                            evidence=evidence,
-                            doc_id=doc.doc_id,
+                    answers, evidence = [], []  # each annotator's span and the sentence(s) around it
+                    for a in golds:
+                        start = int(a["answer_start"])
+                        end = start + len(a["text"])
+                        spans = [s for s in sentences if s.end > start and s.start < end] or sentences
+                        around = context[spans[0].start : spans[-1].end]
+                        # A span cut out of a word ("8" of "28") can never match as words: dropped.
+                        if _contains(around, a["text"]):
+                            answers.append(a["text"])
+                            evidence.append(around)
+                    if answers:
+                        questions.append(
+                            GoldQuestion(
+                                id=str(qa["id"]),
+                                question=qa["question"],
+                                answers=list(dict.fromkeys(answers)),
+                                evidence=list(dict.fromkeys(evidence)),
+                                doc_id=doc.doc_id,
+                            )
                         )
-                    )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable SQuAD v1.1 file: {exc}") from exc
     if limit is not None:
@@ -268,10 +287,16 @@ def token_f1(prediction: str, golds: Iterable[str]) -> float:
 
 
 def _contains(text: str, piece: str) -> bool:
-    return bool(piece) and normalize(piece) in normalize(text)
+    """Whether `piece` occurs in `text` as whole words (case and punctuation ignored)."""
+    piece = normalize(piece)
+    return bool(piece) and f" {piece} " in f" {normalize(text)} "
 
 
-def is_correct(question: GoldQuestion, outcome: Outcome, max_words: int = 60) -> bool:
+def _has_evidence(text: str, question: GoldQuestion) -> bool:
+    return any(_contains(text, e) for e in question.evidence)
+
+
+def is_correct(question: GoldQuestion, outcome: Outcome, max_words: int = MAX_ANSWER_WORDS) -> bool:
     """Answerable: a short enough answer with a gold answer inside. Unanswerable: abstained."""
     if not question.answerable:
         return outcome.abstained
@@ -282,7 +307,9 @@ def is_correct(question: GoldQuestion, outcome: Outcome, max_words: int = 60) ->
     )
 
 
-def score(questions: list[GoldQuestion], outcomes: list[Outcome], max_words: int = 60) -> dict[str, float | None]:
+def score(
+    questions: list[GoldQuestion], outcomes: list[Outcome], max_words: int = MAX_ANSWER_WORDS
+) -> dict[str, float | None]:
     """Every figure of one system on one gold set (see the module docstring).
 
     A figure with nothing to average is None: abstention precision when the system never
@@ -295,7 +322,7 @@ def score(questions: list[GoldQuestion], outcomes: list[Outcome], max_words: int
     unanswerable = [(q, o) for q, o in zip(questions, outcomes) if not q.answerable]
     ranks = []
     for q, o in answerable:
-        rank = next((i for i, text in enumerate(o.retrieved, start=1) if _contains(text, q.evidence)), None)
+        rank = next((i for i, text in enumerate(o.retrieved, start=1) if _has_evidence(text, q)), None)
         ranks.append(rank)
     shorts = [(q, o) for q, o in answerable if o.short_answer and not o.abstained]
     cited = [(q, c) for q, o in answerable for c in o.citations]
@@ -318,9 +345,9 @@ def score(questions: list[GoldQuestion], outcomes: list[Outcome], max_words: int
         ),
         "exact_match": share((exact_match(o.short_answer, q.answers) for q, o in shorts), len(shorts)),
         "f1": share((token_f1(o.short_answer, q.answers) for q, o in shorts), len(shorts)),
-        "citation_accuracy": share((any(_contains(c, q.evidence) for c in o.citations) for q, o in answerable), n),
+        "citation_accuracy": share((any(_has_evidence(c, q) for c in o.citations) for q, o in answerable), n),
         "citation_precision": share(
-            (_contains(c, q.evidence) or any(_contains(c, a) for a in q.answers) for q, c in cited), len(cited)
+            (_has_evidence(c, q) or any(_contains(c, a) for a in q.answers) for q, c in cited), len(cited)
         ),
         "abstention_precision": share([abstained_right], abstained_all),
         "abstention_recall": share([abstained_right], len(unanswerable)),
@@ -396,7 +423,7 @@ def evaluate(
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise InputError(f"unknown system {unknown[0]!r}: choose from {', '.join(SYSTEMS)}")
-    max_words = assistant.settings.answer_max_words
+    max_words = MAX_ANSWER_WORDS
     assistant.warm_up()  # model and lexical index loaded before the first timed question
     reports = []
     for system in systems:
@@ -408,12 +435,24 @@ def evaluate(
             outcomes = run_assistant(assistant, questions, system)
         failures = [q.id for q, o in zip(questions, outcomes) if not is_correct(q, o, max_words)]
         reports.append(SystemReport(system, score(questions, outcomes, max_words), outcomes, failures))
+    s = assistant.settings
+    settings = {
+        "embedding_model": s.embedding_model,
+        "chunk_words": s.chunk_words,
+        "chunk_overlap_sentences": s.chunk_overlap_sentences,
+        "retrieved_k": max(RETRIEVE_K, s.top_k),
+        "candidates_per_retriever": s.candidates_per_retriever,
+        "min_support": s.min_support,
+        "answer_max_words": s.answer_max_words,
+        "judged_at_words": MAX_ANSWER_WORDS,
+    }
     return EvalReport(
         gold=gold_name,
         questions=len(questions),
         unanswerable=sum(not q.answerable for q in questions),
         documents=len(assistant.documents()),
         systems=reports,
+        settings=settings,
     )
 
 
@@ -457,7 +496,7 @@ def write_report(report: EvalReport, questions: list[GoldQuestion], folder: str 
             out += [
                 f"- **{qid}**: {q.question}",
                 f"  - expected: {expected}",
-                f"  - evidence: {q.evidence or '-'}",
+                f"  - evidence: {' | '.join(q.evidence) or '-'}",
                 f"  - given ({len(o.answer.split())} words): {given}",
                 f"  - short answer: {o.short_answer or '-'}",
             ]

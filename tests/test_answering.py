@@ -98,3 +98,15 @@ def test_find_answer_span(kind, words, sentence, span):
 def test_no_span_repeats_the_question():
     info = QuestionInfo("How many of the 16 civilians?", "number", terms={}, words={"how", "many", "of", "the", "16", "civilians"})
     assert find_answer_span(info, "The 16 civilians were buried.") is None
+
+
+def test_a_hyphenated_name_matches_its_one_word_spelling(make_assistant, tmp_path):
+    (tmp_path / "deir.txt").write_text(
+        "Clashes near Deir Ezzor killed 40 soldiers on Monday, the monitor said.\n\n"
+        "Aid deliveries to the city resumed on Tuesday after a week.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "deir.txt"])
+    answer = assistant.ask("How many soldiers were killed in the clashes near Deir ez-Zor?")
+    assert not answer.abstained and "40 soldiers" in answer.text
+    assert assistant.ask("How many soldiers were killed in the clashes near Raqqa?").abstained
