@@ -27,7 +27,7 @@ from qa.errors import QAError  # noqa: E402
 
 MODES = ["hybrid", "dense", "bm25"]
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
-UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm"]
+UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
 TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
 ABSTAINED_LABEL = "No answer in the reports"
 
@@ -236,7 +236,7 @@ def ingest_uploads(
     """
     received = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
     if not received:
-        raise ui_error("Choose one or more report files to upload (.txt, .md or .html).")
+        raise ui_error("Choose one or more report files to upload (.txt, .md, .html, or .csv/.jsonl collections).")
     # Gradio keeps an upload at <cache>/<hash of its content>/<name>, shared by every session that
     # sends the same bytes; so read from a private copy, named safely, and delete both afterwards.
     private = Path(tempfile.mkdtemp(prefix="qa-upload-"))
@@ -264,7 +264,7 @@ def ingest_uploads(
         for source in received:
             _remove_gradio_copy(Path(source))
     failures = [f.error if f.error.startswith(f.path) else f"{f.path}: {f.error}" for f in report.failed]
-    if failures and len(failures) == len(received):
+    if failures and not (report.added or report.replaced or report.unchanged):
         raise ui_error("Nothing was ingested. " + " ".join(failures))
     status = f"**Ingested:** {md(report.summary())}"
     if failures:

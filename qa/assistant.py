@@ -97,20 +97,26 @@ class Assistant:
         paths: list[str | Path] | str | Path,
         progress: ProgressCallback | None = None,
         names: Mapping[str, str] | None = None,
+        columns: Mapping[str, str] | None = None,
     ) -> IngestReport:
-        """Ingest report files and folders. Unchanged documents are skipped, changed files replace their old version.
+        """Ingest report files, folders and collections (.csv / .jsonl, one report per row).
 
-        A file that cannot be read is reported in `failed` and the others still land.
+        Unchanged documents are skipped, changed files replace their old version. A file or
+        row that cannot be read is reported in `failed` and the others still land.
 
         Args:
+            progress: called after each document (each row of a collection) with
+                (done, total, label).
             names: for files that are only a temporary copy (an upload), the name to record and
                 report instead of their path. Such a document never replaces another one: two
                 uploads that share a name are two reports.
+            columns: for collections, which column holds each field (text, title, source,
+                date, place, doc_id); unnamed fields are found by common column names.
 
         Raises:
             InputError: no paths were given.
         """
-        from .documents import collect_files, iter_documents
+        from .documents import collect_files, count_items, iter_documents
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -121,23 +127,30 @@ class Assistant:
         report = IngestReport(
             failed=[IngestFailure(labels.get(p, p), why.replace(p, labels.get(p, p))) for p, why in problems]
         )
+        total = count_items(files)
         with self._lock:
             self._corpus_checked = True
             self.store.sweep_incomplete()
-            for done, (path, loaded) in enumerate(iter_documents(files, self.settings.max_file_bytes), start=1):
-                name = labels.get(str(path))
-                shown = name or str(path)
+            items = iter_documents(files, self.settings.max_file_bytes, columns)
+            declared: dict[str, str] = {}  # doc id -> content hash: one ingest never overwrites itself
+            for done, (label, loaded) in enumerate(items, start=1):
+                name = _renamed(label, labels)
+                shown = name or label
                 if isinstance(loaded, DocumentError):
-                    report.failed.append(IngestFailure(shown, str(loaded).replace(str(path), shown)))
+                    report.failed.append(IngestFailure(shown, str(loaded).replace(label, shown)))
+                elif declared.setdefault(loaded.doc_id, loaded.content_hash) != loaded.content_hash:
+                    report.failed.append(
+                        IngestFailure(shown, f"{shown}: id {loaded.doc_id!r} is already used by another report in this ingest")
+                    )
                 else:
                     if name:
-                        loaded.path = name
+                        loaded.path = _renamed(loaded.path, labels) or name
                     try:
                         self._ingest_document(loaded, report, replace_same_path=not name)
                     except DocumentError as exc:
-                        report.failed.append(IngestFailure(shown, str(exc).replace(str(path), shown)))
+                        report.failed.append(IngestFailure(shown, str(exc).replace(label, shown)))
                 if progress:
-                    progress(done, len(files), shown)
+                    progress(done, max(total, done), shown)
         return report
 
     def add_document(self, document: Document) -> IngestReport:
@@ -292,6 +305,14 @@ class Assistant:
         """
         with self._lock:
             self.store.delete_document(doc_id)
+
+
+def _renamed(text: str, names: Mapping[str, str]) -> str | None:
+    """`text` (a file's path, or "path, row N") with the file's recorded name in place of its path."""
+    for path, name in names.items():
+        if text == path or text.startswith((path + ",", path + "#")):
+            return name + text[len(path) :]
+    return None
 
 
 def _ms(since: float) -> float:

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -84,26 +85,49 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for field, example in reversed(
+        [("text", "article_content"), ("title", "headline"), ("outlet", "source"), ("date", "published"),
+         ("place", "location"), ("id", "unit_id")]
+    ):
+        func = click.option(
+            f"--{field}-column",
+            default=None,
+            metavar="NAME",
+            help=f"Collections: the column holding the {field} (e.g. {example}).",
+        )(func)
+    return func
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+@_column_options
 @_clean_errors
-def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool) -> None:
-    """Ingest report files (.txt, .md, .html) and folders of them.
+def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **column_options: str | None) -> None:
+    """Ingest report files (.txt, .md, .html), folders of them, and collections (.csv, .jsonl).
 
-    Unchanged reports are skipped, changed files replace their old version, and a file that
-    cannot be read is reported while the others still land (exit code 1 if any failed).
+    A collection holds one report per row; its text, title, outlet, date, place and id columns
+    are found by common names (text/content/body/article_content, title/headline, outlet/source,
+    date/published, place/location, id) or named with the --*-column options.
+
+    Unchanged reports are skipped, changed files replace their old version, and a file or row
+    that cannot be read is reported (rows by number) while the others still land (exit code 1
+    if any failed).
 
     \b
     Examples:
       qa ingest corpus/
       qa ingest report.md notes/ --index /data/qa-index
+      qa ingest fa-kes.csv --text-column article_content --place-column location
     """
+    fields = {"text": "text", "title": "title", "outlet": "source", "date": "date", "place": "place", "id": "doc_id"}
+    columns = {fields[k.removesuffix("_column")]: v for k, v in column_options.items() if v}
     assistant = _assistant(index_dir, auto_ingest_corpus=False)
     bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
     try:
-        report = assistant.ingest(list(paths), progress=bar)
+        report = assistant.ingest(list(paths), progress=bar, columns=columns or None)
     finally:
         if bar:
             bar.close()
@@ -349,16 +373,25 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 class _ProgressBar:
-    """A terminal progress bar fed by the API's progress callback; made once the total is known."""
+    """A terminal progress bar fed by the API's progress callback: counts and reports per second."""
 
     def __init__(self) -> None:
         self._bar: Any = None
+        self._started = time.monotonic()
 
     def __call__(self, done: int, total: int, path: str) -> None:
         if self._bar is None:
-            self._bar = click.progressbar(length=total, label="Ingesting", file=sys.stderr, show_pos=True)
+            self._bar = click.progressbar(
+                length=total,
+                label="Ingesting",
+                file=sys.stderr,
+                show_pos=True,
+                item_show_func=lambda rate: rate,
+            )
             self._bar.__enter__()
-        self._bar.update(1)
+        rate = done / max(time.monotonic() - self._started, 1e-6)
+        self._bar.length = max(self._bar.length, total)
+        self._bar.update(1, f"{rate:.1f} reports/s")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -1,18 +1,22 @@
-"""Reading report files (txt, md, html) into Documents with their metadata.
+"""Reading report files (txt, md, html) and collections (csv, jsonl) into Documents.
 
 Metadata comes from YAML front matter (`---` lines at the top of a .txt or .md file), from a
 sidecar file `NAME.meta.yaml` beside the report, or from an HTML page's head; what is missing
-falls back to the first heading (title) and the file name.
+falls back to the first heading (title) and the file name. A collection holds one report per
+row, its columns found by common names (`COLUMN_NAMES`) or named by the caller.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
+import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,18 @@ logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+COLLECTION_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | COLLECTION_SUFFIXES
+#: Column names recognised in a collection (case ignored), by the field they fill; first found wins.
+COLUMN_NAMES = {
+    "text": ("text", "content", "body", "article_content", "article_text", "article", "story", "full_text"),
+    "title": ("title", "headline", "article_title", "heading", "name"),
+    "source": ("outlet", "source", "publisher", "site", "newspaper", "media", "publication"),
+    "date": ("date", "published", "publication_date", "published_at", "pubdate", "datetime", "timestamp"),
+    "place": ("place", "location", "city", "region", "area", "country"),
+    # Only a column plainly called an id: a data set's own keys are not always unique.
+    "doc_id": ("id", "doc_id"),
+}
 # Files in a folder that describe the folder rather than being reports.
 _NOT_REPORTS = re.compile(r"^(readme|license|licence|changelog)(\..*)?$", re.IGNORECASE)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -215,14 +230,168 @@ def html_to_text(html: str) -> tuple[str, dict[str, Any]]:
     return text, meta
 
 
-def iter_documents(files: list[Path], max_bytes: int) -> Iterator[tuple[Path, Document | DocumentError]]:
-    """Load each file, yielding the Document or the error that stopped it."""
+def iter_documents(
+    files: list[Path], max_bytes: int, columns: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, Document | DocumentError]]:
+    """Load each file (each row of a collection), yielding (label, Document or the error that
+    stopped it). The label is the file's path, or "path, row N" for a row of a collection."""
     for path in files:
+        if path.suffix.lower() in COLLECTION_SUFFIXES:
+            yield from read_collection(path, max_bytes, columns)
+            continue
         try:
-            yield path, load_document(path, max_bytes)
+            yield str(path), load_document(path, max_bytes)
         except DocumentError as exc:
             logger.warning("skipping %s", exc)
-            yield path, exc
+            yield str(path), exc
+
+
+def count_items(files: list[Path]) -> int:
+    """How many documents `iter_documents` will yield at most: files, plus rows of collections."""
+    total = 0
+    for path in files:
+        if path.suffix.lower() not in COLLECTION_SUFFIXES:
+            total += 1
+            continue
+        try:
+            with _open_text(path) as handle:
+                rows = csv.reader(handle) if path.suffix.lower() == ".csv" else (line for line in handle if line.strip())
+                total += max(0, sum(1 for _ in rows) - (path.suffix.lower() == ".csv"))
+        except (OSError, UnicodeDecodeError, csv.Error, DocumentError):
+            total += 1
+    return total
+
+
+def read_collection(
+    path: Path, max_bytes: int, columns: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, Document | DocumentError]]:
+    """Each row of a CSV or JSON Lines file as a Document, read as a stream.
+
+    Columns are found by `COLUMN_NAMES` unless `columns` names them (field -> column, fields
+    text, title, source, date, place, doc_id). A bad row yields its error, numbered, and the
+    reading goes on; a file without a text column yields one error.
+    """
+    # Characters never outnumber UTF-8 bytes: a longer field is over the limit in any case.
+    csv.field_size_limit(max_bytes + 1)
+    try:
+        with _open_text(path) as handle:
+            if path.suffix.lower() == ".csv":
+                rows = _csv_rows(handle, max_bytes)
+            else:
+                rows = _jsonl_rows(handle)
+            mapping: dict[str, str] | None = None
+            for number, row in rows:
+                label = f"{path}, row {number}"
+                if isinstance(row, DocumentError):
+                    yield label, DocumentError(f"{label}: {row}")
+                    continue
+                if mapping is None:
+                    mapping = _find_columns(path, list(row), columns)
+                try:
+                    yield label, _row_document(row, mapping, label, max_bytes, path)
+                except DocumentError as exc:
+                    yield label, exc
+    except DocumentError as exc:
+        yield str(path), exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        yield str(path), DocumentError(f"{path}: cannot read the collection: {exc}".splitlines()[0])
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    """A collection opened as text: UTF-8 (with or without BOM) unless its start says cp1252."""
+    with path.open("rb") as probe:
+        head = probe.read(1 << 20)
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise DocumentError(f"{path}: this is {what}, not a collection of reports")
+    try:
+        head.decode("utf-8-sig")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # A cut in the middle of a character at the 1 MB mark is still UTF-8.
+        encoding = "utf-8-sig" if exc.start >= len(head) - 3 else "cp1252"
+    return path.open("r", encoding=encoding, newline="")
+
+
+def _csv_rows(handle: io.TextIOWrapper, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if not header:
+        raise DocumentError(f"{handle.name}: empty collection (no header row)")
+    header = [h.strip() for h in header]
+    number = 0
+    while True:
+        number += 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                message = f"a field is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
+            else:
+                message = f"malformed CSV (line {reader.line_num}): {exc}"
+            yield number, DocumentError(message)
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield number, DocumentError(
+                f"has {len(values)} fields, the header has {len(header)} (line {reader.line_num})"
+            )
+            continue
+        yield number, dict(zip(header, values))
+
+
+def _jsonl_rows(handle: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            yield number, DocumentError(f"not valid JSON: {exc}")
+            continue
+        if not isinstance(row, dict):
+            yield number, DocumentError("not a JSON object")
+            continue
+        yield number, row
+
+
+def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None) -> dict[str, str]:
+    by_lower = {n.lower(): n for n in names}
+    mapping: dict[str, str] = {}
+    for field, column in (given or {}).items():
+        if field not in COLUMN_NAMES:
+            raise DocumentError(f"{path}: unknown field {field!r}; fields are {', '.join(COLUMN_NAMES)}")
+        if column.lower() not in by_lower:
+            raise DocumentError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+        mapping[field] = by_lower[column.lower()]
+    for field, candidates in COLUMN_NAMES.items():
+        if field not in mapping:
+            found = next((by_lower[c] for c in candidates if c in by_lower and by_lower[c] not in mapping.values()), None)
+            if found:
+                mapping[field] = found
+    if "text" not in mapping:
+        raise DocumentError(
+            f"{path}: no text column (looked for {', '.join(COLUMN_NAMES['text'])}); "
+            f"name it with --text-column (columns: {', '.join(names)})"
+        )
+    return mapping
+
+
+def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, max_bytes: int, path: Path) -> Document:
+    text = row.get(mapping["text"])
+    if not isinstance(text, str) or not text.strip():
+        raise DocumentError(f"{label}: no text in column {mapping['text']!r}")
+    if len(text.encode("utf-8")) > max_bytes:
+        raise DocumentError(f"{label}: the text is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+    meta = {field: row.get(column) for field, column in mapping.items() if field != "text"}
+    meta = {k: v for k, v in meta.items() if v not in (None, "") and not isinstance(v, (dict, list))}
+    if "doc_id" in meta:
+        meta["doc_id"] = str(meta["doc_id"]).strip()
+    where = meta.get("doc_id") or label.rsplit("row ", 1)[-1]
+    return make_document(text, meta, path=f"{path}#{where}")
 
 
 def _first_line(text: str) -> str:

@@ -153,6 +153,20 @@ def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_collection_can_be_uploaded(assistant, tmp_path):
+    upload = write_upload(
+        tmp_path / "gradio",
+        "wire.csv",
+        "title,text,outlet\nAfrin floods,Heavy rain flooded 340 tents near Deir Ballut.,Wire A\nBroken\n",
+    )
+    status, rows, _ = app.ingest_uploads(assistant, [upload])
+    assert "1 added" in status and "1 failed" in status
+    assert "upload&#58;wire\\.csv, row 2&#58; has 1 fields" in status and str(tmp_path) not in status
+    doc = assistant.document(next(r[5] for r in rows if r[0] == "Afrin floods"))
+    assert doc.source == "Wire A" and doc.path == "upload:wire.csv#1"
+
+
+@pytest.mark.slow
 def test_same_name_uploads_are_two_reports(assistant, tmp_path):
     first = write_upload(tmp_path / "gradio", "report.txt", NEW_REPORT)
     second = write_upload(tmp_path / "gradio", "report.txt", "Another outlet, another day.\n\nShelling hit Saraqib.\n")

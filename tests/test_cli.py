@@ -73,3 +73,18 @@ def test_user_mistakes_give_one_line_and_non_zero_exit(cli_index, args, message)
     assert "Traceback" not in done.stderr
     if message.startswith("error:"):
         assert done.stderr.strip().count("\n") == 0  # exactly one line
+
+
+def test_ingest_a_collection_names_bad_rows_and_lands_the_rest(tmp_path):
+    path = tmp_path / "reports.jsonl"
+    path.write_text(
+        '{"headline": "Convoy", "content": "A convoy of 27 trucks reached Saraqib.", "outlet": "Wire A"}\n'
+        "{broken\n"
+        '{"headline": "Shelling", "content": "Shelling hit Kafranbel on Monday.", "outlet": "Wire B"}\n'
+    )
+    done = run("ingest", str(path), "--title-column", "headline", index=tmp_path / "index")
+    assert done.returncode == 1
+    assert done.stdout.startswith("2 added, 0 replaced, 0 unchanged, 1 failed")
+    assert done.stderr.strip().startswith(f"error: {path}, row 2: not valid JSON")
+    listed = json.loads(run("docs", "--json", index=tmp_path / "index").stdout)
+    assert sorted((d["title"], d["source"]) for d in listed) == [("Convoy", "Wire A"), ("Shelling", "Wire B")]

@@ -1,6 +1,15 @@
 import pytest
 
-from qa.documents import collect_files, decode_text, html_to_text, load_document, make_document, normalize_date
+from qa.documents import (
+    collect_files,
+    decode_text,
+    html_to_text,
+    iter_documents,
+    load_document,
+    make_document,
+    normalize_date,
+    read_collection,
+)
 from qa.errors import DocumentError
 
 
@@ -13,7 +22,9 @@ def test_bundled_report_metadata_comes_from_its_sidecar(bundled_report):
 
 def test_front_matter_is_metadata_and_not_text(tmp_path):
     path = tmp_path / "r.md"
-    path.write_text("---\ntitle: Shelling in Hama\noutlet: Test Wire\ndate: May 22, 2019\nplace: Hama\n---\nShells fell on Hama.\n")
+    path.write_text(
+        "---\ntitle: Shelling in Hama\noutlet: Test Wire\ndate: May 22, 2019\nplace: Hama\n---\nShells fell on Hama.\n"
+    )
     doc = load_document(path, max_bytes=10**6)
     assert (doc.title, doc.source, doc.date, doc.place) == ("Shelling in Hama", "Test Wire", "2019-05-22", "Hama")
     assert doc.text == "Shells fell on Hama.\n"
@@ -81,3 +92,72 @@ def test_dates_are_normalised_where_recognised():
     assert normalize_date("30 September 2017") == "2017-09-30"
     assert normalize_date("2019-05-22T10:00:00Z") == "2019-05-22"
     assert normalize_date("spring 2019") == "spring 2019"
+
+
+# -- collections: one report per row ---------------------------------------------------------------
+def test_csv_columns_are_found_by_common_names_and_bad_rows_are_numbered(tmp_path):
+    path = tmp_path / "reports.csv"
+    path.write_text(
+        "id,headline,body,outlet,date,location\n"
+        'a1,Shelling in Hama,"Shells fell on Hama on Monday, killing 4 people.",Test Wire,5/22/2019,Hama\n'
+        "a2,Broken row,only three fields\n"
+        "a3,Empty,,Test Wire,2019-05-23,Idlib\n"
+        "\n"
+        'a4,"Convoy, at last","A convoy of 27 trucks\nreached Saraqib.",Other Wire,2019-06-02,Saraqib\n'
+    )
+    items = list(read_collection(path, 10**6))
+    labels = [label for label, _ in items]
+    assert labels == [f"{path}, row {n}" for n in (1, 2, 3, 5)]
+    first, broken, empty, last = (item for _, item in items)
+    assert (first.doc_id, first.title, first.source, first.date, first.place) == (
+        "a1",
+        "Shelling in Hama",
+        "Test Wire",
+        "2019-05-22",
+        "Hama",
+    )
+    assert first.path == f"{path}#a1"
+    assert str(broken) == f"{path}, row 2: has 3 fields, the header has 6 (line 3)"
+    assert str(empty) == f"{path}, row 3: no text in column 'body'"
+    assert last.title == "Convoy, at last" and last.text == "A convoy of 27 trucks\nreached Saraqib."
+
+
+def test_columns_can_be_named_and_jsonl_rows_are_read(tmp_path):
+    path = tmp_path / "reports.jsonl"
+    path.write_text(
+        '{"story": "Aid reached Douma on Sunday.", "paper": "Wire A", "when": "2018-03-01", "tags": ["x"]}\n'
+        "not json\n"
+        '["a", "list"]\n'
+        '{"story": "Shelling resumed near Douma.", "paper": "Wire B"}\n'
+    )
+    columns = {"text": "story", "source": "paper", "date": "when"}
+    items = list(read_collection(path, 10**6, columns))
+    docs = [d for _, d in items if not isinstance(d, Exception)]
+    errors = [str(e) for _, e in items if isinstance(e, Exception)]
+    assert [(d.source, d.date) for d in docs] == [("Wire A", "2018-03-01"), ("Wire B", "")]
+    assert errors[0].startswith(f"{path}, row 2: not valid JSON") and errors[1] == f"{path}, row 3: not a JSON object"
+    missing = list(read_collection(path, 10**6, {"text": "body"}))
+    assert str(missing[0][1]).startswith(f"{path}: no column 'body' (columns: story, paper, when, tags)")
+
+
+def test_a_collection_without_a_text_column_is_one_clear_error(tmp_path):
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,b\n1,2\n")
+    [(label, error)] = list(iter_documents([path], 10**6))
+    assert label == str(path) and "no text column (looked for text, content, body" in str(error)
+    assert "--text-column" in str(error)
+
+
+def test_collections_in_cp1252_and_with_long_texts(tmp_path):
+    path = tmp_path / "legacy.csv"
+    long_text = "Shelling continued. " * 10_000  # 200 kB: over csv's default field limit
+    path.write_bytes(
+        ("title,text\nCaf\xe9 bombing,Le caf\xe9 de Ma\xe2rat fut touch\xe9.\nLong," + long_text + "\n").encode(
+            "cp1252"
+        )
+    )
+    (_, cafe), (_, long) = read_collection(path, 10**6)
+    assert cafe.title == "Café bombing" and "Maârat" in cafe.text
+    assert long.text == long_text
+    [(_, too_long)] = list(read_collection(path, 10**5))[1:]
+    assert "over the limit of 100,000 bytes" in str(too_long)
