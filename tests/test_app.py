@@ -461,6 +461,10 @@ def small_server(tmp_path, embedder):
 
 
 @pytest.mark.slow
+def wait_for_empty_upload_box(page) -> None:
+    page.wait_for_function("() => document.querySelector('#qa-upload').innerText.includes('Click to Upload')")
+
+
 def test_browser_explains_a_bad_upload_and_keeps_working(browser, small_server, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     dialogs, external = [], []
@@ -483,6 +487,7 @@ def test_browser_explains_a_bad_upload_and_keeps_working(browser, small_server, 
         image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
         page.set_input_files("#qa-upload input[type=file]", str(image))
         page.get_by_text("photo.txt: this is a PNG image", exact=False).first.wait_for()
+        wait_for_empty_upload_box(page)  # the failed file is cleared away before the next upload
 
         # A message that quotes report text (here a declared id) is shown as text, not as HTML.
         evil = tmp_path / "evil.md"
