@@ -218,12 +218,11 @@ def document_rows(assistant: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
 
 
-def _document_choices(assistant: Assistant) -> list[tuple[str, str]]:
-    return [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in document_rows(assistant)]
-
-
 def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any]:
-    return status, document_rows(assistant), gr.update(choices=_document_choices(assistant), value=None)
+    """(status, table rows, delete choices), from one read of the document list."""
+    rows = document_rows(assistant)
+    choices = [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in rows]
+    return status, rows, gr.update(choices=choices, value=None)
 
 
 def ingest_uploads(

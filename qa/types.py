@@ -84,9 +84,6 @@ class Passage:
     end: int
     score: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class Answer:
