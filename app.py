@@ -24,6 +24,7 @@ import gradio as gr  # noqa: E402
 
 from qa import Answer, Assistant, Citation  # noqa: E402
 from qa.errors import QAError  # noqa: E402
+from qa.types import Filters  # noqa: E402
 
 MODES = ["hybrid", "dense", "bm25"]
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
@@ -141,8 +142,12 @@ def respond(
     mode: str,
     top_k: float,
     panels: dict[int, str] | None = None,
+    source: list[str] | str | None = None,
+    place: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
 ) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
-    """Answer a chat question, streaming the words in.
+    """Answer a chat question, streaming the words in; the filters are `Assistant.ask`'s.
 
     Yields:
         (textbox, history, sources panel, panels): panels maps each answer's message index to
@@ -156,11 +161,15 @@ def respond(
     if mode not in MODES:
         raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
-        stream = assistant.stream(question, top_k=int(top_k), mode=mode)
+        filters = Filters.build(source or None, place or None, date_from or None, date_to or None)
+        stream = assistant.stream(question, top_k=int(top_k), mode=mode, **filters.to_dict())
         first = next(stream)
     except QAError as exc:
         raise ui_error(str(exc)) from exc
-    history.append({"role": "user", "content": md(" ".join(question.split()))})
+    asked = md(" ".join(question.split()))
+    if filters:
+        asked += f"\n\n*Only {md(filters.describe())}*"
+    history.append({"role": "user", "content": asked})
     history.append({"role": "assistant", "content": ""})
     text = ""
     for piece in [first, *stream]:
@@ -218,17 +227,18 @@ def document_rows(assistant: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
 
 
-def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any]:
-    """(status, table rows, delete choices), from one read of the document list."""
+def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any]:
+    """(status, table rows, delete choices, outlet filter choices), from one read of the document list."""
     rows = document_rows(assistant)
     choices = [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in rows]
-    return status, rows, gr.update(choices=choices, value=None)
+    outlets = sorted({row[1] for row in rows if row[1]}, key=str.casefold)
+    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets)
 
 
 def ingest_uploads(
     assistant: Assistant, files: list[Any] | None, progress: gr.Progress | None = None
-) -> tuple[str, list[list[Any]], Any]:
-    """Ingest uploaded report files; returns (status, table rows, delete choices).
+) -> tuple[str, list[list[Any]], Any, Any]:
+    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices).
 
     The uploaded copies are removed once read. Files that fail are named in the status (all
     failing raises gr.Error) and the rest still land.
@@ -287,8 +297,8 @@ def _remove_gradio_copy(path: Path) -> None:
         pass
 
 
-def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any]:
-    """Delete the chosen report; returns (status, table rows, delete choices)."""
+def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any]:
+    """Delete the chosen report; returns (status, table rows, delete choices, outlet choices)."""
     if not doc_id:
         raise ui_error("Choose a report to delete first.")
     try:
@@ -299,10 +309,13 @@ def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list
     return _documents_outputs(assistant, f"**Deleted:** {md(title)}")
 
 
-def ask_json(assistant: Assistant, question: str, top_k: int | None = None, mode: str | None = None) -> dict[str, Any]:
-    """What the /ask endpoint returns: the same JSON as `qa ask --json`."""
+def ask_json(
+    assistant: Assistant, question: str, top_k: int | None = None, mode: str | None = None, **filters: Any
+) -> dict[str, Any]:
+    """What the /ask endpoint returns: the same JSON as `qa ask --json` (filters as `Assistant.ask`)."""
     try:
-        return assistant.ask(question, top_k=top_k, mode=mode).to_dict()
+        filters = {k: v for k, v in filters.items() if v not in (None, "", [])}
+        return assistant.ask(question, top_k=top_k, mode=mode, **filters).to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
 
@@ -330,6 +343,15 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         elem_id="qa-question",
                     )
                     gr.Examples(examples=[[q] for q in settings.example_questions], inputs=[question], label="Try")
+                    with gr.Accordion("Filters", open=False):
+                        with gr.Row():
+                            outlets = gr.Dropdown(
+                                choices=[], multiselect=True, label="Outlets", info="any of these", elem_id="qa-filter-source"
+                            )
+                            place = gr.Textbox(label="Place", placeholder="e.g. Idlib", elem_id="qa-filter-place")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-from")
+                            date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-to")
                     with gr.Accordion("Retrieval settings", open=False):
                         mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
                         top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
@@ -363,12 +385,14 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         panels = gr.State({})
 
-        def on_question(q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str]) -> Iterator[Any]:
-            yield from respond(assistant, q, h, m, k, p)
+        def on_question(
+            q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str], o: list[str], pl: str, f: str, t: str
+        ) -> Iterator[Any]:
+            yield from respond(assistant, q, h, m, k, p, o, pl, f, t)
 
         question.submit(
             on_question,
-            [question, chat, mode, top_k, panels],
+            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to],
             [question, chat, sources, panels],
             **private,
         )
@@ -384,21 +408,30 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         sources.click(on_source_click, None, viewer, **private)
 
-        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any]:
+        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any]:
             return ingest_uploads(assistant, files, progress)
 
         # Empty the file box either way, so a failed file is not sent again with the next upload.
-        uploaded = upload.upload(on_upload, upload, [status, table, to_delete], **private)
+        listed = [status, table, to_delete, outlets]
+        uploaded = upload.upload(on_upload, upload, listed, **private)
         uploaded.success(lambda: None, None, upload, **private)
         uploaded.failure(lambda: None, None, upload, **private)
-        delete.click(lambda d: delete_document(assistant, d), to_delete, [status, table, to_delete], **private)
+        delete.click(lambda d: delete_document(assistant, d), to_delete, listed, **private)
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
-        demo.load(lambda: _documents_outputs(assistant, "")[1:], None, [table, to_delete], **private)
-        refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, [table, to_delete], **private)
+        demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
+        refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
 
-        def ask(question: str, top_k: int = settings.top_k, mode: str = settings.mode) -> dict[str, Any]:
-            """Answer a question from the reports: the same JSON as `qa ask --json`."""
-            return ask_json(assistant, question, top_k, mode)
+        def ask(
+            question: str,
+            top_k: int = settings.top_k,
+            mode: str = settings.mode,
+            source: list[str] | None = None,
+            place: str | None = None,
+            date_from: str | None = None,
+            date_to: str | None = None,
+        ) -> dict[str, Any]:
+            """Answer a question from the reports: the same JSON as `qa ask --json`; the filters are optional."""
+            return ask_json(assistant, question, top_k, mode, source=source, place=place, date_from=date_from, date_to=date_to)
 
         gr.api(ask, api_name="ask")
     return demo

@@ -39,8 +39,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         assistant = Assistant(index_dir=Path(tmp) / "index", auto_ingest_corpus=False)
-        for document in documents[::2]:
-            assistant.add_document(document)
+        assistant.add_documents(documents[::2])
         report = evaluate(assistant, sample, [args.mode], gold_name=f"{args.data.name} (half the articles indexed)")
     figures = report.systems[0].metrics
     keys = ("answer_accuracy", "citation_accuracy", "abstention_precision", "abstention_recall", "latency_p50_ms")

@@ -142,24 +142,45 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
         sys.exit(EXIT_ERROR)
 
 
+def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--source/--place (repeatable: either value) and --from/--to, as the API's filter keywords."""
+    options = [
+        click.option("--source", "--outlet", "source", multiple=True, help="Only reports from this outlet (repeat for either of several)."),
+        click.option("--place", multiple=True, help="Only reports whose place names this (e.g. Idlib; repeat for either)."),
+        click.option("--from", "date_from", default=None, help="Only reports dated on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)."),
+        click.option("--to", "date_to", default=None, help="Only reports dated on or before this day (a month or year counts whole)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _filters(source: tuple[str, ...], place: tuple[str, ...], date_from: str | None, date_to: str | None) -> dict[str, Any]:
+    return {"source": list(source), "place": list(place), "date_from": date_from, "date_to": date_to}
+
+
 @main.command()
 @click.argument("question")
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms).")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode (default hybrid).")
+@_filter_options
 @_clean_errors
-def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None) -> None:
+def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None, **filters: Any) -> None:
     """Answer QUESTION from the ingested reports, with numbered citations.
 
-    On an empty index the bundled corpus/ is ingested first.
+    On an empty index the bundled corpus/ is ingested first. The filters keep the answer to
+    some outlets, places or dates; they apply inside retrieval, so no passage comes from
+    outside them.
 
     \b
     Examples:
       qa ask "How many civilians were killed on Wednesday?"
       qa ask --json --top-k 8 "Who carried out the strikes?"
+      qa ask --source reuters --source sana --place Aleppo --from 2017-01 --to 2017-06 "Who was killed?"
     """
-    answer = _assistant(index_dir).ask(question, top_k=top_k, mode=mode)
+    answer = _assistant(index_dir).ask(question, top_k=top_k, mode=mode, **_filters(**filters))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -181,7 +202,7 @@ def docs(index_dir: str | None, as_json: bool) -> None:
         click.echo("no documents; add some with: qa ingest PATH")
         return
     for d in documents:
-        outlet = ", ".join(x for x in (d.source, d.date) if x)
+        outlet = ", ".join(x for x in (d.source, d.date, d.place) if x)
         click.echo(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]")
 
 
@@ -199,9 +220,10 @@ def delete(doc_id: str, index_dir: str | None) -> None:
 @_index_option
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode.")
+@_filter_options
 @_clean_errors
-def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
-    """Ask questions one after another in the terminal (empty line or Ctrl-D to quit)."""
+def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: Any) -> None:
+    """Ask questions one after another in the terminal (empty line or Ctrl-D to quit); the filters hold for every question."""
     assistant = _assistant(index_dir)
     click.echo("Loading the model and the index...", err=True)
     assistant.warm_up()
@@ -215,7 +237,7 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None) -> None:
         if not question.strip():
             break
         try:
-            click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode)))
+            click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode, **_filters(**filters))))
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)
 
@@ -281,12 +303,12 @@ def eval_command(
         raise QAError("--squad builds its own fresh index; it never writes SQuAD articles into --index")
     fresh = None if index_dir else tempfile.mkdtemp(prefix="qa-eval-")
     try:
-        assistant = _assistant(index_dir or fresh, auto_ingest_corpus=False)
+        # A fresh index is a private folder even when QA_CHROMA_URL names a shared server.
+        assistant = _assistant(index_dir or fresh, auto_ingest_corpus=False, **({"chroma_url": None} if fresh else {}))
         if squad:
             documents, questions = load_squad(squad, limit=limit, seed=seed)
             name = Path(squad).name
-            for document in documents:
-                assistant.add_document(document)
+            assistant.add_documents(documents)
         else:
             questions = load_gold(gold or BUNDLED_GOLD)
             name = Path(gold or BUNDLED_GOLD).name

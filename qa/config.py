@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_assignment=True)
 
     index_dir: Path = Field(default=Path(".qa-index"), description="Folder of the persistent Chroma index.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="A Chroma server (http://host:port, started with `chroma run`) that holds the index instead of "
+        "index_dir; every process given the same URL shares one index.",
+    )
     embedding_model: str = Field(
         default="all-MiniLM-L6-v2",
         description="sentence-transformers model name or local path; the default is bundled "
@@ -90,6 +95,15 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("embedding_model must name a model, got an empty string")
         return value.strip()
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url_or_none(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # QA_CHROMA_URL= (empty) means the embedded store
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"chroma_url must look like http://host:port, got {value!r}")
+        return value.strip().rstrip("/")
 
     def index_key(self) -> str:
         """A short hash of everything that shapes stored vectors and chunks.

@@ -1,21 +1,23 @@
 """Finding passages: dense retrieval over Chroma and BM25 (bm25s) over the chunks Chroma
-stores, fused by reciprocal rank with LlamaIndex's QueryFusionRetriever (one query, no LLM).
+stores, fused by reciprocal rank with LlamaIndex's QueryFusionRetriever (one query, no LLM). Filters
+(outlet, place, dates) apply inside both: a Chroma `where` clause and a BM25 weight mask.
 
 Imported lazily by the Assistant: it pulls in LlamaIndex.
 """
 
 from __future__ import annotations
 
-import logging
 import difflib
+import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import bm25s
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import MockLLM
@@ -28,6 +30,7 @@ from pydantic import PrivateAttr
 
 from .errors import InputError
 from .text import content_terms, stem
+from .types import Filters, outlet_key, place_key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,93 +100,144 @@ class TermStats:
 
 
 class Retriever:
-    """Hybrid, dense or lexical retrieval of chunks for a question."""
+    """Hybrid, dense or lexical retrieval of chunks for a question, optionally within Filters."""
 
     def __init__(self, store: "Store", embedder: "Embedder", candidates: int) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self._lock = threading.Lock()
-        self._dense = None
-        self._lexical = None
-        self._lexical_state: tuple[int, int] | None = None
-        self._lexical_size = 0
-        self._checked_at = 0.0
+        self._index = None
+        self._index_chunks = None  # the Chroma collection object the dense index reads
+        self._lexical: _Canonical | None = None
+        self._facets: _Facets | None = None
+        self._built_generation = -1
+        self._foreign_change = True  # nothing built yet
+        self._checked_at = float("-inf")
+        self._built_at = float("-inf")
+        self._build_s = 0.0
         self._chunks: dict[str, tuple[str, dict[str, Any]]] = {}
         self.term_stats = TermStats()
 
     # -- building ------------------------------------------------------------------------
-    def _dense_retriever(self) -> Any:
-        if self._dense is None:
-            index = VectorStoreIndex.from_vector_store(
+    def _dense_retriever(self, top_k: int, filters: Filters) -> "_Canonical":
+        if self._index is None or self._index_chunks is not self.store.chunks:  # new, or the store reopened
+            self._index_chunks = self.store.chunks
+            self._index = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=self.store.chunks),
                 embed_model=LlamaEmbedding(self.embedder),
             )
-            self._dense = _Canonical(index.as_retriever(similarity_top_k=self.candidates), self._chunks)
-        return self._dense
+        where = self.store.where(filters)
+        inner = self._index.as_retriever(
+            similarity_top_k=top_k, vector_store_kwargs={"where": where} if where else {}
+        )
+        return _Canonical(inner, self._chunks)
 
-    def _lexical_retriever(self) -> Any | None:
-        """BM25 over every chunk Chroma holds; rebuilt when the collection has changed.
+    def _is_stale(self, force: bool) -> bool:
+        """Whether the lexical index should be rebuilt now.
 
-        Writes made through this process's Store are seen at once; the chunk count, which
-        also reveals other processes' writes, is read at most once a second.
+        A write through this process's Store is seen at once; other processes' writes through the
+        index's change token, read at most once a second. While writes keep coming (a long ingest)
+        rebuilds are spaced to at least ten times the last build's duration, so answering never
+        spends most of its time rebuilding; dense retrieval sees new chunks meanwhile.
         """
         now = time.monotonic()
-        if self._lexical_state and self._lexical_state[0] == self.store.generation and now - self._checked_at < 1.0:
+        if now - self._checked_at >= 1.0 or force:
+            self._checked_at = now
+            self._foreign_change |= self.store.sync()
+        if not (self._foreign_change or self.store.generation != self._built_generation):
+            return False
+        return force or now - self._built_at >= 10 * self._build_s
+
+    def _lexical_retriever(self, force: bool = False) -> "_Canonical | None":
+        """BM25 over every chunk Chroma holds, rebuilt when the index has changed (see `_is_stale`)."""
+        if not self._is_stale(force):
             return self._lexical
-        self._checked_at = now
-        state = (self.store.generation, self.store.count_chunks())
-        if state == self._lexical_state:
-            return self._lexical
+        started = time.monotonic()
+        generation = self.store.generation
+        self._foreign_change = False
         ids, texts, metas = self.store.all_chunks()
         self._chunks.clear()  # shared with the _Canonical wrappers: same dict, new contents
         self._chunks.update({i: (t, m) for i, t, m in zip(ids, texts, metas)})
-        self._lexical_size = len(ids)
         stats = TermStats(chunks=len(ids))
         for text in texts:
             stats.df.update(set(content_terms(text)))
         self.term_stats = stats
         if ids:
             nodes = [TextNode(id_=i, text=t) for i, t in zip(ids, texts)]
-            bm25 = BM25Retriever(nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)))
+            bm25 = _MaskedBM25(nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)))
             self._lexical = _Canonical(bm25, self._chunks)
+            self._facets = _Facets(metas)
         else:
             self._lexical = None
-        self._lexical_state = state
-        logger.info("lexical index built over %d chunks", len(ids))
+            self._facets = None
+        self._built_generation = generation
+        self._built_at = time.monotonic()
+        self._build_s = self._built_at - started
+        logger.info("lexical index built over %d chunks in %.2f s", len(ids), self._build_s)
         return self._lexical
 
     def refresh(self) -> None:
-        """Bring the lexical index up to date with the store now (else the next query does)."""
+        """Bring the lexical index up to date with the store now (else a later query does)."""
+        with self._lock:
+            self._lexical_retriever(force=True)
+
+    def check(self, filters: Filters) -> None:
+        """Refuse an outlet or place that no report in the index has (after one fresh look).
+
+        Raises:
+            InputError: naming the value and the closest known ones.
+        """
+        if not (filters.sources or filters.places):
+            return
         with self._lock:
             self._lexical_retriever()
+            problem = self._facets.unknown(filters) if self._facets else "the index is empty"
+            if problem:
+                self._lexical_retriever(force=True)
+                problem = self._facets.unknown(filters) if self._facets else "the index is empty"
+        if problem:
+            raise InputError(problem)
 
     # -- querying ------------------------------------------------------------------------
-    def retrieve(self, question: str, query_vector: "np.ndarray", mode: str, top_k: int) -> list[Hit]:
-        """The `top_k` best chunks for the question, best first."""
+    def retrieve(
+        self, question: str, query_vector: "np.ndarray", mode: str, top_k: int, filters: Filters | None = None
+    ) -> list[Hit]:
+        """The `top_k` best chunks for the question, best first, all inside `filters`."""
         if mode not in MODES:
             raise InputError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        filters = filters or Filters()
         bundle = QueryBundle(query_str=question, embedding=[float(x) for x in query_vector])
         with self._lock:
-            lexical = self._lexical_retriever()
-            dense = self._dense_retriever()
-            if lexical is None:  # empty index
-                return []
-            lexical.inner.similarity_top_k = min(max(top_k, self.candidates), self._lexical_size)
-            dense.inner.similarity_top_k = max(top_k, self.candidates)
-            if mode == "dense":
-                nodes = dense.retrieve(bundle)[:top_k]
-            elif mode == "bm25":
-                nodes = [n for n in lexical.retrieve(bundle) if (n.score or 0) > 0][:top_k]
-            else:
-                nodes = self._fusion(dense, lexical, top_k).retrieve(bundle)
+            nodes = self.store.read(lambda: self._retrieve_nodes(bundle, mode, top_k, filters))
+        return self._hits(nodes, filters)
+
+    def _retrieve_nodes(self, bundle: QueryBundle, mode: str, top_k: int, filters: Filters) -> list[NodeWithScore]:
+        lexical = self._lexical_retriever()
+        if lexical is None:  # empty index
+            return []
+        bm25 = lexical.inner
+        bm25.mask = self._facets.mask(filters) if filters and self._facets else None
+        lexical_ok = bm25.mask is None or bool(bm25.mask.any())  # else nothing it knows is inside the filters
+        bm25.similarity_top_k = min(max(top_k, self.candidates), bm25.size)
+        dense = self._dense_retriever(max(top_k, self.candidates), filters)
+        if mode == "dense" or (mode == "hybrid" and not lexical_ok):
+            return dense.retrieve(bundle)[:top_k]
+        if mode == "bm25":
+            return [n for n in lexical.retrieve(bundle) if (n.score or 0) > 0][:top_k] if lexical_ok else []
+        return self._fusion(dense, lexical, top_k).retrieve(bundle)
+
+    def _hits(self, nodes: list[NodeWithScore], filters: Filters) -> list[Hit]:
         hits = []
-        for rank, item in enumerate(nodes):
+        for item in nodes:
             chunk_id = item.node.node_id
             text, meta = self._chunks.get(chunk_id, (item.node.get_content(), {}))
             if "start" not in meta:
                 continue
-            hits.append(Hit(chunk_id, chunk_id.rsplit(":", 1)[0], text, meta, float(item.score or 0.0), rank))
+            if filters and not filters.matches(meta):
+                logger.warning("dropped %s: retrieved outside the filters %s", chunk_id, filters.describe())
+                continue
+            hits.append(Hit(chunk_id, chunk_id.rsplit(":", 1)[0], text, meta, float(item.score or 0.0), len(hits)))
         return hits
 
     @staticmethod
@@ -196,6 +250,93 @@ class Retriever:
             num_queries=1,
             use_async=False,
         )
+
+
+class _Facets:
+    """Outlet, place and date of every chunk in the lexical index's order, so a filter becomes a
+    BM25 weight mask with a few array operations instead of a pass over 100k dicts."""
+
+    def __init__(self, metas: list[dict[str, Any]]) -> None:
+        import numpy as np
+
+        self.size = len(metas)
+        self.by_source: dict[str, list[int]] = {}
+        self.by_place: dict[str, list[int]] = {}
+        self.source_names: dict[str, str] = {}  # key -> the outlet as first written
+        for i, meta in enumerate(metas):
+            key = str(meta.get("source_key", ""))
+            self.by_source.setdefault(key, []).append(i)
+            self.source_names.setdefault(key, str(meta.get("source", "")))
+            for term in meta.get("place_terms") or ():
+                self.by_place.setdefault(term, []).append(i)
+        self.dates = np.array([int(m.get("date_num") or 0) for m in metas], dtype=np.int64)
+        self._masks: OrderedDict[Filters, Any] = OrderedDict()
+
+    def mask(self, filters: Filters) -> "np.ndarray":
+        """1 for chunks inside the filters, 0 for the others."""
+        import numpy as np
+
+        if filters in self._masks:
+            return self._masks[filters]
+        keep = np.ones(self.size, dtype=bool)
+        if filters.sources:
+            keep &= self._any(self.by_source, {outlet_key(s) for s in filters.sources})
+        if filters.places:
+            keep &= self._any(self.by_place, {place_key(p) for p in filters.places})
+        if filters.date_from or filters.date_to:
+            low, high = filters.day_range
+            keep &= (self.dates >= low) & (self.dates <= high)
+        self._masks[filters] = mask = keep.astype(np.float32)
+        if len(self._masks) > 64:
+            self._masks.popitem(last=False)
+        return mask
+
+    def unknown(self, filters: Filters) -> str | None:
+        """Why an outlet or place in the filters names nothing in the index (a likely typo), or None."""
+        for value in filters.sources:
+            if outlet_key(value) not in self.by_source:
+                known = sorted(name for key, name in self.source_names.items() if key)
+                near = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
+                hint = f"did you mean {' or '.join(near)}?" if near else f"outlets in the index: {', '.join(known[:20])}"
+                return f"no report in the index is from the outlet {value!r}; {hint}"
+        for value in filters.places:
+            if place_key(value) not in self.by_place:
+                near = difflib.get_close_matches(place_key(value), sorted(self.by_place), n=3, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(near)}?" if near else ""
+                return f"no report in the index names the place {value!r}{hint}"
+        return None
+
+    def _any(self, index: dict[str, list[int]], keys: set[str]) -> "np.ndarray":
+        import numpy as np
+
+        hit = np.zeros(self.size, dtype=bool)
+        for key in keys:
+            hit[index.get(key, [])] = True
+        return hit
+
+
+class _MaskedBM25(BM25Retriever):
+    """LlamaIndex's BM25 retriever with a per-query weight mask (`mask`): chunks outside the
+    filters score zero inside bm25s and are never returned."""
+
+    def __init__(self, nodes: list[TextNode], similarity_top_k: int) -> None:
+        super().__init__(nodes=nodes, similarity_top_k=similarity_top_k)
+        self.size = len(nodes)
+        self.mask: Any = None
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = bm25s.tokenize(
+            query_bundle.query_str, stemmer=self.stemmer, token_pattern=self.token_pattern, show_progress=False
+        )
+        indexes, scores = self.bm25.retrieve(
+            query, k=min(self.similarity_top_k, self.size), show_progress=False, weight_mask=self.mask
+        )
+        out = []
+        for idx, score in zip(indexes[0], scores[0]):
+            if self.mask is not None and not self.mask[int(idx)]:
+                continue
+            out.append(NodeWithScore(node=TextNode(id_=self.corpus[int(idx)]["node_id"], text=""), score=float(score)))
+        return out
 
 
 class _Canonical(BaseRetriever):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .errors import InputError
 
 
 @dataclass
@@ -85,6 +89,145 @@ class Passage:
     score: float
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which reports an answer may come from. Empty fields do not filter; values within a field
+    are alternatives ("Reuters or SANA"), fields combine ("and").
+
+    Outlets match whole names and places match whole words of a report's place ("Idlib" matches
+    "Armanaz, Idlib province"), both ignoring case, spaces and hyphens (see `outlet_key`,
+    `place_terms`). Dates are inclusive ISO days; a report without a known date is outside any
+    date range.
+    """
+
+    sources: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        source: "str | list[str] | tuple[str, ...] | None" = None,
+        place: "str | list[str] | tuple[str, ...] | None" = None,
+        date_from: "str | dt.date | None" = None,
+        date_to: "str | dt.date | None" = None,
+    ) -> "Filters":
+        """Filters from the API's keywords; dates may be YYYY, YYYY-MM, YYYY-MM-DD or a date.
+
+        Raises:
+            InputError: a date cannot be read, or the range ends before it starts.
+        """
+        start = _parse_day(date_from, "date_from", last=False)
+        end = _parse_day(date_to, "date_to", last=True)
+        if start and end and start > end:
+            raise InputError(f"date_from {start} is after date_to {end}")
+        return cls(_values(source, "source"), _values(place, "place"), start, end)
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.places or self.date_from or self.date_to)
+
+    @property
+    def day_range(self) -> tuple[int, int]:
+        """The date range as YYYYMMDD numbers (what chunks store as `date_num`)."""
+        return (day_number(self.date_from) or 1, day_number(self.date_to) or 99991231)
+
+    def matches(self, meta: dict[str, Any]) -> bool:
+        """Whether a chunk with this stored metadata is inside the filters."""
+        if self.sources and meta.get("source_key") not in {outlet_key(s) for s in self.sources}:
+            return False
+        if self.places and not set(meta.get("place_terms") or ()) & {place_key(p) for p in self.places}:
+            return False
+        if self.date_from or self.date_to:
+            low, high = self.day_range
+            return low <= int(meta.get("date_num") or 0) <= high
+        return True
+
+    def describe(self) -> str:
+        """The filters in words, e.g. "outlet Reuters or SANA, place Idlib, from 2017-01-01"."""
+        parts = []
+        if self.sources:
+            parts.append("outlet " + " or ".join(self.sources))
+        if self.places:
+            parts.append("place " + " or ".join(self.places))
+        if self.date_from:
+            parts.append(f"from {self.date_from}")
+        if self.date_to:
+            parts.append(f"to {self.date_to}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": list(self.sources), "place": list(self.places), "date_from": self.date_from, "date_to": self.date_to}
+
+
+def _values(value: "str | list[str] | tuple[str, ...] | None", name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = list(value) if isinstance(value, (list, tuple, set)) else [value]
+    if not all(isinstance(v, str) for v in items):
+        raise InputError(f"{name} must be text or a list of texts, got {value!r}")
+    # "Reuters, SANA" on a command line or in a form means either outlet.
+    cleaned = [part.strip() for v in items for part in v.split(",") if part.strip()] if name == "source" else [
+        v.strip() for v in items if v.strip()
+    ]
+    return tuple(dict.fromkeys(cleaned))
+
+
+def _parse_day(value: "str | dt.date | None", name: str, last: bool) -> str:
+    """An ISO day; a year or month stands for its first day (`last=False`) or its last."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"\d{4}", text):
+            day = dt.date(int(text), 12 if last else 1, 31 if last else 1)
+        elif re.fullmatch(r"\d{4}-\d{1,2}", text):
+            year, month = map(int, text.split("-"))
+            first = dt.date(year, month, 1)
+            day = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1) if last else first
+        else:
+            day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{name} must be a date like 2017-04-05 (or 2017-04, or 2017), got {text!r}") from None
+    return day.isoformat()
+
+
+def day_number(iso_day: str) -> int:
+    """20170405 for "2017-04-05"; 0 for anything that is not an ISO day (an unknown date)."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", iso_day or ""):
+        return int(iso_day.replace("-", ""))
+    return 0
+
+
+def place_key(text: str) -> str:
+    """A name reduced for matching: lower case, hyphens and apostrophes joined ("Deir ez-Zor" -> "deir ezzor")."""
+    joined = re.sub(r"(?<=\w)[-'’](?=\w)", "", text.casefold())
+    return " ".join(re.findall(r"\w+", joined))
+
+
+def outlet_key(text: str) -> str:
+    """An outlet name reduced for matching, spaces dropped too ("Al Araby" and "alaraby" agree)."""
+    return place_key(text).replace(" ", "")
+
+
+def place_terms(place: str) -> list[str]:
+    """What a place filter can match: the whole place, each comma-separated part, and every run of
+    up to three of its words ("Armanaz, Idlib province" -> armanaz, idlib, idlib province, ...)."""
+    terms: dict[str, None] = {}
+    for part in [place, *re.split(r"[,;/|]", place)]:
+        words = place_key(part).split()
+        terms[" ".join(words)] = None
+        for n in (1, 2, 3):
+            for i in range(len(words) - n + 1):
+                terms[" ".join(words[i : i + n])] = None
+    terms.pop("", None)
+    return list(terms)
+
+
 @dataclass
 class Answer:
     """An answer with numbered citations, or an abstention (`abstained=True`, no citations)."""
@@ -95,6 +238,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     short_answer: str = ""  # the answer span inside the first cited sentence, where one was found
     mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
     passages: list[Passage] = field(default_factory=list)
@@ -106,6 +250,7 @@ class Answer:
             "abstained": self.abstained,
             "short_answer": self.short_answer,
             "mode": self.mode,
+            "filters": self.filters.to_dict(),
             "citations": [c.to_dict() for c in self.citations],
             "timings_ms": self.timings_ms,
         }

@@ -101,6 +101,26 @@ def test_history_is_kept_and_abstentions_look_different(assistant):
     assert app.earlier_sources(panels, 0) == gr.update()
 
 
+@pytest.mark.slow
+def test_chat_filters_narrow_the_search_and_show_in_the_question(assistant):
+    outlets = app._documents_outputs(assistant, "")[3]["choices"]
+    assert outlets == ["The New Arab (Al-Araby Al-Jadeed)"]
+    kept = run_chat_filtered(assistant, source=outlets, place="Idlib", date_from="2017-09")
+    asked, answered = kept[1][0]["content"], kept[1][1]["content"]
+    assert f"*Only {app.md('outlet The New Arab (Al-Araby Al-Jadeed), place Idlib, from 2017-09-01')}*" in asked
+    assert "Doctors Without Borders" in answered
+    _, history, panel, _ = run_chat_filtered(assistant, date_to="2016-12")
+    assert app.md("No report in the index matches the filters (to 2016-12-31).") in history[1]["content"]
+    with pytest.raises(gr.Error, match="did you mean"):
+        run_chat_filtered(assistant, place="Idleb")
+    with pytest.raises(gr.Error, match="date_from must be a date"):
+        run_chat_filtered(assistant, date_from="soon")
+
+
+def run_chat_filtered(assistant: Assistant, **filters):
+    return list(app.respond(assistant, QUESTION, None, "hybrid", 5, None, **filters))[-1]
+
+
 @pytest.mark.parametrize(
     "question, mode, top_k, message",
     [
@@ -131,7 +151,7 @@ def test_open_source_refuses_spans_it_cannot_show(assistant):
 @pytest.mark.slow
 def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path):
     upload = write_upload(tmp_path / "gradio", "afrin-floods.txt", NEW_REPORT)
-    status, rows, choices = app.ingest_uploads(assistant, [upload])
+    status, rows, choices, _ = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status
     assert not Path(upload).exists(), "the uploaded copy is removed once ingested"
     assert not list(Path(tempfile.gettempdir()).glob("qa-upload-*")), "so is the private copy"
@@ -143,7 +163,7 @@ def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path):
     answer = assistant.ask(NEW_QUESTION)
     assert "340" in answer.text and answer.citations[0].doc_id == doc_id
 
-    status, rows, _ = app.delete_document(assistant, doc_id)
+    status, rows, _, _ = app.delete_document(assistant, doc_id)
     assert "Deleted" in status and "Afrin" in status
     assert all(r[5] != doc_id for r in rows) and len(rows) == 1
     answer = assistant.ask(NEW_QUESTION)
@@ -159,7 +179,7 @@ def test_a_collection_can_be_uploaded(assistant, tmp_path):
         "wire.csv",
         "title,text,outlet\nAfrin floods,Heavy rain flooded 340 tents near Deir Ballut.,Wire A\nBroken\n",
     )
-    status, rows, _ = app.ingest_uploads(assistant, [upload])
+    status, rows, _, _ = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status and "1 failed" in status
     assert "upload&#58;wire\\.csv, row 2&#58; has 1 fields" in status and str(tmp_path) not in status
     doc = assistant.document(next(r[5] for r in rows if r[0] == "Afrin floods"))
@@ -171,7 +191,7 @@ def test_same_name_uploads_are_two_reports(assistant, tmp_path):
     first = write_upload(tmp_path / "gradio", "report.txt", NEW_REPORT)
     second = write_upload(tmp_path / "gradio", "report.txt", "Another outlet, another day.\n\nShelling hit Saraqib.\n")
     app.ingest_uploads(assistant, [first])
-    status, rows, _ = app.ingest_uploads(assistant, [second])
+    status, rows, _, _ = app.ingest_uploads(assistant, [second])
     assert "1 added" in status and "0 replaced" in status
     assert len(rows) == 3
 
@@ -183,7 +203,7 @@ def test_a_bad_upload_is_explained_and_the_rest_land(assistant, tmp_path):
         app.ingest_uploads(assistant, [png])
     good = write_upload(tmp_path / "gradio", "afrin.txt", NEW_REPORT)
     empty = write_upload(tmp_path / "gradio", "empty.md", "")
-    status, rows, _ = app.ingest_uploads(assistant, [good, empty])
+    status, rows, _, _ = app.ingest_uploads(assistant, [good, empty])
     assert "1 added" in status and "Not ingested:** upload&#58;empty\\.md" in status
     assert str(tmp_path) not in status, "temporary paths are not shown"
     assert len(rows) == 2
@@ -261,6 +281,10 @@ def test_ask_endpoint_returns_what_the_cli_prints(server):
     served.pop("timings_ms"), printed.pop("timings_ms")
     assert served == printed
     assert client.predict("Who?", 3, "bm25", api_name="/ask")["mode"] == "bm25"
+    filtered = client.predict(QUESTION, date_to="2016", api_name="/ask")
+    assert filtered["abstained"] and filtered["filters"]["date_to"] == "2016-12-31"
+    kept = client.predict(QUESTION, source=["The New Arab (Al-Araby Al-Jadeed)"], place="Idlib", api_name="/ask")
+    assert kept["citations"] and kept["filters"]["place"] == ["Idlib"]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 
 from qa import Answer, Assistant, Citation
 from qa.errors import InputError, NotFoundError
+from qa.types import Filters
 
 EXTRA_REPORT = """---
 title: Aid convoy reaches Saraqib
@@ -193,3 +194,72 @@ def test_fa_kes_rows_keep_outlet_date_and_place(make_assistant, tmp_path):
     documents = assistant.documents()
     assert {d.source for d in documents} >= {"nna"} and all(d.source and d.place for d in documents)
     assert all(len(d.date) == 10 and d.date[4] == "-" for d in documents)  # 4/5/2017 -> 2017-04-05
+
+
+FILTER_REPORTS = (
+    "id,title,text,source,date,place\n"
+    "a1,Saraqib shelling,Shelling killed 12 civilians in Saraqib on Sunday.,Wire A,2019-06-02,Saraqib\n"
+    "b1,Maarat shelling,Shelling killed 30 civilians in Maarat al-Numan on Wednesday.,Wire B,2019-07-10,\"Maarat al-Numan, Idlib province\"\n"
+    "c1,Aleppo shelling,Shelling killed 7 civilians in Aleppo on Friday.,Wire C,,Aleppo\n"
+    "b2,Deir shelling,Shelling killed 4 civilians in Deir Ezzor on Monday.,Wire B,2018-01-05,Deir ez-Zor\n"
+)
+
+
+@pytest.fixture(scope="module")
+def filtered(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("filters")
+    (folder / "reports.csv").write_text(FILTER_REPORTS)
+    assistant = Assistant(embedder=embedder, index_dir=folder / "index", auto_ingest_corpus=False)
+    assert sorted(assistant.ingest([folder / "reports.csv"]).added) == ["a1", "b1", "b2", "c1"]
+    return assistant
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize(
+    "filters, inside",
+    [
+        ({}, {"a1", "b1", "b2", "c1"}),
+        ({"source": "Wire B"}, {"b1", "b2"}),
+        ({"source": ["wire a", "WIRE-C"]}, {"a1", "c1"}),
+        ({"place": "Idlib"}, {"b1"}),
+        ({"place": "Deir Ezzor"}, {"b2"}),  # stored as "Deir ez-Zor"
+        ({"date_from": "2019"}, {"a1", "b1"}),  # c1 has no date: outside any range
+        ({"date_to": "2018-12-31"}, {"b2"}),
+        ({"source": "Wire B", "date_from": "2019-07"}, {"b1"}),
+    ],
+)
+def test_filters_apply_inside_retrieval(filtered, mode, filters, inside):
+    answer = filtered.ask("How many civilians did the shelling kill?", top_k=10, mode=mode, **filters)
+    retrieved = {p.doc_id for p in answer.passages}
+    assert retrieved <= inside  # never a passage from outside the filters, whatever the mode
+    assert {c.doc_id for c in answer.citations} <= inside
+    if mode != "bm25" or filters != {}:
+        assert retrieved == inside  # and everything inside is still found (4 short reports)
+    assert answer.to_dict()["filters"] == Filters.build(**filters).to_dict()
+
+
+def test_filtered_answer_cites_the_filtered_outlet(filtered):
+    everything = filtered.ask("How many civilians were killed in Maarat al-Numan?")
+    assert "30" in everything.text and everything.citations[0].doc_id == "b1"
+    only_a = filtered.ask("How many civilians were killed in Maarat al-Numan?", source="Wire A")
+    assert all(c.source == "Wire A" for c in only_a.citations)
+    assert "30 civilians" not in only_a.text
+
+
+def test_a_filter_nothing_matches_abstains_and_says_why(filtered):
+    answer = filtered.ask("How many civilians were killed?", date_from="2030")
+    assert answer.abstained and not answer.citations and not answer.passages
+    assert answer.text == "No report in the index matches the filters (from 2030-01-01)."
+
+
+@pytest.mark.parametrize(
+    "filters, message",
+    [
+        ({"source": "Wire D"}, "no report in the index is from the outlet 'Wire D'; did you mean Wire "),
+        ({"place": "Idleb"}, "no report in the index names the place 'Idleb'; did you mean idlib"),
+        ({"date_from": "yesterday"}, "date_from must be a date"),
+    ],
+)
+def test_unknown_outlets_and_places_are_refused_with_suggestions(filtered, filters, message):
+    with pytest.raises(InputError, match=message):
+        filtered.ask("How many civilians were killed?", **filters)

@@ -88,3 +88,27 @@ def test_ingest_a_collection_names_bad_rows_and_lands_the_rest(tmp_path):
     assert done.stderr.strip().startswith(f"error: {path}, row 2: not valid JSON")
     listed = json.loads(run("docs", "--json", index=tmp_path / "index").stdout)
     assert sorted((d["title"], d["source"]) for d in listed) == [("Convoy", "Wire A"), ("Shelling", "Wire B")]
+
+
+def test_ask_with_filters(cli_index):
+    outlet = "the new arab (al-araby al-jadeed)"  # stored as "The New Arab (Al-Araby Al-Jadeed)"
+    question = "How many civilians were killed in Armanaz?"
+    done = run("ask", "--json", "--outlet", outlet, "--place", "Idlib", "--from", "2017-09", "--to", "2017", question, index=cli_index)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["filters"] == {"source": [outlet], "place": ["Idlib"], "date_from": "2017-09-01", "date_to": "2017-12-31"}
+    assert data["citations"] and not data["abstained"]
+    empty = json.loads(run("ask", "--json", "--to", "2016", "How many civilians were killed?", index=cli_index).stdout)
+    assert empty["abstained"] and empty["answer"] == "No report in the index matches the filters (to 2016-12-31)."
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--source", "Reuter"], "error: no report in the index is from the outlet 'Reuter'; outlets in the index: "),
+        (["--from", "last week"], "error: date_from must be a date like 2017-04-05 (or 2017-04, or 2017), got 'last week'"),
+    ],
+)
+def test_bad_filters_give_one_line(cli_index, args, message):
+    done = run("ask", *args, "How many civilians were killed?", index=cli_index)
+    assert done.returncode != 0 and done.stderr.startswith(message) and done.stderr.strip().count("\n") == 0

@@ -1,0 +1,406 @@
+"""Benchmarks of ingest, questions and start-up, each a ratio to a reference measured in the same run.
+
+    python bench/run.py --quick     # under two minutes: the four ratios below
+    python bench/run.py             # also latency at ~1k, 10k and 100k chunks, peak memory and
+                                    # index size; writes bench/RESULTS.md (make bench)
+
+The last line printed is one JSON object; its ratios:
+- ingest_vs_raw: chunks/s through Assistant.ingest / chunks/s of a bare SentenceTransformer.encode
+  of the same chunk texts (the encoder alone, no reading, chunking or storing);
+- query_p50_vs_floor: warm ask median / median of (embed the question + one Chroma query), the
+  two timed alternately;
+- query_p50_growth: warm ask median at the largest index / at the bundled report alone;
+- cold_ask_vs_imports: wall time of a fresh `qa ask` process / of a process that only imports
+  torch and sentence_transformers (medians of alternating runs).
+With the ONNX Runtime backend installed (`pip install -e '.[onnx]'`) it also compares it with
+torch: encode_onnx_vs_torch (speed) and onnx_same_top5 (share of questions whose top five chunks
+are the same).
+
+Data: ../shared/data (FA-KES reports and the SQuAD subset) beside the checkout; the product
+itself never needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from qa import Assistant
+from qa.chunking import chunk_sentences, split_sentences
+from qa.config import BUNDLED_CORPUS_DIR
+from qa.documents import make_document
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+FAKES = DATA / "fa-kes.csv"
+SQUAD = DATA / "squad-dev-v1.1-subset.json"
+QUESTIONS = [
+    "How many civilians were killed in the airstrikes on Armanaz?",
+    "Which charity said hospitals in the province had to close?",
+    "Who agreed to step up efforts to establish a safe zone in Idlib?",
+    "How many troops and militia were killed on Thursday and Friday?",
+    "How many people were killed in the bomb attack in Aleppo?",
+    "What did the Syrian Observatory for Human Rights report?",
+    "Which town was hit by Russian airstrikes?",
+    "When did the chemical attack in Khan Sheikhoun happen?",
+]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fakes_rows(limit: int | None) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(FAKES.read_text(encoding="utf-8"), newline="")))
+    return rows[: (limit + 1) if limit else None]
+
+
+def write_csv(rows: list[list[str]], path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    return path
+
+
+def squad_documents_and_questions() -> tuple[list[Any], list[str]]:
+    data = json.loads(SQUAD.read_text())["data"]
+    documents = [
+        make_document("\n\n".join(p["context"] for p in a["paragraphs"]), {"title": a["title"]}, path=f"squad:{a['title']}")
+        for a in data
+    ]
+    questions = [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]]
+    return documents, questions
+
+
+def chunk_texts(assistant: Assistant, csv_path: Path) -> list[str]:
+    """The chunk texts an ingest of the file produces (what the raw encoder is given)."""
+    from qa.documents import iter_documents
+    from qa.types import Document
+
+    s = assistant.settings
+    texts = []
+    for _, doc in iter_documents([csv_path], s.max_file_bytes, None):
+        if isinstance(doc, Document):
+            sentences = split_sentences(doc.text)
+            texts += [c.text for c in chunk_sentences(doc.text, doc.doc_id, sentences, s.chunk_words, s.chunk_overlap_sentences)]
+    return texts
+
+
+def measure_ingest(assistant_for: Any, raw_model: Any, batch_size: int, csv_path: Path, work: Path) -> dict[str, Any]:
+    """Ingest the file into a fresh index between two timings of the bare encoder on its chunk texts."""
+    texts = chunk_texts(assistant_for(work / "probe"), csv_path)
+
+    def raw() -> float:
+        started = time.perf_counter()
+        raw_model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        return time.perf_counter() - started
+
+    raw_first = raw()
+    assistant = assistant_for(work / "ingest")
+    started = time.perf_counter()
+    report = assistant.ingest([csv_path])
+    ingest_s = time.perf_counter() - started
+    raw_s = statistics.mean([raw_first, raw()])
+    if report.failed or report.chunks != len(texts):
+        raise SystemExit(f"ingest went wrong: {report.summary()} (expected {len(texts)} chunks)")
+    return {
+        "reports": len(report.added),
+        "chunks": report.chunks,
+        "ingest_chunks_per_s": round(report.chunks / ingest_s, 1),
+        "raw_chunks_per_s": round(len(texts) / raw_s, 1),
+        "ingest_vs_raw": round(raw_s / ingest_s, 3),
+        "assistant": assistant,
+    }
+
+
+def measure_queries(assistant: Assistant, questions: list[str], count: int, top_k: int = 5) -> dict[str, float]:
+    """Warm ask and its floor (embed + one Chroma query), timed alternately question by question."""
+    assistant.warm_up()
+    questions = (questions * (count // len(questions) + 1))[:count]
+    chunks = assistant.store.chunks
+    embed = assistant.embedder.encode
+    for q in questions[:10]:  # warm both paths
+        assistant.ask(q, top_k=top_k)
+        chunks.query(query_embeddings=embed([q]), n_results=top_k)
+    asks, floors = [], []
+    for q in questions:
+        started = time.perf_counter()
+        chunks.query(query_embeddings=embed([q]), n_results=top_k)
+        floors.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assistant.ask(q, top_k=top_k)
+        asks.append(time.perf_counter() - started)
+    ask_ms, floor_ms = statistics.median(asks) * 1000, statistics.median(floors) * 1000
+    return {
+        "chunks": assistant.store.count_chunks(),
+        "ask_p50_ms": round(ask_ms, 2),
+        "ask_p95_ms": round(statistics.quantiles(asks, n=20)[-1] * 1000, 2),
+        "floor_p50_ms": round(floor_ms, 2),
+        "ask_vs_floor": round(ask_ms / floor_ms, 3),
+    }
+
+
+def measure_cold_start(index: Path, runs: int) -> dict[str, float]:
+    """Fresh `qa ask` processes against fresh processes that only import torch and sentence_transformers."""
+    env = {**os.environ, "QA_INDEX_DIR": str(index)}
+    ask = [sys.executable, "-m", "qa.cli", "ask", QUESTIONS[0]]
+    imports = [sys.executable, "-c", "import torch, sentence_transformers"]
+    timed: dict[str, list[float]] = {"ask": [], "imports": []}
+    for _ in range(runs):
+        for name, command in (("imports", imports), ("ask", ask)):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+            timed[name].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+    ask_s, imports_s = statistics.median(timed["ask"]), statistics.median(timed["imports"])
+    return {"cold_ask_s": round(ask_s, 2), "imports_s": round(imports_s, 2), "cold_ask_vs_imports": round(ask_s / imports_s, 3)}
+
+
+def measure_onnx(assistant: Assistant, texts: list[str], questions: list[str]) -> dict[str, Any]:
+    """The ONNX Runtime encoder against torch on the same texts, and whether the top five chunks agree."""
+    from qa.embeddings import Embedder
+
+    try:
+        onnx = Embedder(assistant.settings.embedding_model, backend="onnx")
+        onnx.warm_up()
+    except Exception as exc:  # not installed: the figure is left out, with the reason
+        return {"onnx": f"not measured: {str(exc).splitlines()[0]}"}
+    torch_embedder = assistant.embedder
+    timings: dict[str, list[float]] = {"torch": [], "onnx": []}
+    for _ in range(2):
+        for name, embedder in (("torch", torch_embedder), ("onnx", onnx)):
+            started = time.perf_counter()
+            embedder.encode(texts)
+            timings[name].append(time.perf_counter() - started)
+    torch_s, onnx_s = min(timings["torch"]), min(timings["onnx"])
+    same = 0
+    chunks = assistant.store.chunks
+    for q in questions:
+        by_torch = chunks.query(query_embeddings=torch_embedder.encode([q]), n_results=5, include=[])["ids"][0]
+        by_onnx = chunks.query(query_embeddings=onnx.encode([q]), n_results=5, include=[])["ids"][0]
+        same += by_torch == by_onnx
+    return {
+        "encode_texts": len(texts),
+        "torch_texts_per_s": round(len(texts) / torch_s, 1),
+        "onnx_texts_per_s": round(len(texts) / onnx_s, 1),
+        "encode_onnx_vs_torch": round(torch_s / onnx_s, 3),
+        "onnx_same_top5": round(same / len(questions), 3),
+    }
+
+
+def expand(assistant: Assistant, target_chunks: int) -> None:
+    """Grow the index to about `target_chunks` with copies of its documents under new ids.
+
+    The copies reuse the stored vectors (no encoding): this measures search at that size, not
+    ingest. Each copy is a complete document (record, chunks, sentences), as an ingest writes it.
+    """
+    store = assistant.store
+    docs = store._collection("docs").get(include=["embeddings", "documents", "metadatas"])
+    chunks = store.chunks.get(include=["embeddings", "documents", "metadatas"])
+    sentences = store._collection("sentences").get(include=["embeddings", "metadatas"])
+    batch = store._batch_size()
+    copy = 0
+    while store.count_chunks() < target_chunks:
+        copy += 1
+
+        def renamed(ids: list[str]) -> list[str]:
+            return [f"{i.split(':')[0]}~{copy}" + (":" + i.split(":", 1)[1] if ":" in i else "") for i in ids]
+
+        for kind, got, with_docs in (("sentences", sentences, False), ("chunks", chunks, True), ("docs", docs, True)):
+            ids = renamed(got["ids"])
+            metas = [{**m, "doc_id": f"{m['doc_id']}~{copy}"} if "doc_id" in m else m for m in got["metadatas"]]
+            for lo in range(0, len(ids), batch):
+                hi = lo + batch
+                store._collection(kind).add(
+                    ids=ids[lo:hi],
+                    embeddings=got["embeddings"][lo:hi],
+                    documents=got["documents"][lo:hi] if with_docs else None,
+                    metadatas=metas[lo:hi],
+                )
+    store._touch()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict[str, Any]:
+    with open("/proc/meminfo") as info:
+        total_kb = int(next(line for line in info if line.startswith("MemTotal")).split()[1])
+    import chromadb
+    import sentence_transformers
+    import torch
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "chromadb": chromadb.__version__,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the four ratios only, in under two minutes")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md", help="where the full run writes its report")
+    args = parser.parse_args()
+    if not (FAKES.is_file() and SQUAD.is_file()):
+        raise SystemExit(f"the benchmarks need {FAKES} and {SQUAD} (the shared data beside the checkout)")
+    started = time.perf_counter()
+    shared = Assistant(index_dir=tempfile.mkdtemp(prefix="qa-bench-warm-"), auto_ingest_corpus=False)
+    embedder = shared.embedder
+    embedder.warm_up()
+    raw_model = embedder._model  # the bare SentenceTransformer, same weights and batch size
+    result: dict[str, Any] = {"mode": "quick" if args.quick else "full"}
+    details: dict[str, Any] = {"machine": machine(), "stages": []}
+
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        work = Path(tmp)
+
+        def assistant_for(folder: Path) -> Assistant:
+            return Assistant(embedder=embedder, index_dir=folder, auto_ingest_corpus=False)
+
+        # 1. Start-up: a fresh `qa ask` process against one that only imports the libraries.
+        small = assistant_for(work / "bundled")
+        small.ingest([BUNDLED_CORPUS_DIR])
+        log("cold start ...")
+        cold = measure_cold_start(work / "bundled", runs=3 if args.quick else 5)
+        result.update(cold)
+
+        # 2. Questions on the bundled report alone: the base of query_p50_growth.
+        base = measure_queries(small, QUESTIONS, 100 if args.quick else 300)
+        details["stages"].append({"index": "bundled report", **base})
+        log(f"bundled report: {base}")
+
+        # 3. Ingest against the bare encoder, on FA-KES reports.
+        rows = fakes_rows(150 if args.quick else None)
+        csv_path = write_csv(rows, work / "fa-kes-sample.csv")
+        log(f"ingest of {len(rows) - 1} FA-KES reports against the bare encoder ...")
+        ingest = measure_ingest(assistant_for, raw_model, embedder.batch_size, csv_path, work)
+        big = ingest.pop("assistant")
+        result["ingest_vs_raw"] = ingest["ingest_vs_raw"]
+        details["ingest"] = ingest
+        log(f"ingest: {ingest}")
+
+        squad_docs, squad_questions = squad_documents_and_questions()
+        questions = QUESTIONS + squad_questions[::25]
+        if args.quick:
+            big.ingest([BUNDLED_CORPUS_DIR])
+            largest = measure_queries(big, questions, 100)
+            details["stages"].append({"index": f"{ingest['reports']} FA-KES reports + bundled", **largest})
+        else:
+            big.ingest([BUNDLED_CORPUS_DIR])
+            big.add_documents(squad_docs)
+            sizes = [("FA-KES + SQuAD + bundled", None), ("expanded to ~10k chunks", 10_000), ("expanded to ~100k chunks", 100_000)]
+            # ~1k chunks: a fresh index of the first FA-KES reports.
+            first = assistant_for(work / "one-k")
+            first.ingest([write_csv(fakes_rows(250), work / "fa-kes-250.csv")])
+            stage = measure_queries(first, questions, 300)
+            details["stages"].append({"index": "250 FA-KES reports (~1k chunks)", **stage, "disk_mb": round(folder_bytes(work / "one-k") / 1e6, 1)})
+            log(f"~1k: {stage}")
+            for name, target in sizes:
+                if target:
+                    log(f"expanding to {target} chunks ...")
+                    expand(big, target)
+                largest = measure_queries(big, questions, 300)
+                largest.update(disk_mb=round(folder_bytes(work / "ingest") / 1e6, 1), peak_rss_mb=round(peak_rss_mb()))
+                details["stages"].append({"index": name, **largest})
+                log(f"{name}: {largest}")
+            details["onnx"] = measure_onnx(big, chunk_texts(big, csv_path)[:1000], questions[:100])
+            log(f"onnx: {details['onnx']}")
+            for key in ("encode_onnx_vs_torch", "onnx_same_top5"):
+                if key in details["onnx"]:
+                    result[key] = details["onnx"][key]
+
+        result["query_p50_vs_floor"] = largest["ask_vs_floor"]
+        result["query_p50_growth"] = round(largest["ask_p50_ms"] / base["ask_p50_ms"], 3)
+        result["largest_index_chunks"] = largest["chunks"]
+        result["peak_rss_mb"] = round(peak_rss_mb())
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        details["result"] = result
+        if not args.quick:
+            args.out.write_text(results_markdown(details))
+            log(f"wrote {args.out}")
+    print(json.dumps(result))
+
+
+def results_markdown(details: dict[str, Any]) -> str:
+    """bench/RESULTS.md: the figures of a full run, the machine and the command."""
+    m, r, i = details["machine"], details["result"], details["ingest"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python bench/run.py`); every figure below was measured in that one run.",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB memory; Python {m['python']}, "
+        f"torch {m['torch']}, sentence-transformers {m['sentence_transformers']}, chromadb {m['chromadb']}.",
+        "",
+        "## Ratios",
+        "",
+        "| ratio | value | target |",
+        "|---|---|---|",
+        f"| ingest_vs_raw (Assistant.ingest / bare encode of the same chunks) | {r['ingest_vs_raw']} | ≥ 0.85 |",
+        f"| query_p50_vs_floor (warm ask / embed + one Chroma query, at {r['largest_index_chunks']:,} chunks) | {r['query_p50_vs_floor']} | ≤ 1.5 |",
+        f"| query_p50_growth (warm ask at {r['largest_index_chunks']:,} chunks / at the bundled report) | {r['query_p50_growth']} | |",
+        f"| cold_ask_vs_imports (`qa ask` process / import torch + sentence_transformers) | {r['cold_ask_vs_imports']} | ≤ 1.6 |",
+    ]
+    if "encode_onnx_vs_torch" in r:
+        lines.append(f"| encode_onnx_vs_torch (ONNX Runtime speed / torch, same texts) | {r['encode_onnx_vs_torch']} | |")
+        lines.append(f"| onnx_same_top5 (questions whose top 5 chunks agree) | {r['onnx_same_top5']} | |")
+    lines += [
+        "",
+        f"Ingest: {i['reports']} FA-KES reports, {i['chunks']:,} chunks: {i['ingest_chunks_per_s']} chunks/s through "
+        f"`Assistant.ingest` against {i['raw_chunks_per_s']} chunks/s for the bare encoder.",
+        f"Cold start: `qa ask` {r['cold_ask_s']} s, importing torch + sentence_transformers {r['imports_s']} s (medians).",
+        "",
+        "## Questions by index size",
+        "",
+        "| index | chunks | ask p50 ms | ask p95 ms | floor p50 ms | ask / floor | disk MB | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in details["stages"]:
+        lines.append(
+            f"| {s['index']} | {s['chunks']:,} | {s['ask_p50_ms']} | {s['ask_p95_ms']} | {s['floor_p50_ms']} | "
+            f"{s['ask_vs_floor']} | {s.get('disk_mb', '')} | {s.get('peak_rss_mb', '')} |"
+        )
+    onnx = details.get("onnx", {})
+    if "onnx" in onnx:
+        lines += ["", f"ONNX Runtime: {onnx['onnx']}."]
+    elif onnx:
+        lines += [
+            "",
+            f"ONNX Runtime against torch on {onnx['encode_texts']} chunk texts: {onnx['onnx_texts_per_s']} against "
+            f"{onnx['torch_texts_per_s']} texts/s.",
+        ]
+    lines += [
+        "",
+        "Indexes above ~5k chunks are copies of the ingested documents with their stored vectors",
+        "(bench/run.py `expand`): they measure search at that size, not ingest.",
+        "",
+        f"Command: `python bench/run.py` ({r['seconds']} s). JSON: `{json.dumps(r)}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Plain data: the Filters keywords and the keys outlets and places are matched on."""
+
+import datetime as dt
+
+import pytest
+
+from qa.errors import InputError
+from qa.types import Filters, day_number, outlet_key, place_key, place_terms
+
+
+def test_dates_may_be_days_months_or_years_and_count_whole():
+    f = Filters.build(date_from="2017", date_to="2017-02")
+    assert (f.date_from, f.date_to) == ("2017-01-01", "2017-02-28")
+    assert Filters.build(date_to="2016-02").date_to == "2016-02-29"  # leap year
+    assert Filters.build(date_from=dt.date(2019, 6, 2)).date_from == "2019-06-02"
+    assert Filters.build(date_to="2019-12").day_range == (1, 20191231)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"date_from": "March 2017"}, "date_from must be a date like 2017-04-05"),
+        ({"date_to": "2017-13"}, "date_to must be a date like"),
+        ({"date_from": "2018", "date_to": "2017"}, "date_from 2018-01-01 is after date_to 2017-12-31"),
+        ({"source": 12}, "source must be text or a list of texts"),
+    ],
+)
+def test_bad_filters_name_the_bad_value(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        Filters.build(**kwargs)
+
+
+def test_sources_split_on_commas_and_empty_filters_are_false():
+    assert Filters.build(source="Reuters, SANA").sources == ("Reuters", "SANA")
+    assert Filters.build(source=["Reuters", " ", "Reuters"]).sources == ("Reuters",)
+    assert not Filters.build(source=[], place="", date_from=None)
+    assert Filters.build(place="Idlib")
+
+
+def test_keys_ignore_case_spaces_and_hyphens():
+    assert outlet_key("Al Araby") == outlet_key("alaraby") == "alaraby"
+    assert place_key("Deir ez-Zor") == place_key("deir ezzor") == "deir ezzor"
+    assert place_terms("Armanaz, Idlib province") == [
+        "armanaz idlib province", "armanaz", "idlib", "province", "armanaz idlib", "idlib province",
+    ]
+    assert place_terms("") == []
+    assert (day_number("2017-04-05"), day_number("April 2017"), day_number("")) == (20170405, 0, 0)
+
+
+def test_matches_is_the_filter_on_stored_chunk_fields():
+    meta = {"source_key": "sana", "place_terms": ["aleppo", "east aleppo"], "date_num": 20170405}
+    assert Filters.build(source="SANA", place="East Aleppo", date_from="2017-04").matches(meta)
+    assert not Filters.build(source="Reuters").matches(meta)
+    assert not Filters.build(place="Idlib").matches(meta)
+    assert not Filters.build(date_to="2017-03").matches(meta)
+    assert not Filters.build(date_from="2000").matches({**meta, "date_num": 0})  # undated: outside any range
