@@ -369,6 +369,31 @@ def test_browser_asks_sees_a_cited_answer_and_opens_the_source(page, server):
 
 
 @pytest.mark.slow
+def test_browser_filters_narrow_the_answer(page, server):
+    page.get_by_text("Filters", exact=True).click()
+    outlet = page.locator("#qa-filter-source input")
+    outlet.click()
+    page.get_by_role("option", name="The New Arab (Al-Araby Al-Jadeed)").click()
+    page.fill("#qa-filter-place input, #qa-filter-place textarea", "Idlib")
+    ask_in_browser(page, QUESTION)
+    page.wait_for_selector("#qa-sources .qa-source")
+    chat = page.inner_text("#qa-chat")
+    assert "Only outlet The New Arab (Al-Araby Al-Jadeed), place Idlib" in chat
+    assert "Doctors Without Borders" in chat
+
+    page.fill("#qa-filter-to input, #qa-filter-to textarea", "2016")
+    ask_in_browser(page, QUESTION)
+    page.wait_for_selector("#qa-chat .qa-abstained")
+    assert "No report in the index matches the filters" in page.inner_text("#qa-chat .qa-abstained")
+
+    page.fill("#qa-filter-to input, #qa-filter-to textarea", "someday")
+    page.fill("#qa-question textarea", QUESTION)
+    page.keyboard.press("Enter")
+    page.get_by_text("date_to must be a date like 2017-04-05", exact=False).first.wait_for()
+    assert page.dialogs == [] and page.external == []
+
+
+@pytest.mark.slow
 def test_browser_upload_ask_delete(page, server, tmp_path):
     report = tmp_path / "afrin-floods.txt"
     report.write_text(NEW_REPORT)
