@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where the reports shipped with the project live (present in a source checkout).
@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     allow_model_download: bool = Field(
         default=False,
         description="Let sentence-transformers fetch a model from the Hugging Face hub. Off: everything runs offline.",
+    )
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        default="torch",
+        description="How the encoder runs: torch, or onnx (ONNX Runtime on a copy of the same weights exported "
+        "locally on first use into model_cache_dir; same vectors, faster on CPU, see bench/RESULTS.md).",
+    )
+    model_cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "qa",
+        description="Where locally exported encoder files (the ONNX copy of the model) are kept.",
     )
     device: str = Field(default="cpu", description="torch device for the embedding model.")
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per encoder batch.")
@@ -79,6 +88,29 @@ class Settings(BaseSettings):
         description="Address the web app binds to; 127.0.0.1 keeps it on this machine (0.0.0.0 opens it to the network).",
     )
     port: int = Field(default=7860, ge=1, le=65535, description="Port of the web app.")
+    auth: SecretStr | None = Field(
+        default=None,
+        description="Login for the web app: 'user:password' pairs separated by commas, or the path of a file with "
+        "one user:password per line. Unset: no login (keep the app on 127.0.0.1 then).",
+    )
+    concurrency_limit: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Questions the web app answers at once; the chat and the /ask endpoint share this limit, and "
+        "uploads and deletions run one at a time beside them. 2 on 2 CPU cores: 20 clients through /ask got "
+        "15.2 questions/s against 14.2 with 1 at a similar p95, and one slow question (one that rebuilds the "
+        "lexical index after a write) no longer holds up the rest; more than the cores gains nothing, since "
+        "encoding a question already uses every core.",
+    )
+    queue_max_size: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Requests the web app keeps waiting beyond those it is working on; more are refused at once "
+        "('queue is full') instead of piling up.",
+    )
+    max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
     example_questions: list[str] = Field(
         default=[
             "How many civilians were killed in the airstrikes on Armanaz?",
@@ -95,6 +127,11 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("embedding_model must name a model, got an empty string")
         return value.strip()
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _blank_auth_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # QA_AUTH= : no login
 
     @field_validator("chroma_url")
     @classmethod

@@ -28,8 +28,10 @@ def test_import_and_help_stay_light(code):
     assert done.stdout.strip() == "[]"
 
 
-def test_ingest_and_ask_work_with_the_network_forbidden(tmp_path):
-    """Any connection to a non-local address raises: the whole flow must still work."""
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_ingest_and_ask_work_with_the_network_forbidden(tmp_path, backend):
+    """Any connection to a non-local address raises: the whole flow must still work (the onnx
+    backend exports its model from the bundled weights here too)."""
     code = textwrap.dedent(
         f"""
         import os, socket
@@ -45,9 +47,15 @@ def test_ingest_and_ask_work_with_the_network_forbidden(tmp_path):
             return real_connect(self, address)
         socket.socket.connect = guarded
         from qa import Assistant
-        a = Assistant(index_dir={str(tmp_path / 'idx')!r}, corpus_dir={str(BUNDLED_CORPUS_DIR)!r})
+        a = Assistant(
+            index_dir={str(tmp_path / 'idx')!r},
+            corpus_dir={str(BUNDLED_CORPUS_DIR)!r},
+            embedding_backend={backend!r},
+            model_cache_dir={str(tmp_path / 'cache')!r},
+        )
         answer = a.ask("How many troops and militia were killed?")
         assert "128" in answer.text, answer.text
+        assert a.embedder.backend == {backend!r}
         print("attempts", attempts)
         """
     )
