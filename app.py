@@ -2,18 +2,23 @@
 
     python app.py        # or: qa serve [--host H] [--port P], or: make run
 
-It binds 127.0.0.1:7860 unless told otherwise (QA_HOST, QA_PORT) and never opens a share link.
-Handlers are plain functions of an Assistant, so tests call them without a server.
+It binds 127.0.0.1:7860 unless told otherwise (QA_HOST, QA_PORT) and never opens a share link;
+QA_AUTH turns on a login. Questions and uploads wait in one bounded queue (QA_QUEUE_MAX_SIZE) and
+QA_CONCURRENCY_LIMIT questions are answered at once. Handlers are plain functions of an
+Assistant, so tests call them without a server.
 
 Reports and questions are untrusted: every piece of their text reaches the page HTML-escaped
 (and Markdown-escaped in the chat), so markup in a report is shown as text and never runs.
 """
 
 import html
+import ipaddress
+import logging
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,16 +26,24 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: this machine is offline
 
 import gradio as gr  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from qa import Answer, Assistant, Citation  # noqa: E402
-from qa.errors import QAError  # noqa: E402
+from qa.errors import ConfigError, QAError  # noqa: E402
+from qa.text import clean_question  # noqa: E402
 from qa.types import Filters  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 MODES = ["hybrid", "dense", "bm25"]
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
 UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
 TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
 ABSTAINED_LABEL = "No answer in the reports"
+# The chat and the /ask endpoint share one concurrency group, so `concurrency_limit` bounds both
+# together; uploads and deletions have their own group of one (an ingest holds the index anyway).
+QUESTIONS = "questions"
+DOCUMENT_CHANGES = "document-changes"
 
 CSS = """
 .qa-abstained { color: #6b7280; font-style: italic; border-left: 3px solid #d1d5db; padding-left: .6em; display: block; }
@@ -166,7 +179,7 @@ def respond(
         first = next(stream)
     except QAError as exc:
         raise ui_error(str(exc)) from exc
-    asked = md(" ".join(question.split()))
+    asked = md(clean_question(question))  # as answered: escape sequences and invisible characters gone
     if filters:
         asked += f"\n\n*Only {md(filters.describe())}*"
     history.append({"role": "user", "content": asked})
@@ -246,6 +259,14 @@ def ingest_uploads(
     received = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
     if not received:
         raise ui_error("Choose one or more report files to upload (.txt, .md, .html, or .csv/.jsonl collections).")
+    limit = assistant.settings.max_upload_files
+    if len(received) > limit:
+        for source in received:
+            _remove_gradio_copy(Path(source))
+        raise ui_error(
+            f"{len(received)} files at once is more than the limit of {limit} (setting max_upload_files): "
+            "upload them in smaller groups, or as one .csv/.jsonl collection."
+        )
     # Gradio keeps an upload at <cache>/<hash of its content>/<name>, shared by every session that
     # sends the same bytes; so read from a private copy, named safely, and delete both afterwards.
     private = Path(tempfile.mkdtemp(prefix="qa-upload-"))
@@ -255,14 +276,20 @@ def ingest_uploads(
             name = safe_name(Path(source).name)
             target = private / f"{i}-{name}"
             try:
-                shutil.copyfile(source, target)
+                if os.path.getsize(source) > assistant.settings.max_file_bytes:
+                    target = Path(source)  # not worth a copy: the ingest refuses it by its size
+                else:
+                    shutil.copyfile(source, target)
             except OSError:
                 target = Path(source)  # gone already: the ingest names it as unreadable
             names[str(target)] = f"upload:{name}"
 
+        started = time.monotonic()
+
         def advance(done: int, total: int, name: str) -> None:
             if progress is not None:
-                progress((done, total), desc=f"Ingested {name}")
+                rate = done / max(time.monotonic() - started, 1e-6)
+                progress((done, total), desc=f"{done:,} of {total:,} reports, {rate:.1f}/s: {name}", unit="reports")
 
         try:
             report = assistant.ingest(list(names), progress=advance, names=names)
@@ -390,11 +417,14 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         ) -> Iterator[Any]:
             yield from respond(assistant, q, h, m, k, p, o, pl, f, t)
 
+        questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.concurrency_limit}
+        changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
         question.submit(
             on_question,
             [question, chat, mode, top_k, panels, outlets, place, date_from, date_to],
             [question, chat, sources, panels],
             **private,
+            **questions,
         )
 
         def on_message_click(p: dict[int, str], evt: gr.SelectData) -> Any:
@@ -413,10 +443,10 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         # Empty the file box either way, so a failed file is not sent again with the next upload.
         listed = [status, table, to_delete, outlets]
-        uploaded = upload.upload(on_upload, upload, listed, **private)
+        uploaded = upload.upload(on_upload, upload, listed, **private, **changes)
         uploaded.success(lambda: None, None, upload, **private)
         uploaded.failure(lambda: None, None, upload, **private)
-        delete.click(lambda d: delete_document(assistant, d), to_delete, listed, **private)
+        delete.click(lambda d: delete_document(assistant, d), to_delete, listed, **private, **changes)
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
         demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
         refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
@@ -433,23 +463,104 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             """Answer a question from the reports: the same JSON as `qa ask --json`; the filters are optional."""
             return ask_json(assistant, question, top_k, mode, source=source, place=place, date_from=date_from, date_to=date_to)
 
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", **questions)
     return demo
+
+
+def parse_auth(value: "SecretStr | str | None") -> list[tuple[str, str]] | None:
+    """The logins of the `auth` setting as (user, password) pairs; None when it is unset.
+
+    The setting is "alice:pw1,bob:pw2", or the path of a file with one user:password per line
+    (blank lines and lines starting with # are skipped). A password may contain ':' (the user
+    ends at the first one); spaces around the user and the password are ignored.
+
+    Raises:
+        ConfigError: an entry is not user:password or names a user twice, or the file cannot be
+            read. The message names the entry or line, never a password.
+    """
+    if isinstance(value, SecretStr):  # the setting: kept out of reprs, logs and evaluation reports
+        value = value.get_secret_value()
+    if value is None or not value.strip():
+        return None
+    path = Path(value.strip()).expanduser()
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a long list of logins is too long a file name: not a file
+        is_file = False
+    if is_file:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read the auth file {path}: {why}") from exc
+        entries = [(f"auth file {path}, line {n}", line.strip()) for n, line in enumerate(lines, 1)]
+        entries = [(where, entry) for where, entry in entries if entry and not entry.startswith("#")]
+    elif ":" not in value:
+        shown = f" {value.strip()!r}" if os.sep in value else ""
+        raise ConfigError(f"the auth setting names no file{shown} and is not user:password pairs")
+    else:
+        entries = [(f"auth entry {n}", item.strip()) for n, item in enumerate(value.split(","), 1) if item.strip()]
+    logins: dict[str, str] = {}
+    for where, entry in entries:
+        user, colon, password = entry.partition(":")
+        user, password = user.strip(), password.strip()
+        if not (colon and user and password):
+            raise ConfigError(f"{where}: expected user:password, with both parts non-empty")
+        if user in logins:
+            raise ConfigError(f"{where}: the user {user!r} is listed twice")
+        logins[user] = password
+    if not logins:
+        raise ConfigError(f"the auth file {path} holds no user:password line")
+    return list(logins.items())
+
+
+def exposure_warning(host: str, auth: Any) -> str | None:
+    """A warning when the app would be open to the network without a login, else None."""
+    if auth or _is_loopback(host):
+        return None
+    return (
+        f"serving on {host} without a login: anyone who can reach this machine can read and change the "
+        "reports; set QA_AUTH (user:password pairs or a file of them), or bind 127.0.0.1"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name, or 0.0.0.0: may be reached from elsewhere
 
 
 def serve(
     assistant: Assistant | None = None, *, host: str | None = None, port: int | None = None, block: bool = True
 ) -> gr.Blocks:
-    """Load the model and index, then run the app (in the background when block is False)."""
+    """Load the model and index, then run the app (in the background when block is False).
+
+    Every question and upload waits in one queue of at most `queue_max_size` requests (more are
+    refused at once); `concurrency_limit` questions are answered at a time. With `auth` set, the
+    page and the API need a login.
+
+    Raises:
+        ConfigError: the auth setting is malformed (before the model loads).
+    """
     assistant = assistant or Assistant()
-    assistant.warm_up()
     settings = assistant.settings
+    auth = parse_auth(settings.auth)
+    host = host or settings.host
+    warning = exposure_warning(host, auth)
+    if warning:
+        logger.warning(warning)
+    assistant.warm_up()
     demo = create_app(assistant)
-    demo.queue(default_concurrency_limit=1)
+    # api_open=False: a direct POST to /gradio_api/run/ask would skip the queue and its bounds.
+    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit, api_open=False)
     demo.launch(
-        server_name=host or settings.host,
+        server_name=host,
         server_port=port or settings.port,
         share=False,
+        auth=auth,
         max_file_size=settings.max_file_bytes,
         theme=gr.themes.Default(  # system fonts: the default theme would fetch Google Fonts
             font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]

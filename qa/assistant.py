@@ -59,7 +59,9 @@ class Assistant:
             from .embeddings import Embedder
 
             s = self.settings
-            self._embedder = Embedder(s.embedding_model, s.device, s.embed_batch_size, s.allow_model_download)
+            self._embedder = Embedder(
+                s.embedding_model, s.device, s.embed_batch_size, s.allow_model_download, s.embedding_backend, s.model_cache_dir
+            )
         return self._embedder
 
     @property
@@ -103,8 +105,13 @@ class Assistant:
     ) -> IngestReport:
         """Ingest report files, folders and collections (.csv / .jsonl, one report per row).
 
-        Unchanged documents are skipped, changed files replace their old version. A file or
-        row that cannot be read is reported in `failed` and the others still land.
+        Unchanged documents are skipped, changed files replace their old version, and a report
+        given twice in one ingest (a row repeating an earlier row's text, title, outlet, date and
+        place) is counted in `duplicates` and stored once. A file or
+        row that cannot be read (missing, empty, binary, an image, over `max_file_bytes`, a
+        broken link, a bad row) is reported in `failed`, once, and the others still land. A
+        file named directly must be a supported type; in a folder, other files are skipped
+        (see `qa.documents.collect_files`).
 
         Args:
             progress: called after each document (each row of a collection) with
@@ -116,20 +123,26 @@ class Assistant:
                 date, place, doc_id); unnamed fields are found by common column names.
 
         Raises:
-            InputError: no paths were given.
+            InputError: no paths were given, or something other than a path was.
         """
         from .documents import collect_files, count_items, iter_documents
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        if isinstance(paths, bytes) or not isinstance(paths, Iterable):
+            raise InputError(f"give a list of files or folders to ingest, got {type(paths).__name__}")
+        paths = list(paths)
         if not paths:
             raise InputError("nothing to ingest: give at least one file or folder")
-        files, problems = collect_files(list(paths))
+        for path in paths:
+            if not isinstance(path, (str, Path)):
+                raise InputError(f"a file or folder to ingest must be a path, got {path!r}")
+        files, problems = collect_files(paths)
         labels = dict(names or {})
         report = IngestReport(
             failed=[IngestFailure(labels.get(p, p), why.replace(p, labels.get(p, p))) for p, why in problems]
         )
-        total = count_items(files)
+        total = count_items(files, self.settings.max_file_bytes)
         with self._lock:
             self._corpus_checked = True
             self.store.sweep_incomplete()
@@ -141,11 +154,15 @@ class Assistant:
                 shown = name or label
                 if isinstance(loaded, DocumentError):
                     report.failed.append(IngestFailure(shown, str(loaded).replace(label, shown)))
-                elif declared.setdefault(loaded.doc_id, loaded.content_hash) != loaded.content_hash:
+                elif loaded.doc_id in declared and declared[loaded.doc_id] != loaded.content_hash:
                     report.failed.append(
-                        IngestFailure(shown, f"{shown}: id {loaded.doc_id!r} is already used by another report in this ingest")
+                        IngestFailure(shown, f"{shown}: id {loaded.doc_id!r} is already used by another report in this ingest "
+                            "(the same declared id, or the same text with other fields)")
                     )
+                elif loaded.doc_id in declared:
+                    report.duplicates.append(shown)  # the same report (text and fields) given twice
                 else:
+                    declared[loaded.doc_id] = loaded.content_hash
                     if name:
                         loaded.path = _renamed(loaded.path, labels) or name
                     try:
@@ -232,7 +249,7 @@ class Assistant:
         query_vector = self.embedder.encode([question])[0]
         timings["embed"] = _ms(tick)
         tick = time.perf_counter()
-        hits = self.retriever.retrieve(question, query_vector, mode, top_k, filters)
+        hits, term_stats = self.retriever.retrieve(question, query_vector, mode, top_k, filters)
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
         # Overlapping chunks share sentences: ask for each once.
@@ -244,7 +261,7 @@ class Assistant:
             )
         )
         vectors = self.store.sentence_vectors(sentence_ids)
-        answer = self.answerer.answer(question, query_vector, hits, vectors, self.retriever.term_stats, mode)
+        answer = self.answerer.answer(question, query_vector, hits, vectors, term_stats, mode)
         timings["answer"] = _ms(tick)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
@@ -269,13 +286,19 @@ class Assistant:
         yield answer
 
     def _check_question(self, question: str) -> str:
+        """The question cleaned (`qa.text.clean_question`), or InputError: empty, too long, no words."""
+        from .text import clean_question
+
+        if question is None:
+            raise InputError("the question is empty")
         if not isinstance(question, str):
             raise InputError(f"the question must be text, got {type(question).__name__}")
-        cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
-        cleaned = " ".join(cleaned.split())
+        limit = self.settings.max_question_chars
+        if len(question) > 10 * limit:  # far too long: refused before the work of cleaning it
+            raise InputError(f"the question is {len(question):,} characters long; the limit is {limit:,} (setting max_question_chars)")
+        cleaned = clean_question(question)
         if not cleaned:
             raise InputError("the question is empty")
-        limit = self.settings.max_question_chars
         if len(cleaned) > limit:
             raise InputError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,} (setting max_question_chars)")
         if not any(ch.isalnum() for ch in cleaned):
@@ -322,6 +345,7 @@ class Assistant:
         """
         with self._lock:
             self.store.delete_document(doc_id)
+        self._refresh_after_write()
 
 
 class _IngestBatch:
@@ -397,10 +421,10 @@ class _IngestBatch:
                 )
                 chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True).clip(min=1e-12)
                 items.append((doc, chunks, chunk_vectors, sentence_vectors))
-            store.write_documents(items)
-            for doc, chunks, stale, _, replaced in self.pending:
-                for old in stale:
-                    store.delete_document(old)
+            # Old versions of changed files go in the same write as their new versions, so a
+            # process killed part-way leaves one version of each, never both or neither.
+            store.write_documents(items, replaces={doc.doc_id: stale for doc, _, stale, _, _ in self.pending if stale})
+            for doc, chunks, _, _, replaced in self.pending:
                 (self.report.replaced if replaced else self.report.added).append(doc.doc_id)
                 self.report.chunks += len(chunks)
             self.pending.clear()

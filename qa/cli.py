@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import textwrap
 import time
@@ -21,6 +22,16 @@ import click
 from .errors import QAError
 
 EXIT_ERROR = 1  # a QAError: the user's input or the environment, explained in one line
+
+# Control characters, line and paragraph separators, and bidi embeddings/overrides/isolates:
+# in a file name or a report they could split an error line or rewrite the terminal.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text safe to print as one terminal line: control characters shown escaped (a newline in
+    a file name as \\n), never acted on."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def _index_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,7 +53,7 @@ def _clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except QAError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(exc)}", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -99,7 +110,21 @@ def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@main.command()
+class _PathsCommand(click.Command):
+    """A command of paths: a file whose name starts with '-' that is taken for an option gets a hint."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes the list it is handed
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            named = next((a for a in given if a.startswith("-") and Path(a).exists()), None)
+            if named is not None:
+                exc.message += f" To ingest the file {named!r}, write: qa {ctx.info_name} -- {named} (or ./{named})."
+            raise
+
+
+@main.command(cls=_PathsCommand)
 @click.argument("paths", nargs=-1, required=True)
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
@@ -113,14 +138,19 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
     date/published, place/location, id) or named with the --*-column options.
 
     Unchanged reports are skipped, changed files replace their old version, and a file or row
-    that cannot be read is reported (rows by number) while the others still land (exit code 1
-    if any failed).
+    that cannot be read is reported on a line of its own (rows by number) while the others still
+    land (exit code 1 if any failed). In a folder, files of other types, hidden files and
+    README/LICENSE are skipped without a word, and links to folders are not followed; a file
+    named directly must be of a supported type. A file over the setting max_file_bytes
+    (QA_MAX_FILE_BYTES, 25 MB) is refused unread; a collection is read as a stream and each of
+    its rows is held to that limit.
 
     \b
     Examples:
       qa ingest corpus/
       qa ingest report.md notes/ --index /data/qa-index
       qa ingest fa-kes.csv --text-column article_content --place-column location
+      qa ingest -- -report.txt        (a name starting with '-')
     """
     fields = {"text": "text", "title": "title", "outlet": "source", "date": "date", "place": "place", "id": "doc_id"}
     columns = {fields[k.removesuffix("_column")]: v for k, v in column_options.items() if v}
@@ -137,7 +167,7 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
         click.echo(report.summary())
     for failure in report.failed:
         message = failure.error if failure.error.startswith(failure.path) else f"{failure.path}: {failure.error}"
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {printable(message)}", err=True)
     if report.failed:
         sys.exit(EXIT_ERROR)
 
@@ -203,7 +233,7 @@ def docs(index_dir: str | None, as_json: bool) -> None:
         return
     for d in documents:
         outlet = ", ".join(x for x in (d.source, d.date, d.place) if x)
-        click.echo(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]")
+        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]"))
 
 
 @main.command()
@@ -239,7 +269,7 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: 
         try:
             click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode, **_filters(**filters))))
         except QAError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(exc)}", err=True)
 
 
 @main.command("eval")
@@ -347,16 +377,26 @@ def eval_command(
 def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
     """Start the web app: chat with cited answers, source viewer, upload and delete reports.
 
+    It binds 127.0.0.1 unless --host says otherwise. QA_AUTH turns on a login: user:password
+    pairs separated by commas, or the path of a file with one user:password per line.
+    QA_CONCURRENCY_LIMIT questions are answered at once; QA_QUEUE_MAX_SIZE more may wait.
+
     \b
     Examples:
       qa serve
       qa serve --port 8080 --index /data/qa-index
+      QA_AUTH=/etc/qa/logins qa serve --host 0.0.0.0
     """
     app = _load_app()
     assistant = _assistant(index_dir)
     host, port = host or assistant.settings.host, port or assistant.settings.port
-    _check_port_free(host, port)  # before the model loads, so a taken port fails at once
-    click.echo(f"Loading the model and the index, then serving on http://{host}:{port}", err=True)
+    # Before the model loads, so a taken port or a malformed QA_AUTH fails at once.
+    _check_port_free(host, port)
+    warning = app.exposure_warning(host, app.parse_auth(assistant.settings.auth))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    login = " (login required)" if assistant.settings.auth else ""
+    click.echo(f"Loading the model and the index, then serving on http://{host}:{port}{login}", err=True)
     try:
         app.serve(assistant, host=host, port=port)
     except OSError as exc:
@@ -422,12 +462,12 @@ class _ProgressBar:
 
 def format_answer(answer: Any) -> str:
     """An answer and its numbered sources, as the terminal shows them."""
-    lines = [textwrap.fill(answer.text, width=100)]
+    lines = [textwrap.fill(printable(" ".join(answer.text.split())), width=100)]
     for c in answer.citations:
         where = ", ".join(x for x in (c.source, c.date) if x)
         head = f"[{c.n}] {c.title}{f' ({where})' if where else ''}: "
         quote = " ".join(c.text.split())
-        lines.append(textwrap.fill(f'{head}"{quote}"', width=100, subsequent_indent="    "))
+        lines.append(textwrap.fill(printable(f'{head}"{quote}"'), width=100, subsequent_indent="    "))
     return "\n".join(lines)
 
 

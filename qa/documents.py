@@ -4,24 +4,33 @@ Metadata comes from YAML front matter (`---` lines at the top of a .txt or .md f
 sidecar file `NAME.meta.yaml` beside the report, or from an HTML page's head; what is missing
 falls back to the first heading (title) and the file name. A collection holds one report per
 row, its columns found by common names (`COLUMN_NAMES`) or named by the caller.
+
+Text is decoded as UTF-8, UTF-16/32 (by their byte-order mark, or UTF-16 by its zero bytes), or
+Windows-1252 (which reads latin-1 text right too); a stray legacy byte in a UTF-8 file is read as
+Windows-1252 rather than turning the whole file into mojibake. Control characters and terminal
+escape sequences are removed from the stored text; binary files and images are refused.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from .errors import DocumentError
+from .text import clean_text, one_line
 from .types import Document
 
 logger = logging.getLogger(__name__)
@@ -49,6 +58,34 @@ _MAGIC = {
     b"GIF8": "a GIF image",
     b"%PDF": "a PDF (not supported yet)",
     b"PK\x03\x04": "a zip archive (or docx/xlsx)",
+    b"\xd0\xcf\x11\xe0": "an old Word or Excel file",
+    b"{\\rtf": "an RTF document (save it as plain text)",
+    b"\x1f\x8b": "a gzip archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"Rar!": "a RAR archive",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"\x7fELF": "a program (ELF)",
+}
+# How a byte Windows-1252 leaves undefined is read: as latin-1 (a C1 control, then removed).
+_CP1252 = [bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)]
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte that is not valid UTF-8 (or undefined in cp1252) is read as cp1252."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return _CP1252[exc.object[exc.start]], exc.start + 1
+
+
+_FALLBACK = "qa.cp1252-fallback"
+codecs.register_error(_FALLBACK, _cp1252_fallback)
+_FILE_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
 }
 # Keys accepted in front matter / sidecars, and the Document field each one fills.
 _META_KEYS = {
@@ -68,16 +105,27 @@ _META_KEYS = {
 def collect_files(paths: list[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand files and folders into the report files to read, in a stable order.
 
+    In a folder (and its subfolders) only files of a supported type are taken; other files,
+    hidden ones (a name starting with "."), README/LICENSE/CHANGELOG and `*.meta.yaml` sidecars
+    are skipped without a word, and links to folders are not followed (so a link loop cannot
+    hang the walk). Links to files are read like files: a broken one or a loop is reported.
+
     Returns:
-        (files, problems): problems are (path, reason) for paths that do not exist or are
-        not a supported type when named directly.
+        (files, problems): problems are (path, reason) for paths that do not exist, cannot be
+        read, are not a supported type when named directly, or are folders with no report in them.
     """
+    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
     files: list[Path] = []
     problems: list[tuple[str, str]] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for root, dirs, names in os.walk(path):  # does not follow links: no loops
+            found: list[Path] = []
+
+            def unreadable(exc: OSError) -> None:
+                problems.append((str(exc.filename), f"cannot read the folder: {exc.strerror or exc}"))
+
+            for root, dirs, names in os.walk(path, onerror=unreadable):  # does not follow links: no loops
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(names):
                     candidate = Path(root) / name
@@ -87,89 +135,198 @@ def collect_files(paths: list[str | Path]) -> tuple[list[Path], list[tuple[str, 
                         and not _NOT_REPORTS.match(name)
                         and not name.endswith(".meta.yaml")
                     ):
-                        files.append(candidate)
+                        found.append(candidate)
+            if not found and not any(p == str(path) for p, _ in problems):
+                problems.append((str(raw), f"no report files in this folder (supported: {supported})"))
+            files.extend(found)
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 files.append(path)
             else:
-                supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
                 problems.append((str(raw), f"unsupported file type {path.suffix or '(none)'!r}; supported: {supported}"))
         else:
-            problems.append((str(raw), "no such file or folder"))
-    return files, problems
+            problems.append((str(raw), _missing(path)))
+    # A file named twice (directly and inside a named folder) is read and reported once.
+    reported = {p for p, _ in problems}
+    unique = [f for f in dict.fromkeys(files) if str(f) not in reported]
+    return unique, problems
+
+
+def _missing(path: Path) -> str:
+    """Why a path named for ingest is neither a folder nor a file."""
+    try:
+        mode = path.stat().st_mode
+    except ValueError:  # a NUL in the name
+        return "no such file or folder"
+    except OSError as exc:
+        return _os_problem(path, exc, "no such file or folder")
+    return f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(mode), 'a special file')})"
+
+
+def _os_problem(path: Path, exc: OSError, absent: str = "no such file") -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        try:
+            return f"a broken symbolic link (to {os.readlink(path)!r})"
+        except OSError:
+            return absent
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _check_file(path: Path) -> int:
+    """The size of a file about to be read; refuses what is not a regular file (a pipe would block)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise DocumentError(f"{path}: {_os_problem(path, exc)}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise DocumentError(f"{path}: not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'a special file')})")
+    return info.st_size
 
 
 def load_document(path: Path, max_bytes: int) -> Document:
     """Read one report file into a Document.
 
+    The size is checked before anything is read, and no more than `max_bytes` + 1 bytes are
+    ever read (a file growing meanwhile is still refused).
+
     Raises:
         DocumentError: the file cannot be read, is empty, binary, too large or not text.
     """
+    size = _check_file(path)
+    if size > max_bytes:
+        raise DocumentError(_too_large(path, size, max_bytes))
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise DocumentError(f"{path}: {size:,} bytes is over the limit of {max_bytes:,} (setting max_file_bytes)")
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise DocumentError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise DocumentError(f"{path}: {_os_problem(path, exc)}") from exc
+    if len(raw) > max_bytes:
+        raise DocumentError(_too_large(path, len(raw), max_bytes, grew=True))
     text = decode_text(raw, str(path))
     meta: dict[str, Any] = {}
     if path.suffix.lower() in HTML_SUFFIXES:
         text, meta = html_to_text(text)
     else:
         text, meta = split_front_matter(text, str(path))
+        if meta and not text.strip():
+            raise DocumentError(f"{path}: no text to ingest after the front matter")
     meta = {**meta, **read_sidecar(path)}
     return make_document(text, meta, path=str(path))
 
 
-def make_document(text: str, meta: dict[str, Any], path: str = "") -> Document:
-    """Build a Document from text and metadata, with a content-hash id unless one is declared."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise DocumentError(f"{path or 'document'}: no text to ingest (the file is empty)")
+def _too_large(path: Path, size: int, max_bytes: int, grew: bool = False) -> str:
+    if grew:
+        return f"{path}: it grew past the limit of {max_bytes:,} bytes while being read (setting max_file_bytes)"
+    return f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
+
+
+def make_document(text: str, meta: dict[str, Any], path: str = "", id_covers_metadata: bool = False) -> Document:
+    """Build a Document from text and metadata, with a content-hash id unless one is declared.
+
+    Control characters and escape sequences are removed from the text (line breaks become
+    "\\n") and metadata values are made single lines. `content_hash` covers the text and every
+    stored field, so a corrected date or outlet replaces the stored record on the next ingest.
+
+    Args:
+        id_covers_metadata: hash the metadata into the id too, not the text alone: for rows of a
+            collection, where the same text under another outlet, date or place is another
+            report (a file, by contrast, keeps its id when its front matter is corrected).
+    """
+    cleaned = clean_text(text)
+    if not cleaned.strip():
+        why = "the file is empty" if not text else "only blank space or control characters"
+        raise DocumentError(f"{path or 'document'}: no text to ingest ({why})")
+    text = cleaned
     fields: dict[str, str] = {}
     for key, value in meta.items():
         target = _META_KEYS.get(str(key).lower())
         if target and value not in (None, "") and target not in fields:
-            fields[target] = str(value).strip()
-    content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    doc_id = fields.pop("doc_id", "") or content_hash[:16]
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", doc_id):
-        raise DocumentError(f"{path}: declared id {doc_id!r} must be letters, digits, '.', '_' or '-'")
+            fields[target] = one_line(str(value))
+    declared = fields.pop("doc_id", "")
+    if declared and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", declared):
+        raise DocumentError(f"{path}: declared id {declared!r} must be letters, digits, '.', '_' or '-'")
+    text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    title = fields.get("title") or _first_line(text) or Path(path).stem or text_hash[:16]
+    stored = [text, title, fields.get("source", ""), normalize_date(fields.get("date", "")), fields.get("place", "")]
+    content_hash = hashlib.sha256(json.dumps(stored, ensure_ascii=False).encode("utf-8")).hexdigest()
     return Document(
-        doc_id=doc_id,
+        doc_id=declared or (content_hash if id_covers_metadata else text_hash)[:16],
         text=text,
-        title=fields.get("title") or _first_line(text) or Path(path).stem or doc_id,
-        source=fields.get("source", ""),
-        date=normalize_date(fields.get("date", "")),
-        place=fields.get("place", ""),
+        title=title,
+        source=stored[2],
+        date=stored[3],
+        place=stored[4],
         path=path,
         content_hash=content_hash,
     )
 
 
 def decode_text(raw: bytes, name: str) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), else Windows-1252, refusing binary data."""
-    for magic, what in _MAGIC.items():
-        if raw.startswith(magic):
-            raise DocumentError(f"{name}: this is {what}, not a text report")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise DocumentError(f"{name}: not valid UTF-16 text") from exc
-    if b"\x00" in raw[:65536]:
+    """Decode a report's bytes (see the module's docstring for the encodings), refusing binary data."""
+    _refuse_known_binary(raw, name, "a text report")
+    encoding = _guess_encoding(raw, complete=True)
+    if encoding in _FALLBACK_ENCODINGS and b"\x00" in raw[:65536]:
         raise DocumentError(f"{name}: binary data (NUL bytes), not a text report")
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+        text = raw.decode(encoding, errors=_FALLBACK if encoding in _FALLBACK_ENCODINGS else "strict")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"{name}: not valid {encoding.upper()} text") from exc
+    if _looks_binary(text[:65536]):
+        raise DocumentError(f"{name}: binary data (control characters), not a text report")
+    return text
+
+
+_FALLBACK_ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+def _guess_encoding(raw: bytes, complete: bool = True) -> str:
+    """The encoding of text bytes (the whole file, or its start when `complete` is False).
+
+    A byte-order mark decides; else zero bytes at every other place mean UTF-16 without one;
+    else UTF-8 if it decodes, or if its valid multi-byte characters outnumber the stray bytes
+    (those are then read as cp1252, see `_FALLBACK`); else Windows-1252, a superset of latin-1's
+    printable range and what most legacy Western text really is.
+    """
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return "utf-32"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = raw[:4096]
+    if len(sample) >= 4 and len(sample) % 2 == 0:
+        even, odd = sample[0::2], sample[1::2]
+        if not even.count(0) and odd.count(0) * 2 > len(odd) and (not complete or len(raw) % 2 == 0):
+            return "utf-16-le"
+        if not odd.count(0) and even.count(0) * 2 > len(even) and (not complete or len(raw) % 2 == 0):
+            return "utf-16-be"
     try:
-        # Windows-1252 is a superset of latin-1's printable range and what most legacy
-        # Western text really is; it leaves five bytes undefined.
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        raw.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if not complete and exc.reason == "unexpected end of data":
+            return "utf-8-sig"  # a character cut at the end of the sample
+    text = raw.decode("utf-8", errors="surrogateescape")  # each stray byte becomes one surrogate
+    valid = text.encode("utf-8", errors="ignore").decode("utf-8")
+    stray = len(text) - len(valid)
+    multibyte = len(valid) - len(valid.encode("ascii", errors="ignore"))
+    return "utf-8-sig" if multibyte > stray else "cp1252"
+
+
+# C0 controls other than tab, line breaks and form feed, DEL, and the C1 range: in text, rare;
+# in binary data, about one byte in nine.
+_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+
+
+def _looks_binary(text: str) -> bool:
+    controls = len(_BINARY_CONTROLS.findall(text))
+    return controls >= 4 and controls * 50 > len(text)
+
+
+def _refuse_known_binary(raw: bytes, name: str, expected: str) -> None:
+    for magic, what in _MAGIC.items():
+        if raw.startswith(magic):
+            raise DocumentError(f"{name}: this is {what}, not {expected}")
 
 
 def split_front_matter(text: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -196,8 +353,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        meta = yaml.safe_load(decode_text(sidecar.read_bytes(), str(sidecar))) or {}
+    except (OSError, yaml.YAMLError) as exc:
         raise DocumentError(f"{sidecar}: cannot read metadata: {exc}".splitlines()[0]) from exc
     if not isinstance(meta, dict):
         raise DocumentError(f"{sidecar}: metadata must be key: value lines")
@@ -236,17 +393,20 @@ def iter_documents(
     """Load each file (each row of a collection), yielding (label, Document or the error that
     stopped it). The label is the file's path, or "path, row N" for a row of a collection."""
     for path in files:
-        if path.suffix.lower() in COLLECTION_SUFFIXES:
-            yield from read_collection(path, max_bytes, columns)
-            continue
         try:
-            yield str(path), load_document(path, max_bytes)
+            if path.suffix.lower() in COLLECTION_SUFFIXES:
+                yield from read_collection(path, max_bytes, columns)
+            else:
+                yield str(path), load_document(path, max_bytes)
         except DocumentError as exc:
             logger.warning("skipping %s", exc)
             yield str(path), exc
+        except Exception as exc:  # one file's surprise must not stop the files after it
+            logger.exception("unexpected error reading %s", path)
+            yield str(path), DocumentError(f"{path}: cannot read: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
-def count_items(files: list[Path]) -> int:
+def count_items(files: list[Path], max_bytes: int) -> int:
     """How many documents `iter_documents` will yield at most: files, plus rows of collections."""
     total = 0
     for path in files:
@@ -254,9 +414,7 @@ def count_items(files: list[Path]) -> int:
             total += 1
             continue
         try:
-            with _open_text(path) as handle:
-                rows = csv.reader(handle) if path.suffix.lower() == ".csv" else (line for line in handle if line.strip())
-                total += max(0, sum(1 for _ in rows) - (path.suffix.lower() == ".csv"))
+            total += sum(1 for _ in _collection_rows(path, max_bytes))
         except (OSError, UnicodeDecodeError, csv.Error, DocumentError):
             total += 1
     return total
@@ -268,94 +426,229 @@ def read_collection(
     """Each row of a CSV or JSON Lines file as a Document, read as a stream.
 
     Columns are found by `COLUMN_NAMES` unless `columns` names them (field -> column, fields
-    text, title, source, date, place, doc_id). A bad row yields its error, numbered, and the
-    reading goes on; a file without a text column yields one error.
+    text, title, source, date, place, doc_id). A bad row (wrong field count, a quote never
+    closed, no text, NUL bytes, over `max_bytes`, not a JSON object) yields its error, numbered,
+    and the reading goes on; a file that cannot be read at all, or has no text column, yields
+    one error.
     """
-    # Characters never outnumber UTF-8 bytes: a longer field is over the limit in any case.
-    csv.field_size_limit(max_bytes + 1)
     try:
-        with _open_text(path) as handle:
-            if path.suffix.lower() == ".csv":
-                rows = _csv_rows(handle, max_bytes)
-            else:
-                rows = _jsonl_rows(handle)
-            mapping: dict[str, str] | None = None
-            for number, row in rows:
-                label = f"{path}, row {number}"
-                if isinstance(row, DocumentError):
-                    yield label, DocumentError(f"{label}: {row}")
-                    continue
-                if mapping is None:
-                    mapping = _find_columns(path, list(row), columns)
-                try:
-                    yield label, _row_document(row, mapping, label, max_bytes, path)
-                except DocumentError as exc:
-                    yield label, exc
+        mapping: dict[str, str] | None = None
+        for number, row in _collection_rows(path, max_bytes):
+            label = f"{path}, row {number}"
+            if isinstance(row, DocumentError):
+                yield label, DocumentError(f"{label}: {row}")
+                continue
+            if mapping is None:
+                mapping = _find_columns(path, list(row), columns)
+            try:
+                yield label, _row_document(row, mapping, label, max_bytes, path)
+            except DocumentError as exc:
+                yield label, exc
     except DocumentError as exc:
         yield str(path), exc
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         yield str(path), DocumentError(f"{path}: cannot read the collection: {exc}".splitlines()[0])
 
 
+def _collection_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+    if path.suffix.lower() == ".csv":
+        return _csv_rows(path, max_bytes)
+    return _jsonl_rows(path, max_bytes)
+
+
 def _open_text(path: Path) -> io.TextIOWrapper:
-    """A collection opened as text: UTF-8 (with or without BOM) unless its start says cp1252."""
+    """A collection opened as text, in the encoding its first megabyte shows (see `_guess_encoding`)."""
+    _check_file(path)
     with path.open("rb") as probe:
         head = probe.read(1 << 20)
-    for magic, what in _MAGIC.items():
-        if head.startswith(magic):
-            raise DocumentError(f"{path}: this is {what}, not a collection of reports")
+    _refuse_known_binary(head, str(path), "a collection of reports")
+    encoding = _guess_encoding(head, complete=len(head) < 1 << 20)
+    errors = _FALLBACK if encoding in _FALLBACK_ENCODINGS else "strict"
+    if _looks_binary(head[:65536].decode(encoding, errors="replace")):
+        raise DocumentError(f"{path}: binary data (control characters), not a collection of reports")
+    return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+class _RowTooLong(Exception):
+    """A row went over the size limit; it has been read to its end and dropped."""
+
+
+class _Unterminated(Exception):
+    """A quoted field was still open at the end of the file."""
+
+
+class _Lines:
+    """A collection's physical lines, read with bounded memory and counted.
+
+    A line is read only up to what is left of its row's `max_chars`; a row that would go over is
+    read on to its end without being kept, and `_RowTooLong` is raised in its place. With
+    `quote`, a row runs on over line breaks while a quoted field is open (an odd number of quote
+    characters so far, as CSV's doubled quotes keep the count even).
+    """
+
+    def __init__(self, handle: io.TextIOWrapper, max_chars: int, quote: str = "") -> None:
+        self.handle = handle
+        self.max_chars = max_chars
+        self.quote = quote
+        self.line = 0  # physical lines read so far
+        self.row_line = 1  # the line the current row starts on
+        self.row_chars = 0
+        self.row_quotes = 0
+        self.line_open = False  # the last piece read stopped inside a line
+        self.at_end = False
+
+    def start_row(self) -> None:
+        self.row_line, self.row_chars, self.row_quotes = self.line + 1, 0, 0
+
+    @property
+    def in_quotes(self) -> bool:
+        return self.row_quotes % 2 == 1
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        piece = self.handle.readline(self.max_chars + 1 - self.row_chars)
+        if not piece:
+            self.at_end = True
+            raise StopIteration
+        self._count(piece)
+        if self.row_chars > self.max_chars:
+            self.skip_row()
+            raise _RowTooLong
+        return piece
+
+    def _count(self, piece: str) -> None:
+        self.row_chars += len(piece)
+        if self.quote:
+            self.row_quotes += piece.count(self.quote)
+        self.line_open = not piece.endswith(("\n", "\r"))
+        self.line += not self.line_open
+
+    def skip_row(self) -> None:
+        """Read on, keeping nothing, to the end of the current row. Raises _Unterminated at the
+        end of the file inside a quoted field."""
+        while self.line_open or self.in_quotes:
+            piece = self.handle.readline(1 << 16)
+            if not piece:
+                self.at_end = True
+                if self.in_quotes:
+                    raise _Unterminated
+                return
+            self._count(piece)
+
+    def skip_lines(self, count: int) -> None:
+        while self.line < count and (piece := self.handle.readline(1 << 16)):
+            self.line += piece.endswith(("\n", "\r"))
+
+
+_REREADS = 20  # a file re-read this often after quotes that never close is not read further
+
+
+def _csv_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+    """Rows of a CSV file as dicts (or the error of each bad row), numbered from 1 after the header.
+
+    Parsed strictly, so a quote that never closes is an error rather than a field that silently
+    swallows every row after it: that row is reported and the file is read again from the line
+    after the one it started on.
+    """
+    # _Lines keeps every row within max_bytes characters: csv's own field limit must not bite first.
+    if csv.field_size_limit() < max_bytes + 2:
+        csv.field_size_limit(max_bytes + 2)
+    number, resume_at = 0, 0
+    header: list[str] | None = None
+    for _ in range(_REREADS + 1):
+        with _open_text(path) as handle:
+            lines = _Lines(handle, max_bytes, quote='"')
+            lines.skip_lines(resume_at)
+            reader = csv.reader(lines, strict=True)
+            if header is None:
+                header = _csv_header(reader, lines, path, max_bytes)
+            while True:
+                lines.start_row()
+                number += 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except _RowTooLong:
+                    yield number, DocumentError(f"the row is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+                    continue
+                except (csv.Error, _Unterminated) as exc:
+                    unterminated = isinstance(exc, _Unterminated) or (lines.at_end and lines.in_quotes)
+                    if not unterminated:
+                        try:
+                            lines.skip_row()  # the reader stopped inside the row: drop the rest of it
+                        except _Unterminated:
+                            unterminated = True
+                    if unterminated:
+                        yield number, DocumentError(
+                            f"a quote opened on line {lines.row_line} is never closed; "
+                            f"the rows after it are read from line {lines.row_line + 1}"
+                        )
+                        resume_at = lines.row_line
+                        break
+                    yield number, DocumentError(f"malformed CSV (line {lines.line}): {exc}")
+                    continue
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    yield number, DocumentError(
+                        f"has {len(values)} fields, the header has {len(header)} (line {lines.line})"
+                    )
+                    continue
+                yield number, dict(zip(header, values))
+    yield number + 1, DocumentError(f"{_REREADS} quotes were never closed; the file is not read after line {resume_at}")
+
+
+def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_bytes: int) -> list[str]:
+    lines.start_row()
     try:
-        head.decode("utf-8-sig")
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        # A cut in the middle of a character at the 1 MB mark is still UTF-8.
-        encoding = "utf-8-sig" if exc.start >= len(head) - 3 else "cp1252"
-    return path.open("r", encoding=encoding, newline="")
+        header = next(reader, None)
+    except (csv.Error, _Unterminated) as exc:
+        raise DocumentError(f"{path}: the header row is not valid CSV: {exc or 'a quote is never closed'}") from exc
+    except _RowTooLong as exc:
+        raise DocumentError(f"{path}: the header row is over the limit of {max_bytes:,} bytes") from exc
+    if not header or not any(h.strip() for h in header):
+        raise DocumentError(f"{path}: empty collection (no header row)")
+    return [h.strip() for h in header]
 
 
-def _csv_rows(handle: io.TextIOWrapper, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if not header:
-        raise DocumentError(f"{handle.name}: empty collection (no header row)")
-    header = [h.strip() for h in header]
-    number = 0
-    while True:
-        number += 1
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if "field larger than field limit" in str(exc):
-                message = f"a field is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
-            else:
-                message = f"malformed CSV (line {reader.line_num}): {exc}"
-            yield number, DocumentError(message)
-            continue
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            yield number, DocumentError(
-                f"has {len(values)} fields, the header has {len(header)} (line {reader.line_num})"
-            )
-            continue
-        yield number, dict(zip(header, values))
+def _jsonl_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+    """Objects of a JSON Lines file (or the error of each bad line), numbered by line."""
+    with _open_text(path) as handle:
+        lines = _Lines(handle, max_bytes)
+        while True:
+            lines.start_row()
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except _RowTooLong:
+                yield lines.row_line, DocumentError(f"the line is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except RecursionError:
+                yield lines.row_line, DocumentError("not valid JSON: nested too deeply")
+                continue
+            except ValueError as exc:
+                yield lines.row_line, DocumentError(f"not valid JSON: {exc}")
+                continue
+            if not isinstance(row, dict):
+                yield lines.row_line, DocumentError(f"not a JSON object but {_json_kind(row)}")
+                continue
+            yield lines.row_line, row
 
 
-def _jsonl_rows(handle: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            yield number, DocumentError(f"not valid JSON: {exc}")
-            continue
-        if not isinstance(row, dict):
-            yield number, DocumentError("not a JSON object")
-            continue
-        yield number, row
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {list: "a list", dict: "an object", str: "a string"}.get(type(value), type(value).__name__)
 
 
 def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None) -> dict[str, str]:
@@ -381,17 +674,26 @@ def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None)
 
 
 def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, max_bytes: int, path: Path) -> Document:
-    text = row.get(mapping["text"])
-    if not isinstance(text, str) or not text.strip():
-        raise DocumentError(f"{label}: no text in column {mapping['text']!r}")
-    if len(text.encode("utf-8")) > max_bytes:
+    column = mapping["text"]
+    text = row.get(column)
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise DocumentError(f"{label}: no text in column {column!r}")
+    if not isinstance(text, str):
+        raise DocumentError(f"{label}: column {column!r} holds {_json_kind(text)}, not text")
+    for name in mapping.values():
+        if isinstance(row.get(name), str) and "\x00" in row[name]:
+            raise DocumentError(f"{label}: binary data (NUL bytes) in column {name!r}")
+    if len(text.encode("utf-8", errors="surrogatepass")) > max_bytes:
         raise DocumentError(f"{label}: the text is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
     meta = {field: row.get(column) for field, column in mapping.items() if field != "text"}
     meta = {k: v for k, v in meta.items() if v not in (None, "") and not isinstance(v, (dict, list))}
     if "doc_id" in meta:
         meta["doc_id"] = str(meta["doc_id"]).strip()
-    where = meta.get("doc_id") or label.rsplit("row ", 1)[-1]
-    return make_document(text, meta, path=f"{path}#{where}")
+    where = f"{path}#{meta.get('doc_id') or label.rsplit('row ', 1)[-1]}"
+    try:
+        return make_document(text, meta, path=where, id_covers_metadata=True)
+    except DocumentError as exc:  # named by its row, as every other row error is
+        raise DocumentError(str(exc).replace(where, label, 1)) from exc
 
 
 def _first_line(text: str) -> str:

@@ -15,7 +15,7 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import bm25s
 from llama_index.core import VectorStoreIndex
@@ -91,36 +91,70 @@ class TermStats:
         term = stem(word)
         if term in self.df or word.isdigit():
             return term in self.df
-        if self._by_prefix is None:
-            self._by_prefix = {}
+        by_prefix = self._by_prefix
+        if by_prefix is None:
+            by_prefix = {}
             for known in self.df:
-                self._by_prefix.setdefault(known[:2], []).append(known)
-        near = self._by_prefix.get(term[:2], [])
+                by_prefix.setdefault(known[:2], []).append(known)
+            self._by_prefix = by_prefix  # set whole: a question in another thread never sees it half built
+        near = by_prefix.get(term[:2], [])
         return bool(difflib.get_close_matches(term, near, n=1, cutoff=0.8))
 
 
+class Retrieval(NamedTuple):
+    """What a search found: the chunks, best first, and the term statistics to weigh them with."""
+
+    hits: list[Hit]
+    term_stats: TermStats
+
+
+@dataclass
+class _LexicalBuild:
+    """One build of the lexical side: BM25 over every chunk, the chunks' text and metadata, their
+    facets and term statistics. A rebuild replaces it whole and never changes it in place (only
+    chunks that dense retrieval finds written since are added to `chunks`), so a question that
+    started on a build reads one consistent state while the next one is built."""
+
+    bm25: "_MaskedBM25 | None" = None
+    facets: "_Facets | None" = None
+    chunks: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    term_stats: TermStats = field(default_factory=TermStats)
+
+
 class Retriever:
-    """Hybrid, dense or lexical retrieval of chunks for a question, optionally within Filters."""
+    """Hybrid, dense or lexical retrieval of chunks for a question, optionally within Filters.
+
+    Safe to call from several threads at once (the web app answers `concurrency_limit` questions
+    at a time): each question searches one `_LexicalBuild` with its own filter mask.
+    """
 
     def __init__(self, store: "Store", embedder: "Embedder", candidates: int) -> None:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
+        # `_lock` is held by each search (a few milliseconds; encoding the question, most of a
+        # question's time, runs outside it) and by the look for other processes' writes, which
+        # may reopen the Chroma client (Store.sync) and so must never happen under a search; the
+        # BM25 tokenizer's stemmer is not thread-safe either. `_build_lock` is held by a lexical
+        # rebuild, which takes seconds on a large index: questions go on with the previous build.
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._index = None
         self._index_chunks = None  # the Chroma collection object the dense index reads
-        self._lexical: _Canonical | None = None
-        self._facets: _Facets | None = None
+        self._built = _LexicalBuild()
         self._built_generation = -1
         self._foreign_change = True  # nothing built yet
         self._checked_at = float("-inf")
         self._built_at = float("-inf")
         self._build_s = 0.0
-        self._chunks: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.term_stats = TermStats()
+
+    @property
+    def term_stats(self) -> TermStats:
+        """Term statistics (for IDF weights) of the newest lexical build."""
+        return self._built.term_stats
 
     # -- building ------------------------------------------------------------------------
-    def _dense_retriever(self, top_k: int, filters: Filters) -> "_Canonical":
+    def _dense_retriever(self, top_k: int, filters: Filters, chunks: dict[str, Any]) -> "_Canonical":
         if self._index is None or self._index_chunks is not self.store.chunks:  # new, or the store reopened
             self._index_chunks = self.store.chunks
             self._index = VectorStoreIndex.from_vector_store(
@@ -131,7 +165,7 @@ class Retriever:
         inner = self._index.as_retriever(
             similarity_top_k=top_k, vector_store_kwargs={"where": where} if where else {}
         )
-        return _Canonical(inner, self._chunks)
+        return _Canonical(inner, chunks)
 
     def _is_stale(self, force: bool) -> bool:
         """Whether the lexical index should be rebuilt now.
@@ -139,7 +173,8 @@ class Retriever:
         A write through this process's Store is seen at once; other processes' writes through the
         index's change token, read at most once a second. While writes keep coming (a long ingest)
         rebuilds are spaced to at least ten times the last build's duration, so answering never
-        spends most of its time rebuilding; dense retrieval sees new chunks meanwhile.
+        spends most of its time rebuilding; dense retrieval sees new chunks meanwhile. Called
+        under `_lock`.
         """
         now = time.monotonic()
         if now - self._checked_at >= 1.0 or force:
@@ -149,38 +184,49 @@ class Retriever:
             return False
         return force or now - self._built_at >= 10 * self._build_s
 
-    def _lexical_retriever(self, force: bool = False) -> "_Canonical | None":
-        """BM25 over every chunk Chroma holds, rebuilt when the index has changed (see `_is_stale`)."""
-        if not self._is_stale(force):
-            return self._lexical
+    def _current_build(self, force: bool = False) -> _LexicalBuild:
+        """The lexical build to search, rebuilt first when it is stale (see `_is_stale`).
+
+        When another thread is rebuilding already, a question searches the previous build rather
+        than wait; `force` (after a write, or a fresh look) waits and rebuilds.
+        """
+        with self._lock:
+            stale = self._is_stale(force)
+        if not stale:
+            return self._built
+        if not self._build_lock.acquire(blocking=force or self._built_generation < 0):
+            return self._built
+        try:
+            if force or self._foreign_change or self.store.generation != self._built_generation:
+                self._rebuild()
+        finally:
+            self._build_lock.release()
+        return self._built
+
+    def _rebuild(self) -> None:
+        """BM25, facets and term statistics over every chunk Chroma holds (under `_build_lock`)."""
         started = time.monotonic()
-        generation = self.store.generation
-        self._foreign_change = False
+        with self._lock:
+            generation = self.store.generation
+            self._foreign_change = False
         ids, texts, metas = self.store.all_chunks()
-        self._chunks.clear()  # shared with the _Canonical wrappers: same dict, new contents
-        self._chunks.update({i: (t, m) for i, t, m in zip(ids, texts, metas)})
         stats = TermStats(chunks=len(ids))
         for text in texts:
             stats.df.update(set(content_terms(text)))
-        self.term_stats = stats
+        build = _LexicalBuild(chunks={i: (t, m) for i, t, m in zip(ids, texts, metas)}, term_stats=stats)
         if ids:
             nodes = [TextNode(id_=i, text=t) for i, t in zip(ids, texts)]
-            bm25 = _MaskedBM25(nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)))
-            self._lexical = _Canonical(bm25, self._chunks)
-            self._facets = _Facets(metas)
-        else:
-            self._lexical = None
-            self._facets = None
+            build.bm25 = _MaskedBM25(nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)))
+            build.facets = _Facets(metas)
+        self._built = build  # one assignment: a question sees the old build or the new one, whole
         self._built_generation = generation
         self._built_at = time.monotonic()
         self._build_s = self._built_at - started
         logger.info("lexical index built over %d chunks in %.2f s", len(ids), self._build_s)
-        return self._lexical
 
     def refresh(self) -> None:
         """Bring the lexical index up to date with the store now (else a later query does)."""
-        with self._lock:
-            self._lexical_retriever(force=True)
+        self._current_build(force=True)
 
     def check(self, filters: Filters) -> None:
         """Refuse an outlet or place that no report in the index has (after one fresh look).
@@ -190,48 +236,51 @@ class Retriever:
         """
         if not (filters.sources or filters.places):
             return
-        with self._lock:
-            self._lexical_retriever()
-            problem = self._facets.unknown(filters) if self._facets else "the index is empty"
-            if problem:
-                self._lexical_retriever(force=True)
-                problem = self._facets.unknown(filters) if self._facets else "the index is empty"
+        build = self._current_build()
+        problem = build.facets.unknown(filters) if build.facets else "the index is empty"
+        if problem:
+            build = self._current_build(force=True)
+            problem = build.facets.unknown(filters) if build.facets else "the index is empty"
         if problem:
             raise InputError(problem)
 
     # -- querying ------------------------------------------------------------------------
     def retrieve(
         self, question: str, query_vector: "np.ndarray", mode: str, top_k: int, filters: Filters | None = None
-    ) -> list[Hit]:
-        """The `top_k` best chunks for the question, best first, all inside `filters`."""
+    ) -> Retrieval:
+        """The `top_k` best chunks for the question, best first, all inside `filters`, with the
+        term statistics of the lexical build that found them (a rebuild by an ingest in another
+        thread must not pair one build's passages with the next one's statistics)."""
         if mode not in MODES:
             raise InputError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         filters = filters or Filters()
         bundle = QueryBundle(query_str=question, embedding=[float(x) for x in query_vector])
+        build = self._current_build()
         with self._lock:
-            nodes = self.store.read(lambda: self._retrieve_nodes(bundle, mode, top_k, filters))
-        return self._hits(nodes, filters)
+            nodes = self.store.read(lambda: self._retrieve_nodes(build, bundle, mode, top_k, filters))
+        return Retrieval(self._hits(build, nodes, filters), build.term_stats)
 
-    def _retrieve_nodes(self, bundle: QueryBundle, mode: str, top_k: int, filters: Filters) -> list[NodeWithScore]:
-        lexical = self._lexical_retriever()
-        if lexical is None:  # empty index
+    def _retrieve_nodes(
+        self, build: _LexicalBuild, bundle: QueryBundle, mode: str, top_k: int, filters: Filters
+    ) -> list[NodeWithScore]:
+        if build.bm25 is None:  # empty index
             return []
-        bm25 = lexical.inner
-        bm25.mask = self._facets.mask(filters) if filters and self._facets else None
-        lexical_ok = bm25.mask is None or bool(bm25.mask.any())  # else nothing it knows is inside the filters
-        bm25.similarity_top_k = min(max(top_k, self.candidates), bm25.size)
-        dense = self._dense_retriever(max(top_k, self.candidates), filters)
+        mask = build.facets.mask(filters) if filters and build.facets else None
+        lexical_ok = mask is None or bool(mask.any())  # else nothing it knows is inside the filters
+        candidates = max(top_k, self.candidates)
+        lexical = _Canonical(_BM25Query(build.bm25, candidates, mask), build.chunks)
+        dense = self._dense_retriever(candidates, filters, build.chunks)
         if mode == "dense" or (mode == "hybrid" and not lexical_ok):
             return dense.retrieve(bundle)[:top_k]
         if mode == "bm25":
             return [n for n in lexical.retrieve(bundle) if (n.score or 0) > 0][:top_k] if lexical_ok else []
         return self._fusion(dense, lexical, top_k).retrieve(bundle)
 
-    def _hits(self, nodes: list[NodeWithScore], filters: Filters) -> list[Hit]:
+    def _hits(self, build: _LexicalBuild, nodes: list[NodeWithScore], filters: Filters) -> list[Hit]:
         hits = []
         for item in nodes:
             chunk_id = item.node.node_id
-            text, meta = self._chunks.get(chunk_id, (item.node.get_content(), {}))
+            text, meta = build.chunks.get(chunk_id, (item.node.get_content(), {}))
             if "start" not in meta:
                 continue
             if filters and not filters.matches(meta):
@@ -276,8 +325,9 @@ class _Facets:
         """1 for chunks inside the filters, 0 for the others."""
         import numpy as np
 
-        if filters in self._masks:
-            return self._masks[filters]
+        cached = self._masks.get(filters)
+        if cached is not None:
+            return cached
         keep = np.ones(self.size, dtype=bool)
         if filters.sources:
             keep &= self._any(self.by_source, {outlet_key(s) for s in filters.sources})
@@ -316,27 +366,43 @@ class _Facets:
 
 
 class _MaskedBM25(BM25Retriever):
-    """LlamaIndex's BM25 retriever with a per-query weight mask (`mask`): chunks outside the
-    filters score zero inside bm25s and are never returned."""
+    """LlamaIndex's BM25 retriever searched with a weight mask per query (`search`): chunks
+    outside the filters score zero inside bm25s and are never returned."""
 
     def __init__(self, nodes: list[TextNode], similarity_top_k: int) -> None:
         super().__init__(nodes=nodes, similarity_top_k=similarity_top_k)
         self.size = len(nodes)
-        self.mask: Any = None
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        query = bm25s.tokenize(
-            query_bundle.query_str, stemmer=self.stemmer, token_pattern=self.token_pattern, show_progress=False
-        )
-        indexes, scores = self.bm25.retrieve(
-            query, k=min(self.similarity_top_k, self.size), show_progress=False, weight_mask=self.mask
-        )
+        return self.search(query_bundle.query_str, self.similarity_top_k, None)
+
+    def search(self, question: str, k: int, mask: Any) -> list[NodeWithScore]:
+        """The k best chunks for the question among those the mask keeps (None: all).
+
+        Callers hold the Retriever's lock: the stemmer is not thread-safe.
+        """
+        query = bm25s.tokenize(question, stemmer=self.stemmer, token_pattern=self.token_pattern, show_progress=False)
+        indexes, scores = self.bm25.retrieve(query, k=min(k, self.size), show_progress=False, weight_mask=mask)
         out = []
         for idx, score in zip(indexes[0], scores[0]):
-            if self.mask is not None and not self.mask[int(idx)]:
+            if mask is not None and not mask[int(idx)]:
                 continue
             out.append(NodeWithScore(node=TextNode(id_=self.corpus[int(idx)]["node_id"], text=""), score=float(score)))
         return out
+
+
+class _BM25Query(BaseRetriever):
+    """One question's search of a shared BM25 index, with its own result count and filter mask
+    (so questions in parallel threads never see each other's)."""
+
+    def __init__(self, bm25: _MaskedBM25, k: int, mask: Any) -> None:
+        super().__init__()
+        self.bm25 = bm25
+        self.k = k
+        self.mask = mask
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self.bm25.search(query_bundle.query_str, self.k, self.mask)
 
 
 class _Canonical(BaseRetriever):

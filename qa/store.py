@@ -6,22 +6,36 @@ folder (chromadb.PersistentClient) or on a Chroma server (chromadb.HttpClient, Q
   outlet, date, place, start, end and the sentence offsets inside it);
 - `sentences_<key>`: one vector per sentence, so the answerer can rank sentences without
   running the encoder at question time;
-- `docs_<key>`: one record per document with its full text. It is written last and deleted
-  first, so a document is complete exactly when its record exists; chunks without one are
-  leftovers of an interrupted ingest and are swept away;
+- `docs_<key>`: one record per document with its full text. It is written after the
+  document's parts and deleted before them, so a record means its document is whole;
 - `state_<key>`: one record holding the schema version and a token that every write replaces,
-  so each process sharing the index notices the others' writes with one small read.
+  so each process sharing the index notices the others' writes with one small read; and one
+  record per write in progress (an intent, see `Store._intent`).
+
+Crash safety: a write first records its intent (the documents it adds, with their content
+hashes, the older versions each replaces, the documents it deletes) and removes it when done.
+Retrieval leaves out every document an open intent names, and `documents()` lists a replaced
+document until its new version's record has landed, so a half-written document is never listed
+or cited. A process killed mid-write leaves its intent open; the next process that opens the
+index (or syncs with it, or ingests) finishes it: a replacement whose new record landed loses
+its old version, and the parts of documents that never got a record are deleted. With a folder,
+writers hold a lock file (`qa-write.lock`, released by the kernel when a process dies), so an
+open intent whose lock is free is known to be a dead process's; with a server, an intent older
+than SWEEP_GRACE_S is taken for dead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -40,9 +54,19 @@ _DOC_FIELDS = ("title", "source", "date", "place", "path", "content_hash", "chun
 # in place on first open (see Store._upgrade); vectors are untouched, so the index key stays.
 SCHEMA_VERSION = 2
 
-# Parts of a document younger than this are never swept as leftovers: another process sharing
-# the server may still be writing that document (one document takes well under a second).
+# Where no lock file tells a dead writer from a live one (a Chroma server), parts of a document
+# and intents younger than this are never taken for a dead ingest's leftovers: another process
+# sharing the server may still be writing them (one batch takes seconds).
 SWEEP_GRACE_S = 600.0
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there a dead writer is told apart by age (SWEEP_GRACE_S) only
+    fcntl = None  # type: ignore[assignment]
+
+WRITE_LOCK = "qa-write.lock"  # in a folder index: held by the process writing (see Store._write_lock)
+WRITE_WAIT_S = 300.0  # how long a write waits for another process's write before giving up
+_INTENT = "intent:"  # id prefix of intent records in the state collection
 
 
 def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
@@ -82,10 +106,19 @@ class Store:
         self._client = None
         self._collections: dict[str, Any] = {}
         self._lock = threading.RLock()
+        # Questions in parallel threads read and fill the sentence cache while a write in another
+        # thread forgets parts of it: `_sentence_lock` guards it (never held during a Chroma call),
+        # and `_sentence_epoch` counts forgets, so vectors read before one are not cached after it.
         self._sentence_cache: OrderedDict[str, Any] = OrderedDict()
         self._sentence_cache_size = sentence_cache_size
+        self._sentence_lock = threading.Lock()
+        self._sentence_epoch = 0
         self.generation = 0  # bumped on every write made through this Store
         self._seen_token: str | None = None
+        # Open intents (id -> plan): every process's as last read, and this Store's own writes.
+        # Both are replaced whole, never changed in place: readers in other threads iterate them.
+        self._intents: dict[str, dict[str, Any]] = {}
+        self._own: dict[str, dict[str, Any]] = {}
 
     @property
     def location(self) -> str:
@@ -95,9 +128,11 @@ class Store:
     # -- collections ---------------------------------------------------------------------
     def _collection(self, kind: str) -> Any:
         with self._lock:
+            fresh = False
             if kind not in self._collections:
                 if self._client is None:
                     self._client = self._open_client()
+                    fresh = True
                 try:
                     self._collections[kind] = self._client.get_or_create_collection(
                         name=f"{kind}_{self.key}",
@@ -108,6 +143,9 @@ class Store:
                     raise ConfigError(f"cannot open the index at {self.location}: {_first_line(exc)}") from exc
                 if kind == "chunks":
                     self._upgrade()
+            if fresh and self._read_state()[1]:
+                # A new view of the index: writes are in progress, or a process died in one.
+                self._recover()
             return self._collections[kind]
 
     def _open_client(self) -> Any:
@@ -156,19 +194,22 @@ class Store:
 
     def change_token(self) -> str:
         """Changes whenever any process writes to the index: one small read."""
-        return str(self._state().get("token", ""))
+        return self._read_state()[0]
 
     def sync(self) -> bool:
         """Whether another process changed the index since this Store last looked; if so, forget
         cached sentence vectors (a replaced document may reuse their ids) and, for a folder,
-        reopen it (see `reopen`)."""
-        token = self.change_token()
+        reopen it (see `reopen`). A write that another process left open when it died is
+        finished here too (see `_recover`)."""
+        token, intents = self._read_state()
+        if set(intents) - set(self._own):
+            self._recover()
         with self._lock:
             if token == self._seen_token:
                 return False
             first_look = self._seen_token is None
             self._seen_token = token
-            self._sentence_cache.clear()
+            self._forget_sentences()
             if not first_look:
                 self.reopen()
             return True
@@ -221,6 +262,187 @@ class Store:
         if upgraded:
             logger.warning("upgraded %d chunks of the index to schema %d (filter fields)", upgraded, SCHEMA_VERSION)
 
+    # -- writes in progress: the write lock and intents (see the module docstring) --------
+    def _read_state(self) -> tuple[str, dict[str, dict[str, Any]]]:
+        """The change token and the open intents (id -> plan), in one small read."""
+        got = self._collection("state").get(include=["metadatas"])
+        token, intents = "", {}
+        for record_id, meta in zip(got["ids"], got["metadatas"]):
+            if record_id == "state":
+                token = str(meta.get("token", ""))
+            elif record_id.startswith(_INTENT):
+                intents[record_id] = {**json.loads(meta["plan"]), "opened_at": float(meta.get("opened_at", 0))}
+        self._intents = intents
+        return token, intents
+
+    def _hidden(self, intents: Mapping[str, dict[str, Any]] | None = None) -> set[str]:
+        """Ids of the documents that open intents name: retrieval leaves them out until the write ends.
+
+        A folder's view of vectors changes only when this process writes or reopens the client,
+        and both refresh the intents it knows; a server's changes at any time, so it is asked.
+        """
+        if intents is None:
+            intents = self._read_state()[1] if self.chroma_url else self._intents
+        hidden: set[str] = set()
+        for plan in [*intents.values(), *self._own.values()]:
+            hidden.update(plan.get("add", {}), plan.get("delete", ()))
+            for olds in plan.get("replace", {}).values():
+                hidden.update(olds)
+        return hidden
+
+    @contextlib.contextmanager
+    def _write_lock(self, wait: bool = True) -> Iterator[bool | None]:
+        """Hold a folder's write lock: yields True once held, False if another process (or
+        Store) holds it and `wait` is off, None where there is no lock (a server, or no fcntl).
+
+        The kernel releases the lock of a process that dies, so whoever holds it knows that every
+        open intent but its own belongs to a dead process.
+
+        Raises:
+            ConfigError: another process kept the lock for WRITE_WAIT_S.
+        """
+        handle = None
+        if not self.chroma_url and fcntl is not None:
+            try:
+                self.index_dir.mkdir(parents=True, exist_ok=True)
+                handle = os.open(self.index_dir / WRITE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:  # a read-only folder: no lock, as with a server
+                logger.debug("no write lock in %s: %s", self.index_dir, exc)
+        if handle is None:
+            yield None
+            return
+        try:
+            yield self._flock(handle, wait)
+        finally:
+            os.close(handle)  # releases the lock
+
+    def _flock(self, handle: int, wait: bool) -> bool | None:
+        """Lock the open lock file (see `_write_lock` for what the result means)."""
+        deadline = time.monotonic() + WRITE_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if not wait:
+                    return False
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"another process has been writing to the index at {self.index_dir} for over "
+                        f"{WRITE_WAIT_S:.0f} s ({WRITE_LOCK} is locked); try again when it is done"
+                    ) from None
+                time.sleep(0.05)
+            except OSError as exc:  # a file system without locks (some network ones)
+                logger.debug("cannot lock %s: %s", WRITE_LOCK, exc)
+                return None
+
+    @contextlib.contextmanager
+    def _intent(self, plan: dict[str, Any]) -> Iterator[None]:
+        """Record `plan` as an open intent for the duration of a write (under the write lock).
+
+        plan: {"add": {doc id: content hash}, "replace": {doc id: [older ids]}, "delete": [ids]}.
+        If the write fails, what it left half done is settled at once, as for a dead process.
+        """
+        intent_id = _INTENT + uuid.uuid4().hex
+        self._own = {**self._own, intent_id: plan}
+        try:
+            self._collection("state").upsert(
+                ids=[intent_id], embeddings=[[1.0]], metadatas=[{"plan": json.dumps(plan), "opened_at": time.time()}]
+            )
+            yield
+        except BaseException:
+            try:
+                self._settle(intent_id, plan)
+            except Exception as exc:  # the intent stays open: this or another process settles it later
+                logger.warning("could not undo a failed write to the index: %s", _first_line(exc))
+                self._intents = {**self._intents, intent_id: plan}
+                self._own = {k: v for k, v in self._own.items() if k != intent_id}
+            raise
+        self._close_intent(intent_id)
+
+    def _close_intent(self, intent_id: str) -> None:
+        self._collection("state").delete(ids=[intent_id])
+        self._own = {k: v for k, v in self._own.items() if k != intent_id}
+        self._intents = {k: v for k, v in self._intents.items() if k != intent_id}
+        self._touch()
+
+    def _settle(self, intent_id: str, plan: dict[str, Any]) -> None:
+        """Bring what an interrupted write names to a whole state, then close its intent.
+
+        A deletion is completed. An added document whose record landed (with the planned content
+        hash) is kept and the versions it replaces are deleted; one without a record never
+        landed and its parts go (the versions it would replace stay). A record with another
+        hash is the untouched old version of a document changed in place: it stays.
+        """
+        docs = self._collection("docs")
+        added: dict[str, str] = plan.get("add", {})
+        got = docs.get(ids=list(added), include=["metadatas"]) if added else {"ids": [], "metadatas": []}
+        records = dict(zip(got["ids"], got["metadatas"]))
+        gone = list(plan.get("delete", ()))
+        never_landed = []
+        for doc_id, content_hash in added.items():
+            if doc_id not in records:
+                never_landed.append(doc_id)
+            elif records[doc_id].get("content_hash") == content_hash:
+                gone += plan.get("replace", {}).get(doc_id, [])
+        if gone:
+            docs.delete(ids=gone)
+        for doc_id in [*gone, *never_landed]:
+            self._delete_parts(doc_id)
+        self._close_intent(intent_id)
+
+    def _finish_dead_writes(self, held: bool | None) -> None:
+        """Settle the open intents of processes that died (call under `_lock`).
+
+        held: what `_write_lock` gave: True means every open intent but this Store's own is a
+        dead process's; None (no lock) takes intents older than SWEEP_GRACE_S for dead.
+        """
+        if held is False:
+            return
+        cutoff = time.time() - SWEEP_GRACE_S
+        dead = [
+            (intent_id, plan)
+            for intent_id, plan in self._read_state()[1].items()
+            if intent_id not in self._own and (held or plan["opened_at"] < cutoff)
+        ]
+        for intent_id, plan in dead:
+            self._settle(intent_id, plan)
+        if dead:
+            logger.warning("finished %d write(s) to the index that a stopped process left open", len(dead))
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[bool | None]:
+        """Hold the write lock (waiting for another process's write) and `_lock` for one write,
+        after settling what dead processes left open. Yields what `_write_lock` gave."""
+        with self._write_lock() as held, self._lock:
+            self._finish_dead_writes(held)
+            yield held
+
+    def _recover(self) -> None:
+        """Settle dead processes' writes now, unless another process is writing (then later).
+
+        Best effort: until they are settled, their documents stay out of retrieval (`_hidden`).
+        """
+        try:
+            with self._write_lock(wait=False) as held, self._lock:
+                self._finish_dead_writes(held)
+        except Exception as exc:  # e.g. a read-only index: readers still see only whole documents
+            logger.warning("could not finish a write a stopped process left open: %s", _first_line(exc))
+
+    def scan(self, kind: str, include: list[str], page: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every record of a collection, a page at a time (Chroma's `get` answers).
+
+        One `get` of all records fails once a collection holds more than ~32k of them ("too many
+        SQL variables" from Chroma's SQLite, seen with 40,000) whenever metadata is included.
+        """
+        offset = 0
+        while True:
+            got = self.read(lambda: self._collection(kind).get(include=include, limit=page, offset=offset))
+            yield got
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
     # -- documents -----------------------------------------------------------------------
     def has_document(self, doc_id: str) -> dict[str, Any] | None:
         """The stored metadata of a complete document, or None."""
@@ -233,9 +455,24 @@ class Store:
         return list(got["ids"])
 
     def documents(self) -> list[Document]:
-        """Every complete document, without its text, sorted by date then title."""
-        got = self.read(lambda: self._collection("docs").get(include=["metadatas"]))
-        docs = [self._to_document(i, m, "") for i, m in zip(got["ids"], got["metadatas"])]
+        """Every complete document, without its text, sorted by date then title.
+
+        While a write is open (or was cut short), a document it deletes is no longer listed and
+        one it replaces is listed until the new version's record has landed: never both.
+        """
+        for _ in range(3):  # the records and the intents must be of one moment: no write ended between
+            token, before = self._read_state()
+            records = {i: m for got in self.scan("docs", ["metadatas"]) for i, m in zip(got["ids"], got["metadatas"])}
+            token_after, after = self._read_state()
+            if token_after == token:
+                break
+        unlisted: set[str] = set()
+        for plan in [*before.values(), *after.values(), *self._own.values()]:
+            unlisted.update(plan.get("delete", ()))
+            for doc_id, olds in plan.get("replace", {}).items():
+                if doc_id in records and records[doc_id].get("content_hash") == plan.get("add", {}).get(doc_id):
+                    unlisted.update(olds)
+        docs = [self._to_document(i, m, "") for i, m in records.items() if i not in unlisted]
         return sorted(docs, key=lambda d: (d.date, d.title, d.doc_id))
 
     def document(self, doc_id: str) -> Document:
@@ -253,20 +490,39 @@ class Store:
         """Store one document whole (see `write_documents`)."""
         self.write_documents([(doc, chunks, chunk_vectors, sentence_vectors)])
 
-    def write_documents(self, items: "list[tuple[Document, list[Chunk], np.ndarray, np.ndarray]]") -> None:
-        """Store documents whole: all their sentences and chunks first, their records last.
+    def write_documents(
+        self,
+        items: "list[tuple[Document, list[Chunk], np.ndarray, np.ndarray]]",
+        replaces: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        """Store documents whole: all their sentences and chunks first, their records last, as one
+        intent (see the module docstring), so a process killed at any point leaves each document
+        whole or absent, and each replaced one either still there or gone with its new version in.
 
         Each item is (document, its chunks, one vector per chunk, one vector per sentence of the
         document). Writing many documents at once lets Chroma take large batches.
+
+        Args:
+            replaces: doc id -> ids of the older versions it replaces (a changed file); they are
+                deleted once its record has landed.
         """
         import numpy as np
 
         if not items:
             return
-        with self._lock:
-            for doc, *_ in items:
-                if self.has_document(doc.doc_id):
-                    self._delete_parts(doc.doc_id)
+        added = {doc.doc_id: doc.content_hash for doc, *_ in items}
+        replace: dict[str, list[str]] = {}
+        for new, old_ids in (replaces or {}).items():
+            olds = [old for old in old_ids if old not in added]
+            if new in added and olds:
+                replace[new] = olds
+        with self._writing(), self._intent({"add": added, "replace": replace}):
+            # A document changed in place loses its record before its parts, never after.
+            existing = self._collection("docs").get(ids=list(added), include=[])["ids"]
+            if existing:
+                self._collection("docs").delete(ids=existing)
+            for doc_id in existing:
+                self._delete_parts(doc_id)
             written_at = time.time()
             sentence_ids: list[str] = []
             sentence_metas: list[dict[str, Any]] = []
@@ -323,37 +579,45 @@ class Store:
                     documents=[d.text for d in records[lo:hi]],
                     metadatas=metas[lo:hi],
                 )
-            self._touch()
+            olds = [old for old_ids in replace.values() for old in old_ids]
+            if olds:
+                self._collection("docs").delete(ids=olds)
+            for old in olds:
+                self._delete_parts(old)
 
     def delete_document(self, doc_id: str) -> None:
-        """Remove a document everywhere: its record first, then its chunks and sentences."""
-        with self._lock:
+        """Remove a document everywhere (record first, then its chunks and sentences), as one intent."""
+        with self._writing():
             if not self.has_document(doc_id):
                 raise NotFoundError(f"no document with id {doc_id!r} in the index")
-            self._collection("docs").delete(ids=[doc_id])
-            self._delete_parts(doc_id)
-            self._touch()
+            with self._intent({"delete": [doc_id]}):
+                self._collection("docs").delete(ids=[doc_id])
+                self._delete_parts(doc_id)
 
     def _delete_parts(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
         self._collection("sentences").delete(where={"doc_id": doc_id})
-        for key in [k for k in self._sentence_cache if k.startswith(doc_id + ":")]:
-            del self._sentence_cache[key]
+        self._forget_sentences(doc_id)
 
     def sweep_incomplete(self, grace_s: float = SWEEP_GRACE_S) -> list[str]:
-        """Delete chunks and sentences of documents whose ingest never finished; returns their ids.
+        """Settle writes that stopped processes left open, then delete the chunks and sentences of
+        documents that have no record (an ingest that never finished); returns their ids.
 
-        Parts written in the last `grace_s` seconds are left alone: with a shared server, they
-        may belong to an ingest still running in another process.
+        With a folder this holds the write lock, so no other process is writing and every
+        leftover goes. With a server, parts written in the last `grace_s` seconds are left
+        alone: they may belong to an ingest still running in another process.
         """
-        with self._lock:
-            complete = set(self._collection("docs").get(include=[])["ids"])
-            cutoff = time.time() - grace_s
+        with self._writing() as held:
+            complete = {i for got in self.scan("docs", []) for i in got["ids"]}
+            in_progress = self._hidden()  # a live write's (a dead one's were settled above)
+            cutoff = time.time() - (0 if held else grace_s)
             stray: set[str] = set()
             for kind in ("chunks", "sentences"):
-                for meta in self._collection(kind).get(include=["metadatas"])["metadatas"]:
-                    if meta["doc_id"] not in complete and float(meta.get("written_at", 0)) < cutoff:
-                        stray.add(meta["doc_id"])
+                for meta in (m for got in self.scan(kind, ["metadatas"]) for m in got["metadatas"]):
+                    doc_id = meta["doc_id"]
+                    old = float(meta.get("written_at", 0)) < cutoff
+                    if old and doc_id not in complete and doc_id not in in_progress:
+                        stray.add(doc_id)
             for doc_id in stray:
                 self._delete_parts(doc_id)
             if stray:
@@ -362,8 +626,12 @@ class Store:
             return sorted(stray)
 
     def where(self, filters: Filters) -> dict[str, Any] | None:
-        """The Chroma `where` clause that keeps chunks inside the filters (see Filters.matches)."""
+        """The Chroma `where` clause that keeps chunks inside the filters (see Filters.matches),
+        and out of documents that a write in progress (or cut short) names."""
         clauses: list[dict[str, Any]] = []
+        hidden = self._hidden()
+        if hidden:
+            clauses.append({"doc_id": {"$nin": sorted(hidden)}})
         if filters.sources:
             clauses.append({"source_key": {"$in": sorted({outlet_key(s) for s in filters.sources})}})
         if filters.places:
@@ -379,20 +647,23 @@ class Store:
 
     # -- chunks and sentences ------------------------------------------------------------
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Every chunk's id, text and metadata (for the lexical index), in pages."""
+        """Every chunk's id, text and metadata (for the lexical index), in pages: the chunks of
+        complete documents only (not those of a write in progress or cut short)."""
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
-        page = 5000
-        offset = 0
-        while True:
-            got = self.read(lambda: self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset))
+        for got in self.scan("chunks", ["documents", "metadatas"]):
             ids += got["ids"]
             texts += got["documents"]
             metas += got["metadatas"]
-            if len(got["ids"]) < page:
-                return ids, texts, metas
-            offset += page
+        # Read after the chunks: a chunk read above whose write is still open is named here, and
+        # one whose write ended has a record now, unless its document was deleted or never landed.
+        complete = {i for got in self.scan("docs", []) for i in got["ids"]}
+        complete -= self._hidden(self._read_state()[1])
+        keep = [i for i, meta in enumerate(metas) if meta.get("doc_id") in complete]
+        if len(keep) == len(ids):
+            return ids, texts, metas
+        return [ids[i] for i in keep], [texts[i] for i in keep], [metas[i] for i in keep]
 
     def count_chunks(self) -> int:
         return self.chunks.count()
@@ -403,19 +674,35 @@ class Store:
 
         found: dict[str, np.ndarray] = {}
         missing = []
-        for sid in ids:
-            vector = self._sentence_cache.get(sid)
-            if vector is None:
-                missing.append(sid)
-            else:
-                found[sid] = vector
+        with self._sentence_lock:
+            epoch = self._sentence_epoch
+            for sid in ids:
+                vector = self._sentence_cache.get(sid)
+                if vector is None:
+                    missing.append(sid)
+                else:
+                    found[sid] = vector
+                    self._sentence_cache.move_to_end(sid)
         if missing:
             got = self.read(lambda: self._collection("sentences").get(ids=missing, include=["embeddings"]))
-            for sid, vector in zip(got["ids"], got["embeddings"]):
-                found[sid] = self._sentence_cache[sid] = np.asarray(vector, dtype=np.float32)
-            while len(self._sentence_cache) > self._sentence_cache_size:
-                self._sentence_cache.popitem(last=False)
+            read = {sid: np.asarray(vector, dtype=np.float32) for sid, vector in zip(got["ids"], got["embeddings"])}
+            found.update(read)
+            with self._sentence_lock:
+                if epoch == self._sentence_epoch:  # else a document changed meanwhile: these may be stale
+                    self._sentence_cache.update(read)
+                    while len(self._sentence_cache) > self._sentence_cache_size:
+                        self._sentence_cache.popitem(last=False)
         return found
+
+    def _forget_sentences(self, doc_id: str | None = None) -> None:
+        """Drop cached sentence vectors: one document's, or all of them."""
+        with self._sentence_lock:
+            self._sentence_epoch += 1
+            if doc_id is None:
+                self._sentence_cache.clear()
+            else:
+                for key in [k for k in self._sentence_cache if k.startswith(doc_id + ":")]:
+                    del self._sentence_cache[key]
 
     @staticmethod
     def _to_document(doc_id: str, meta: dict[str, Any], text: str) -> Document:

@@ -1,8 +1,10 @@
-"""Words, stems and stop words shared by lexical statistics and the answerer."""
+"""Words, stems and stop words shared by lexical statistics and the answerer; cleaning of
+untrusted text (questions, reports, metadata) so control characters never reach the index."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 # Letters of Latin, Cyrillic and Arabic scripts, digits, with inner apostrophes, dots in numbers.
@@ -45,3 +47,46 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
 def content_terms(text: str) -> list[str]:
     """Stems of the words that carry meaning (no stop words), in order."""
     return [stem(word) for word, _, _ in tokens(text) if word not in STOPWORDS]
+
+
+# Terminal escape sequences (colours, cursor moves, window titles), dropped whole so no "[31m"
+# is left behind: CSI, OSC (ended by BEL or ST) and two-character escapes, in 7- and 8-bit form.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])?|\x9b[0-?]*[ -/]*[@-~]")
+# C0 and C1 controls other than tab and newline; lone surrogates cannot be stored as UTF-8.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_LINE_BREAKS = str.maketrans({"\r": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n"})
+# Invisible characters a question gains when pasted: format characters (zero-width spaces and
+# joiners, soft hyphens, bidi marks and overrides, BOM, tag characters), surrogates, private use
+# and unassigned code points. They would split or hide words.
+_INVISIBLE = frozenset({"Cf", "Cs", "Co", "Cn"})
+
+
+def clean_text(text: str) -> str:
+    """A report's text with escape sequences and control characters removed.
+
+    Line breaks become "\\n" (also form feeds and vertical tabs), tabs stay, lone surrogates
+    become U+FFFD; everything else, zero-width and bidi characters included, is kept as written.
+    """
+    text = text.replace("\r\n", "\n").translate(_LINE_BREAKS)
+    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+    return _SURROGATES.sub("\ufffd", text)
+
+
+# Controls that are not whitespace to str.split(): removed, so "T\x07itle" stays one word.
+_HIDDEN_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """Text as a single line: escape sequences and control characters dropped, line breaks and
+    runs of whitespace made one space."""
+    return " ".join(_HIDDEN_CONTROLS.sub("", _ESCAPES.sub("", text)).split())
+
+
+def clean_question(text: str) -> str:
+    """A question as typed or pasted, reduced to what it says: one line, NFKC-normalised, with
+    escape sequences, control and invisible characters gone (a zero-width space inside a word
+    does not split it)."""
+    text = _ESCAPES.sub("", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE)
+    return one_line(unicodedata.normalize("NFKC", text))

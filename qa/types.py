@@ -271,12 +271,14 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     failed: list[IngestFailure] = field(default_factory=list)
     chunks: int = 0  # chunks written
+    duplicates: list[str] = field(default_factory=list)  # items (file, or "file, row N") repeating an earlier one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
+        repeated = f", {len(self.duplicates)} repeated an earlier report" if self.duplicates else ""
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
-            f"{len(self.failed)} failed; {self.chunks} chunks written"
+            f"{len(self.failed)} failed{repeated}; {self.chunks} chunks written"
         )

@@ -112,3 +112,101 @@ def test_ask_with_filters(cli_index):
 def test_bad_filters_give_one_line(cli_index, args, message):
     done = run("ask", *args, "How many civilians were killed?", index=cli_index)
     assert done.returncode != 0 and done.stderr.startswith(message) and done.stderr.strip().count("\n") == 0
+
+
+# -- bad input: one `error:` line each, no traceback, exit 1 when anything failed ------------------------
+@pytest.mark.parametrize(
+    "question, message",
+    [
+        ("x" * 10_000, "error: the question is 10,000 characters long; the limit is 2,000 (setting max_question_chars)"),
+        ("\u200b\u200d\x1b[2J\x1b[H\x7f", "error: the question is empty"),
+        ("?! \u061f", "error: the question '?! \u061f' has no words in it"),
+    ],
+)
+def test_bad_questions_give_one_error_line(tmp_path, question, message):
+    done = run("ask", question, index=tmp_path / "index")
+    assert done.returncode == 1 and done.stderr == message + "\n" and done.stdout == ""
+
+
+@pytest.mark.slow
+def test_questions_with_control_characters_or_other_scripts_are_answered_or_abstain(cli_index):
+    done = run("ask", "--json", "How many civilians were killed in \x1b[1mArm\u200banaz\x1b[0m?\x7f", index=cli_index)  # argv cannot hold a NUL
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["question"] == "How many civilians were killed in Armanaz?" and "28" in data["answer"]
+    arabic = "\u0643\u0645 \u0639\u062f\u062f \u0627\u0644\u0642\u062a\u0644\u0649\u061f"
+    done = run("ask", arabic, index=cli_index)
+    assert done.returncode == 0 and done.stdout.startswith("The reports don't say") and done.stderr == ""
+
+
+@pytest.mark.slow
+def test_ingest_prints_one_error_line_per_bad_file_and_lands_the_rest(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "convoy.txt").write_text("A convoy of 27 trucks reached Saraqib on Sunday, officials said.\n")
+    (folder / "alep.txt").write_bytes("D\u00e9claration du maire d\u2019Alep \u2013 12 civils tu\u00e9s.\n".encode("cp1252"))
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (folder / "two\nlines\x1b[31m.txt").write_bytes(b"\x00\x01binary")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")  # in a folder: skipped
+    (folder / "rows.csv").write_text("title,text\nGood row,Shelling hit Kafranbel on Monday.\nBroken\n")
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(50_000_000)
+    index = tmp_path / "index"
+    done = run("ingest", str(folder), str(huge), str(tmp_path / "scan.exe"), index=index)
+    assert done.returncode == 1
+    assert done.stdout == "3 added, 0 replaced, 0 unchanged, 7 failed; 3 chunks written\n"
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [  # paths that are not there first, then in the order read
+        f"error: {tmp_path / 'scan.exe'}: no such file or folder",
+        f"error: {folder / 'empty.txt'}: no text to ingest (the file is empty)",
+        f"error: {folder / 'loop.txt'}: a symbolic link loop",
+        f"error: {folder / 'photo.txt'}: this is a PNG image, not a text report",
+        f"error: {folder / 'rows.csv'}, row 2: has 1 fields, the header has 2 (line 3)",
+        f"error: {folder}/two\\nlines\\x1b[31m.txt: binary data (NUL bytes), not a text report",
+        f"error: {huge}: 50,000,000 bytes is over the limit of 25,000,000 bytes (setting max_file_bytes)",
+    ]
+    listed = json.loads(run("docs", "--json", index=index).stdout)
+    assert sorted(d["title"] for d in listed) == [
+        "A convoy of 27 trucks reached Saraqib on Sunday, officials said.",
+        "D\u00e9claration du maire d\u2019Alep \u2013 12 civils tu\u00e9s.",
+        "Good row",
+    ]
+
+
+@pytest.mark.slow
+def test_a_file_name_starting_with_a_dash(tmp_path):
+    (tmp_path / "-report.txt").write_text("Shelling hit Kafranbel on Monday.\n")
+    index = tmp_path / "index"
+    mistaken = run("ingest", "-report.txt", index=index, cwd=tmp_path)
+    assert mistaken.returncode == 2
+    assert "To ingest the file '-report.txt', write: qa ingest -- -report.txt (or ./-report.txt)." in mistaken.stderr
+    first = run("ingest", "--", "-report.txt", index=index, cwd=tmp_path)
+    assert first.returncode == 0 and first.stdout.startswith("1 added") and first.stderr == ""
+    again = run("ingest", "./-report.txt", index=index, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.startswith("0 added, 0 replaced, 1 unchanged, 0 failed")
+
+
+FAKES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fa-kes.csv"
+
+
+@pytest.mark.slow
+def test_the_fa_kes_collection_ingests_with_outlet_date_and_place(tmp_path):
+    """All 804 real FA-KES reports through `qa ingest`: 9 rows repeat an earlier row in every
+    stored field (text, title, outlet, date, place) and are stored once; the rest land."""
+    if not FAKES.exists():
+        pytest.skip(f"{FAKES} is not here (shared test data)")
+    index = tmp_path / "index"
+    done = run("ingest", str(FAKES), index=index)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("795 added, 0 replaced, 0 unchanged, 0 failed, 9 repeated an earlier report;")
+    docs = json.loads(run("docs", "--json", index=index).stdout)
+    assert len(docs) == 795 and len({d["source"] for d in docs}) == 15
+    assert all(d["source"] and d["place"] and len(d["date"]) == 10 and d["date"][4] == "-" for d in docs)
+    asked = run("ask", "--json", "--source", "dailysabah", "--from", "2016-07", "--to", "2016-07",
+                "How many civilians were killed in Hasakeh?", index=index)
+    answer = json.loads(asked.stdout)
+    assert "16 civilians" in answer["answer"]
+    assert {(c["source"], c["date"][:7]) for c in answer["citations"]} == {("dailysabah", "2016-07")}

@@ -1,7 +1,13 @@
+import codecs
+import os
+import tracemalloc
+from pathlib import Path
+
 import pytest
 
 from qa.documents import (
     collect_files,
+    count_items,
     decode_text,
     html_to_text,
     iter_documents,
@@ -17,7 +23,7 @@ def test_bundled_report_metadata_comes_from_its_sidecar(bundled_report):
     doc = load_document(bundled_report, max_bytes=10**7)
     assert doc.title and doc.source and doc.date == "2017-09-30"
     assert doc.text == bundled_report.read_text(encoding="utf-8")  # text unchanged
-    assert len(doc.doc_id) == 16 and doc.content_hash.startswith(doc.doc_id)
+    assert len(doc.doc_id) == 16 and len(doc.content_hash) == 64
 
 
 def test_front_matter_is_metadata_and_not_text(tmp_path):
@@ -32,7 +38,14 @@ def test_front_matter_is_metadata_and_not_text(tmp_path):
 
 def test_declared_id_is_kept_and_content_hash_otherwise():
     assert make_document("Some text.", {"id": "report-7"}).doc_id == "report-7"
-    assert make_document("Some text.", {}).doc_id == make_document("Some text.", {"title": "x"}).doc_id
+    plain, titled = make_document("Some text.", {}), make_document("Some text.", {"title": "x"})
+    assert plain.doc_id == titled.doc_id  # a file keeps its id when its front matter changes...
+    assert plain.content_hash != titled.content_hash  # ...and is stored again with the new fields
+    row = {"title": "x", "outlet": "Wire A", "date": "2017-04-02"}
+    same_row = make_document("Some text.", row, id_covers_metadata=True)
+    assert same_row.doc_id == make_document("Some text.", dict(row), id_covers_metadata=True).doc_id
+    # A row with the same text on another day is another report.
+    assert same_row.doc_id != make_document("Some text.", {**row, "date": "2017-04-14"}, id_covers_metadata=True).doc_id
     with pytest.raises(DocumentError, match="declared id"):
         make_document("Some text.", {"id": "../etc/passwd"})
 
@@ -135,7 +148,7 @@ def test_columns_can_be_named_and_jsonl_rows_are_read(tmp_path):
     docs = [d for _, d in items if not isinstance(d, Exception)]
     errors = [str(e) for _, e in items if isinstance(e, Exception)]
     assert [(d.source, d.date) for d in docs] == [("Wire A", "2018-03-01"), ("Wire B", "")]
-    assert errors[0].startswith(f"{path}, row 2: not valid JSON") and errors[1] == f"{path}, row 3: not a JSON object"
+    assert errors[0].startswith(f"{path}, row 2: not valid JSON") and errors[1] == f"{path}, row 3: not a JSON object but a list"
     missing = list(read_collection(path, 10**6, {"text": "body"}))
     assert str(missing[0][1]).startswith(f"{path}: no column 'body' (columns: story, paper, when, tags)")
 
@@ -161,3 +174,298 @@ def test_collections_in_cp1252_and_with_long_texts(tmp_path):
     assert long.text == long_text
     [(_, too_long)] = list(read_collection(path, 10**5))[1:]
     assert "over the limit of 100,000 bytes" in str(too_long)
+
+
+# -- bad input: encodings, binary files, odd names, links, broken collections ---------------------
+CP1252_TEXT = "D\u00e9claration du maire d\u2019Alep \u2013 12 civils tu\u00e9s, \u201caide\u201d de 5\u00a0000 \u20ac promise\u2026\n"
+LATIN1_TEXT = "Gr\u00fc\u00dfe aus Stra\u00dfburg: le gar\u00e7on \u00e9tait l\u00e0, \u00e7a va. Die Stra\u00dfe ist gesperrt.\n"
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(CP1252_TEXT.encode("cp1252"), id="cp1252"),
+        pytest.param(CP1252_TEXT.encode("utf-16"), id="utf-16 with BOM"),
+        pytest.param(codecs.BOM_UTF16_BE + CP1252_TEXT.encode("utf-16-be"), id="utf-16-be with BOM"),
+        pytest.param(CP1252_TEXT.encode("utf-16-le"), id="utf-16-le without BOM"),
+        pytest.param(CP1252_TEXT.encode("utf-32"), id="utf-32 with BOM"),
+        pytest.param(codecs.BOM_UTF8 + CP1252_TEXT.encode("utf-8"), id="utf-8 with BOM"),
+    ],
+)
+def test_legacy_and_unicode_encodings_are_stored_as_written(tmp_path, encoded):
+    path = tmp_path / "alep.txt"
+    path.write_bytes(encoded)
+    assert load_document(path, max_bytes=10**6).text == CP1252_TEXT
+
+
+def test_latin1_text_is_decoded_not_mangled(tmp_path):
+    path = tmp_path / "strassburg.txt"
+    path.write_bytes(LATIN1_TEXT.encode("latin-1"))
+    assert load_document(path, max_bytes=10**6).text == LATIN1_TEXT
+
+
+def test_a_stray_cp1252_byte_in_utf8_text_does_not_mangle_the_rest():
+    raw = "Le maire d\u2019Alep a d\u00e9clar\u00e9 : 12 civils tu\u00e9s.".encode() + b" \x96 fin."
+    assert decode_text(raw, "f") == "Le maire d\u2019Alep a d\u00e9clar\u00e9 : 12 civils tu\u00e9s. \u2013 fin."
+    # The five bytes cp1252 leaves undefined no longer switch the whole file to latin-1.
+    assert decode_text("\u201cQuoted\u201d \u20ac".encode("cp1252") + b"\x81", "f") == "\u201cQuoted\u201d \u20ac\x81"
+
+
+def test_collections_in_legacy_encodings_and_stray_bytes_late_in_the_file(tmp_path):
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes(('title,text\nAlep,"' + CP1252_TEXT.strip() + '"\n').encode("cp1252"))
+    [(_, doc)] = read_collection(legacy, 10**6)
+    assert doc.text == CP1252_TEXT.strip()
+    # UTF-8 for its first megabyte (the part looked at), then one cp1252 byte: read on, not stopped.
+    mixed = tmp_path / "mixed.csv"
+    filler = "".join(f"Row {i},Le caf\u00e9 num\u00e9ro {i} a ferm\u00e9.\n" for i in range(40_000))
+    mixed.write_bytes(("title,text\n" + filler).encode() + "Last,Prix : 5 \u20ac pay\u00e9.\n".encode("cp1252"))
+    rows = list(read_collection(mixed, 10**6))
+    assert len(rows) == 40_001 and not any(isinstance(d, DocumentError) for _, d in rows)
+    assert rows[0][1].text == "Le caf\u00e9 num\u00e9ro 0 a ferm\u00e9." and rows[-1][1].text == "Prix : 5 \u20ac pay\u00e9."
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "no text to ingest (the file is empty)"),
+        (b" \n\t\r\n  ", "no text to ingest (only blank space or control characters)"),
+        (codecs.BOM_UTF8, "no text to ingest"),
+        (b"---\ntitle: Only metadata\n---\n", "no text to ingest after the front matter"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "this is a JPEG image, not a text report"),
+        (b"GIF89a\x01\x00\x01\x00", "this is a GIF image, not a text report"),
+        (b"%PDF-1.7\n", "this is a PDF (not supported yet)"),
+        (b"PK\x03\x04\x14\x00", "this is a zip archive (or docx/xlsx)"),
+        (b"\x7fELF\x02\x01\x01\x00", "this is a program (ELF)"),
+        (bytes(range(1, 256)) * 8, "binary data (control characters), not a text report"),
+        (b"\x00\x01\x02garbage", "binary data (NUL bytes)"),
+    ],
+)
+def test_empty_binary_and_renamed_files_are_refused_with_a_reason(tmp_path, content, message):
+    path = tmp_path / "report.txt"
+    path.write_bytes(content)
+    with pytest.raises(DocumentError) as caught:
+        load_document(path, max_bytes=10**6)
+    assert str(caught.value) == f"{path}: " + message or str(caught.value).startswith(f"{path}: {message}")
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_control_characters_and_escape_sequences_are_removed_from_reports(tmp_path):
+    path = tmp_path / "ansi.md"
+    path.write_bytes(
+        b'---\ntitle: "Shelling \\e[31min\\a Hama\\nupdated"\n---\n'
+        b"\x1b[1mShells\x1b[0m fell on Hama\x07 on Monday.\x0cA second page.\r\nA third line.\x1a\n"
+    )
+    doc = load_document(path, max_bytes=10**6)
+    assert doc.text == "Shells fell on Hama on Monday.\nA second page.\nA third line.\n"
+    assert doc.title == "Shelling in Hama updated"
+
+
+def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as handle:
+        handle.truncate(50_000_000)  # 50 MB on paper, no time or disk to write
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentError) as caught:
+            load_document(path, max_bytes=25_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == (
+        f"{path}: 50,000,000 bytes is over the limit of 25,000,000 bytes (setting max_file_bytes)"
+    )
+    assert peak < 1_000_000, f"refusing it took {peak:,} bytes: the file was read"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a..b.txt", "..txt", "report with spaces.txt", "it's \"quoted\".md", "rapport d'\u00e9t\u00e9 \u0645\u0644\u0641.txt",
+     "new\nline.txt", "-report.txt", "x" * 240 + ".txt"],
+)
+def test_odd_file_names_are_read_when_named(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("Shelling hit Kafranbel on Monday.\n")
+    files, problems = collect_files([path])
+    assert files == [path] and problems == []
+    assert load_document(path, max_bytes=10**6).path == str(path)
+
+
+def test_unsupported_types_are_named_when_given_and_skipped_in_a_folder(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "report.txt").write_text("Shelling hit Kafranbel on Monday.\n")
+    for name in ("scan.pdf", "notes.docx", "tool.exe", "NOSUFFIX", "..txt"):
+        (folder / name).write_bytes(b"%PDF-1.4 whatever")
+    named = [folder / n for n in ("scan.pdf", "notes.docx", "tool.exe", "NOSUFFIX")]
+    files, problems = collect_files([folder, *named])
+    assert files == [folder / "report.txt"]  # in a folder: other types and hidden files, silently
+    supported = "supported: .csv, .htm, .html, .jsonl, .markdown, .md, .ndjson, .text, .txt"
+    assert problems == [
+        (str(folder / "scan.pdf"), f"unsupported file type '.pdf'; {supported}"),
+        (str(folder / "notes.docx"), f"unsupported file type '.docx'; {supported}"),
+        (str(folder / "tool.exe"), f"unsupported file type '.exe'; {supported}"),
+        (str(folder / "NOSUFFIX"), f"unsupported file type '(none)'; {supported}"),
+    ]
+    empty = tmp_path / "photos"
+    empty.mkdir()
+    (empty / "a.png").write_bytes(b"\x89PNG")
+    assert collect_files([empty]) == ([], [(str(empty), f"no report files in this folder ({supported})")])
+
+
+def test_link_loops_dangling_links_and_pipes_in_a_folder_are_each_reported_once(tmp_path):
+    folder = tmp_path / "reports"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "good.txt").write_text("A convoy of 27 trucks reached Saraqib on Sunday.\n")
+    (folder / "sub" / "also-good.md").write_text("Shelling hit Kafranbel on Monday.\n")
+    (folder / "a.txt").symlink_to(folder / "b.txt")  # a -> b -> a
+    (folder / "b.txt").symlink_to(folder / "a.txt")
+    (folder / "gone.txt").symlink_to(folder / "nowhere.txt")
+    (folder / "sub" / "up").symlink_to(folder)  # a folder link to its own parent
+    (folder / "sub" / "self").symlink_to(folder / "sub")
+    os.mkfifo(folder / "pipe.txt")  # would block a plain read forever
+    files, problems = collect_files([folder])
+    assert problems == []
+    results = {Path(label).name: item for label, item in iter_documents(files, 10**6)}
+    assert sorted(results) == ["a.txt", "also-good.md", "b.txt", "gone.txt", "good.txt", "pipe.txt"]
+    errors = {name: str(item).split(": ", 1)[1] for name, item in results.items() if isinstance(item, DocumentError)}
+    assert errors == {
+        "a.txt": "a symbolic link loop",
+        "b.txt": "a symbolic link loop",
+        "gone.txt": f"a broken symbolic link (to {str(folder / 'nowhere.txt')!r})",
+        "pipe.txt": "not a regular file (a named pipe)",
+    }
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: chmod 000 does not stop root from reading a file")
+def test_an_unreadable_file_or_folder_is_reported(tmp_path):
+    (tmp_path / "good.txt").write_text("Shelling hit Kafranbel on Monday.\n")
+    locked = tmp_path / "locked.txt"
+    locked.write_text("Secret.\n")
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    locked.chmod(0)
+    closed.chmod(0)
+    try:
+        files, problems = collect_files([tmp_path])
+        results = [(Path(label).name, str(item)) for label, item in iter_documents(files, 10**6)]
+    finally:
+        locked.chmod(0o644)
+        closed.chmod(0o755)
+    assert problems == [(str(closed), "cannot read the folder: Permission denied")]
+    assert results[1] == ("locked.txt", f"{locked}: cannot read: Permission denied")
+
+
+# A CSV with every kind of broken row, between good ones; row numbers count data rows (header excluded).
+BROKEN_CSV = (
+    "title,text,outlet\n"
+    "Good one,Shelling hit Saraqib on Sunday.,Wire A\n"  # row 1
+    "Too few,only two\n"  # row 2
+    'Stray quote,"He said "hi" there",Wire B\n'  # row 3
+    "Empty,,Wire C\n"  # row 4
+    "Nul,Text with \x00 a NUL,Wire D\n"  # row 5
+    "Big," + "x" * 300 + ",Wire E\n"  # row 6: over a 200-byte limit
+    'Multi,"A convoy\nof trucks reached Idlib.",Wire F\n'  # row 7, lines 8-9
+    "Control,\x07\x1b[0m,Wire G\n"  # row 8
+    'Unterminated,"this quote never closes,Wire H\n'  # row 9, line 11
+    "After,Rain fell on Afrin on Monday.,Wire I\n"  # row 10
+    "Last,Aid arrived in Douma.,Wire J\n"  # row 11
+)
+
+
+def test_a_csv_with_broken_rows_reports_each_by_number_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(BROKEN_CSV.encode())
+    items = list(read_collection(path, 200))
+    docs = {label.rsplit(" ", 1)[1]: d.text for label, d in items if not isinstance(d, DocumentError)}
+    errors = [str(e).removeprefix(f"{path}, ") for _, e in items if isinstance(e, DocumentError)]
+    assert docs == {
+        "1": "Shelling hit Saraqib on Sunday.",
+        "7": "A convoy\nof trucks reached Idlib.",
+        "10": "Rain fell on Afrin on Monday.",
+        "11": "Aid arrived in Douma.",
+    }
+    assert errors == [
+        "row 2: has 2 fields, the header has 3 (line 3)",
+        "row 3: malformed CSV (line 4): ',' expected after '\"'",
+        "row 4: no text in column 'text'",
+        "row 5: binary data (NUL bytes) in column 'text'",
+        "row 6: the row is over the limit of 200 bytes (setting max_file_bytes)",
+        "row 8: no text to ingest (only blank space or control characters)",
+        "row 9: a quote opened on line 11 is never closed; the rows after it are read from line 12",
+    ]
+    assert count_items([path], 200) == len(items)  # the progress total
+
+
+def test_a_row_over_the_limit_is_skipped_to_its_end_without_being_kept(tmp_path):
+    path = tmp_path / "long.csv"
+    long_field = "Shelling continued.\n" * 5_000  # 100 kB over many lines, inside quotes
+    path.write_text(f'title,text\nFirst,Aid reached Douma.\nHuge,"{long_field}"\nLast,Rain fell on Afrin.\n')
+    items = list(read_collection(path, 10_000))
+    shown = [(label.rsplit(" ", 1)[1], str(d).split(": ", 1)[1] if isinstance(d, DocumentError) else d.title) for label, d in items]
+    assert shown == [
+        ("1", "First"),
+        ("2", "the row is over the limit of 10,000 bytes (setting max_file_bytes)"),
+        ("3", "Last"),
+    ]
+
+
+@pytest.mark.slow
+def test_a_30_mb_field_is_refused_row_wise_at_the_default_limit(tmp_path):
+    from qa.config import Settings
+
+    limit = Settings().max_file_bytes
+    path = tmp_path / "fa-kes-like.csv"
+    with path.open("w") as out:
+        out.write("title,text\nFirst,Aid reached Douma.\n")
+        out.write('Huge,"' + "Shelling continued.\n" * 1_500_000 + '"\n')  # one 30 MB field
+        out.write("Last,Rain fell on Afrin.\n")
+    items = list(read_collection(path, limit))
+    assert [getattr(d, "title", None) for _, d in items] == ["First", None, "Last"]
+    assert str(items[1][1]) == f"{path}, row 2: the row is over the limit of 25,000,000 bytes (setting max_file_bytes)"
+
+
+def test_jsonl_bad_lines_are_numbered_and_the_rest_land(tmp_path):
+    path = tmp_path / "reports.jsonl"
+    path.write_text(
+        '{"text": "Aid reached Douma on Sunday.", "title": "Douma"}\n'
+        "[1, 2]\n"
+        "{broken\n"
+        '{"text": 42}\n'
+        '{"text": ["a", "list"]}\n'
+        '{"title": "no text"}\n'
+        + "[" * 100_000 + "\n"
+        '{"text": "With a \\u0000 NUL"}\n'
+        '{"text": "' + "y" * 500 + '"}\n'
+        '{"text": "Shelling \\u001b[31mhit\\u001b[0m Hama.", "title": "T\\u0007itle\\non two lines"}'
+    )
+    items = list(read_collection(path, 300))
+    docs = [(d.title, d.text) for _, d in items if not isinstance(d, DocumentError)]
+    errors = [str(e).removeprefix(f"{path}, ") for _, e in items if isinstance(e, DocumentError)]
+    assert docs == [("Douma", "Aid reached Douma on Sunday."), ("Title on two lines", "Shelling hit Hama.")]
+    assert errors == [
+        "row 2: not a JSON object but a list",
+        "row 3: not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "row 4: column 'text' holds a number, not text",
+        "row 5: column 'text' holds a list, not text",
+        "row 6: no text in column 'text'",
+        "row 7: the line is over the limit of 300 bytes (setting max_file_bytes)",
+        "row 8: binary data (NUL bytes) in column 'text'",
+        "row 9: the line is over the limit of 300 bytes (setting max_file_bytes)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "this is a PNG image, not a collection of reports"),
+        ("noise.jsonl", bytes(range(1, 256)) * 8, "binary data (control characters), not a collection of reports"),
+        ("empty.csv", b"", "empty collection (no header row)"),
+        ("header.csv", b'title,"text\nA,b\n', "the header row is not valid CSV"),
+    ],
+)
+def test_a_collection_that_cannot_be_read_at_all_is_one_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    [(label, error)] = list(iter_documents([path], 10**6))
+    assert label == str(path) and str(error).startswith(f"{path}: {message}")

@@ -5,7 +5,7 @@ from qa.errors import InputError
 
 def retrieve(assistant, question, mode, top_k=3):
     vector = assistant.embedder.encode([question])[0]
-    return assistant.retriever.retrieve(question, vector, mode, top_k)
+    return assistant.retriever.retrieve(question, vector, mode, top_k).hits
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])

@@ -152,3 +152,30 @@ def test_two_processes_share_a_chroma_server(chroma_server, make_assistant, tmp_
     answer = watching.ask("How many civilians were killed in Saraqib?")
     assert "12 civilians" in answer.text
     assert not (tmp_path / "unused-folder").exists()  # everything lives on the server
+
+
+@pytest.mark.slow
+def test_an_index_past_chromas_32k_record_read_limit_still_lists_sweeps_and_reads(tmp_path):
+    """Chroma fails one `get` of more than ~32k records with their metadata ("too many SQL
+    variables"): every whole-collection read is paged (here 33,000 sentences)."""
+    import numpy as np
+
+    from qa.chunking import chunk_sentences, split_sentences
+    from qa.documents import make_document
+    from qa.store import Store
+
+    doc = make_document(" ".join(f"Shelling hit area {i}." for i in range(33_000)), {"title": "Long"}, path="long.txt")
+    sentences = split_sentences(doc.text)
+    chunks = chunk_sentences(doc.text, doc.doc_id, sentences, 120, 1)
+    doc.chunks = len(chunks)
+    rng = np.random.default_rng(0)
+    sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
+    chunk_vectors = rng.standard_normal((len(chunks), 384)).astype(np.float32)
+    store = Store(tmp_path / "index", "k")
+    store.write_documents([(doc, chunks, chunk_vectors, sentence_vectors)])
+    assert len(sentences) == 33_000 and store._collection("sentences").count() == 33_000
+
+    assert store.sweep_incomplete() == []  # scans every sentence's metadata
+    assert [d.doc_id for d in store.documents()] == [doc.doc_id]
+    ids, texts, metas = store.all_chunks()
+    assert len(ids) == len(chunks) and metas[0]["doc_id"] == doc.doc_id

@@ -1,0 +1,128 @@
+"""Shared state under parallel questions: the web app answers `concurrency_limit` questions at
+once, each in its own thread, while an upload or a deletion changes the index in another.
+
+The end-to-end check (20 clients while the browser uploads) is in test_app.py; these pin the
+three places where threads meet: the sentence-vector cache, the lexical index rebuilt after a
+write, and the term statistics an answer is weighed with.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+from qa.chunking import chunk_sentences, split_sentences
+from qa.config import BUNDLED_CORPUS_DIR
+from qa.store import Store
+from qa.types import Document
+
+QUESTION = "Which charity said hospitals in the province had to close?"
+SENTENCES = 400  # per report (and 50 reports): enough cached vectors that forgetting one takes a while
+NEW_REPORT = "Heavy rain flooded the Atmeh camps on Tuesday. The Civil Defence said 340 tents were washed away.\n"
+
+
+def write_report(store: Store, doc_id: str, sentences: int, rng: np.random.Generator) -> np.ndarray:
+    """Store a report through the real write path, with random vectors; returns its sentence vectors."""
+    text = " ".join(f"Sentence number {i} of report {doc_id}." for i in range(sentences))
+    spans = split_sentences(text)
+    chunks = chunk_sentences(text, doc_id, spans, 120, 1)
+    vectors = rng.random((len(spans), 8), dtype=np.float32)
+    chunk_vectors = rng.random((len(chunks), 8), dtype=np.float32)
+    store.write_documents([(Document(doc_id=doc_id, text=text, title=doc_id), chunks, chunk_vectors, vectors)])
+    return vectors
+
+
+@pytest.mark.slow
+def test_sentence_vectors_stay_right_while_reports_are_replaced(tmp_path):
+    """Questions fill the sentence cache while writes forget reports' cached vectors (a replaced
+    or deleted report): no error (forgetting walks the cache while readers add to it), and a
+    replaced report's vectors are its new ones afterwards."""
+    store = Store(tmp_path / "index", "threads")
+    rng = np.random.default_rng(7)
+    reports = [f"r{n}" for n in range(50)]
+    latest = {doc_id: write_report(store, doc_id, SENTENCES, rng) for doc_id in reports}
+    errors: list[str] = []
+    reads = threading.Semaphore(0)
+    done = threading.Event()
+
+    def reader(seed: int) -> None:
+        pick = np.random.default_rng(seed)
+        while not done.is_set():
+            doc_id = reports[int(pick.integers(len(reports)))]
+            try:
+                store.sentence_vectors([f"{doc_id}:s{i}" for i in range(SENTENCES)])
+                reads.release()
+            except Exception as exc:  # noqa: BLE001 - any error is the failure being tested for
+                errors.append(repr(exc))
+
+    readers = [threading.Thread(target=reader, args=(seed,)) for seed in range(2)]
+    for thread in readers:
+        thread.start()
+    try:
+        for round_ in range(300):  # what every replacement and deletion does to the cache
+            reads.acquire(timeout=60)  # one forget per read: the cache stays full
+            store._forget_sentences(reports[(round_ * 7) % len(reports)])
+        for doc_id in reports[:2]:
+            latest[doc_id] = write_report(store, doc_id, SENTENCES, rng)  # same id: replaced
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join(timeout=60)
+    assert errors == []
+    for doc_id, vectors in latest.items():
+        got = store.sentence_vectors([f"{doc_id}:s{i}" for i in range(SENTENCES)])
+        assert np.allclose(np.stack([got[f"{doc_id}:s{i}"] for i in range(SENTENCES)]), vectors), doc_id
+
+
+@pytest.mark.slow
+def test_questions_go_on_while_the_lexical_index_is_rebuilt(make_assistant, tmp_path):
+    """A rebuild can take seconds on a large index; questions meanwhile search the previous build
+    (dense retrieval already sees the new chunks) instead of waiting for it."""
+    assistant = make_assistant()
+    assistant.ingest([BUNDLED_CORPUS_DIR])
+    assistant.warm_up()
+    report = tmp_path / "atmeh.txt"
+    report.write_text(NEW_REPORT)
+    written = assistant.store.generation
+    answers: list[str] = []
+    # Holding the build lock stands for a long rebuild in progress.
+    with assistant.retriever._build_lock:
+        ingest = threading.Thread(target=assistant.ingest, args=([report],))
+        ingest.start()  # writes, then waits for the rebuild to end before starting its own
+        while assistant.store.generation == written and ingest.is_alive():
+            threading.Event().wait(0.02)
+        asking = threading.Thread(target=lambda: answers.append(assistant.ask(QUESTION).text))
+        asking.start()
+        asking.join(timeout=120)
+        assert not asking.is_alive(), "the question waited for the rebuild"
+    ingest.join(timeout=120)
+    assert "Doctors Without Borders" in answers[0]
+    assert "340" in assistant.ask("How many tents were washed away?").text  # rebuilt since
+
+
+@pytest.mark.slow
+def test_an_answer_is_weighed_with_the_statistics_of_its_own_search(make_assistant, tmp_path):
+    """Assistant.ask reads the term statistics just after retrieving; a rebuild landing in between
+    (an upload in another thread) must not pair one build's passages with the next one's counts."""
+    assistant = make_assistant()
+    assistant.ingest([BUNDLED_CORPUS_DIR])
+    retriever = assistant.retriever
+    vector = assistant.embedder.encode([QUESTION])[0]
+    seen: dict[str, int] = {}
+    searched, rebuilt = threading.Event(), threading.Event()
+
+    def question() -> None:
+        seen["searched"] = retriever.retrieve(QUESTION, vector, "hybrid", 5).term_stats.chunks
+        searched.set()
+        rebuilt.wait(timeout=120)
+        seen["next search"] = retriever.retrieve(QUESTION, vector, "hybrid", 5).term_stats.chunks
+
+    thread = threading.Thread(target=question)
+    thread.start()
+    assert searched.wait(timeout=120)
+    report = tmp_path / "atmeh.txt"
+    report.write_text(NEW_REPORT)
+    assistant.ingest([report])  # rebuilds the lexical index in this thread
+    rebuilt.set()
+    thread.join(timeout=120)
+    assert seen["searched"] == seen["next search"] - 1 == retriever.term_stats.chunks - 1
