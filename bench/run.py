@@ -228,36 +228,47 @@ def measure_onnx(
     }
 
 
-def expand(assistant: Assistant, target_chunks: int) -> None:
-    """Grow the index to about `target_chunks` with copies of its documents under new ids.
+class Expander:
+    """Grows an index to a size with copies of the documents it held when the Expander was made,
+    under new ids ("{doc_id}~{n}").
 
     The copies reuse the stored vectors (no encoding): this measures search at that size, not
     ingest. Each copy is a complete document (record, chunks, sentences), as an ingest writes it.
     """
-    store = assistant.store
-    docs = store._collection("docs").get(include=["embeddings", "documents", "metadatas"])
-    chunks = store.chunks.get(include=["embeddings", "documents", "metadatas"])
-    sentences = store._collection("sentences").get(include=["embeddings", "metadatas"])
-    batch = store._batch_size()
-    copy = 0
-    while store.count_chunks() < target_chunks:
-        copy += 1
 
-        def renamed(ids: list[str]) -> list[str]:
-            return [f"{i.split(':')[0]}~{copy}" + (":" + i.split(":", 1)[1] if ":" in i else "") for i in ids]
+    KINDS = ("sentences", "chunks", "docs")  # the order an ingest writes them in
 
-        for kind, got, with_docs in (("sentences", sentences, False), ("chunks", chunks, True), ("docs", docs, True)):
-            ids = renamed(got["ids"])
-            metas = [{**m, "doc_id": f"{m['doc_id']}~{copy}"} if "doc_id" in m else m for m in got["metadatas"]]
-            for lo in range(0, len(ids), batch):
-                hi = lo + batch
-                store._collection(kind).add(
-                    ids=ids[lo:hi],
-                    embeddings=got["embeddings"][lo:hi],
-                    documents=got["documents"][lo:hi] if with_docs else None,
-                    metadatas=metas[lo:hi],
-                )
-    store._touch()
+    def __init__(self, assistant: Assistant) -> None:
+        self.store = assistant.store
+        self.copies = 0
+        self.base: dict[str, dict[str, list[Any]]] = {}
+        for kind in self.KINDS:
+            fields = ["embeddings", "metadatas"] + ([] if kind == "sentences" else ["documents"])
+            read: dict[str, list[Any]] = {"ids": [], **{f: [] for f in fields}}
+            for got in self.store.scan(kind, fields):  # in pages: Chroma refuses one read of >32k records
+                for key in read:
+                    read[key] += list(got[key])
+            self.base[kind] = read
+
+    def grow(self, target_chunks: int) -> None:
+        store = self.store
+        batch = store._batch_size()
+        while store.count_chunks() < target_chunks:
+            self.copies += 1
+            tag = f"~{self.copies}"
+            for kind in self.KINDS:
+                got = self.base[kind]
+                ids = [f"{i.split(':')[0]}{tag}" + (":" + i.split(":", 1)[1] if ":" in i else "") for i in got["ids"]]
+                metas = [{**m, "doc_id": f"{m['doc_id']}{tag}"} if "doc_id" in m else m for m in got["metadatas"]]
+                for lo in range(0, len(ids), batch):
+                    hi = lo + batch
+                    store._collection(kind).add(
+                        ids=ids[lo:hi],
+                        embeddings=got["embeddings"][lo:hi],
+                        documents=got["documents"][lo:hi] if "documents" in got else None,
+                        metadatas=metas[lo:hi],
+                    )
+        store._touch()
 
 
 def folder_bytes(folder: Path) -> int:
@@ -354,14 +365,23 @@ def main() -> None:
             stage = measure_queries(first, questions, 300)
             details["stages"].append({"index": "250 FA-KES reports (~1k chunks)", **stage, "disk_mb": round(folder_bytes(work / "one-k") / 1e6, 1)})
             log(f"~1k: {stage}")
+            expander = Expander(big)
             for name, target in sizes:
                 if target:
                     log(f"expanding to {target} chunks ...")
-                    expand(big, target)
+                    expander.grow(target)
                 largest = measure_queries(big, questions, 300)
                 largest.update(disk_mb=round(folder_bytes(work / "ingest") / 1e6, 1), peak_rss_mb=round(peak_rss_mb()))
                 details["stages"].append({"index": name, **largest})
                 log(f"{name}: {largest}")
+            # What one more report costs at the largest size: reading it, the sweep for an earlier
+            # crash's leftovers (a scan of every chunk and sentence), writing, and the BM25 rebuild.
+            one = work / "one-more.txt"
+            one.write_text("Shelling hit the market in Saraqib on Monday, killing four people, medics said.\n")
+            started_one = time.perf_counter()
+            big.ingest([one])
+            details["ingest_one_at_largest_s"] = round(time.perf_counter() - started_one, 2)
+            log(f"one more report at {largest['chunks']} chunks: {details['ingest_one_at_largest_s']} s")
 
         result["query_p50_vs_floor"] = largest["ask_vs_floor"]
         result["query_p50_growth"] = round(largest["ask_p50_ms"] / base["ask_p50_ms"], 3)
@@ -405,6 +425,8 @@ def results_markdown(details: dict[str, Any]) -> str:
         f"Ingest: {i['reports']} FA-KES reports, {i['chunks']:,} chunks: {i['ingest_chunks_per_s']} chunks/s through "
         f"`Assistant.ingest` against {i['raw_chunks_per_s']} chunks/s for the bare encoder.",
         f"Cold start: `qa ask` {r['cold_ask_s']} s, importing torch + sentence_transformers {r['imports_s']} s (medians).",
+        f"One more report into the largest index (reading, the leftover sweep, writing, the BM25 rebuild): "
+        f"{details['ingest_one_at_largest_s']} s.",
         "",
         "## Questions by index size",
         "",

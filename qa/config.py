@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx"] = Field(
         default="torch",
         description="How the encoder runs: torch, or onnx (ONNX Runtime on a copy of the same weights exported "
-        "locally on first use into model_cache_dir; same vectors, faster on CPU, see bench/RESULTS.md).",
+        "locally on first use into model_cache_dir; the same vectors). On the 2-core machine of bench/RESULTS.md "
+        "onnx is no faster than torch, so torch is the default.",
     )
     model_cache_dir: Path = Field(
         default=Path.home() / ".cache" / "qa",

@@ -67,6 +67,7 @@ except ImportError:  # not on Windows: there a dead writer is told apart by age 
 WRITE_LOCK = "qa-write.lock"  # in a folder index: held by the process writing (see Store._write_lock)
 WRITE_WAIT_S = 300.0  # how long a write waits for another process's write before giving up
 _INTENT = "intent:"  # id prefix of intent records in the state collection
+_SWEPT = "swept"  # state record: no leftovers from before intents remain (see Store.sweep_incomplete)
 
 
 def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
@@ -429,7 +430,7 @@ class Store:
         except Exception as exc:  # e.g. a read-only index: readers still see only whole documents
             logger.warning("could not finish a write a stopped process left open: %s", _first_line(exc))
 
-    def scan(self, kind: str, include: list[str], page: int = 5000) -> Iterator[dict[str, Any]]:
+    def scan(self, kind: str, include: list[str], page: int = 20_000) -> Iterator[dict[str, Any]]:
         """Every record of a collection, a page at a time (Chroma's `get` answers).
 
         One `get` of all records fails once a collection holds more than ~32k of them ("too many
@@ -606,23 +607,37 @@ class Store:
         With a folder this holds the write lock, so no other process is writing and every
         leftover goes. With a server, parts written in the last `grace_s` seconds are left
         alone: they may belong to an ingest still running in another process.
+
+        The scan of every chunk and sentence (25 s at 100k chunks) is needed only for leftovers
+        of writes made before intents existed: every write since records one, and a dead
+        writer's is settled above. So once a scan has found nothing left to wait for, a `swept`
+        record says so and later calls skip it.
         """
         with self._writing() as held:
+            state = self._collection("state")
+            if state.get(ids=[_SWEPT], include=[])["ids"]:
+                return []
             complete = {i for got in self.scan("docs", []) for i in got["ids"]}
             in_progress = self._hidden()  # a live write's (a dead one's were settled above)
             cutoff = time.time() - (0 if held else grace_s)
             stray: set[str] = set()
+            waiting = False  # leftovers too young to take for dead (a server only)
             for kind in ("chunks", "sentences"):
                 for meta in (m for got in self.scan(kind, ["metadatas"]) for m in got["metadatas"]):
                     doc_id = meta["doc_id"]
-                    old = float(meta.get("written_at", 0)) < cutoff
-                    if old and doc_id not in complete and doc_id not in in_progress:
+                    if doc_id in complete or doc_id in in_progress:
+                        continue
+                    if float(meta.get("written_at", 0)) < cutoff:
                         stray.add(doc_id)
+                    else:
+                        waiting = True
             for doc_id in stray:
                 self._delete_parts(doc_id)
             if stray:
                 self._touch()
                 logger.warning("removed the leftovers of %d interrupted ingest(s)", len(stray))
+            if not waiting:
+                state.upsert(ids=[_SWEPT], embeddings=[[1.0]], metadatas=[{"swept_at": time.time()}])
             return sorted(stray)
 
     def where(self, filters: Filters) -> dict[str, Any] | None:

@@ -49,6 +49,12 @@ def content_terms(text: str) -> list[str]:
     return [stem(word) for word, _, _ in tokens(text) if word not in STOPWORDS]
 
 
+def content_term_set(text: str) -> set[str]:
+    """The distinct `content_terms` of a text, found several times faster (no offsets): what
+    document frequencies over a whole index are counted from."""
+    return {stem(word) for word in map(str.lower, WORD.findall(text)) if word not in STOPWORDS}
+
+
 # Terminal escape sequences (colours, cursor moves, window titles), dropped whole so no "[31m"
 # is left behind: CSI, OSC (ended by BEL or ST) and two-character escapes, in 7- and 8-bit form.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])?|\x9b[0-?]*[ -/]*[@-~]")
