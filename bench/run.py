@@ -445,14 +445,17 @@ def results_markdown(details: dict[str, Any]) -> str:
         f"{i['ingest_chunks_per_s']} for torch; bare encoders on {o['encode_texts']:,} chunk texts "
         f"{o['onnx_texts_per_s']} against {o['torch_texts_per_s']} texts/s; the same top five passages for "
         f"{o['onnx_same_top5']:.0%} of {o['onnx_questions']} questions asked of the same index "
-        f"({o['onnx_own_index_same_top5']:.0%} when each backend asks the index it built itself). "
+        f"({o['onnx_own_index_same_top5']:.0%} when each backend asks the index it built itself: Chroma's HNSW "
+        "search is approximate, and two graphs built from vectors that differ by ~1e-7 miss different neighbours, mostly for SQuAD "
+        "questions far from every FA-KES report). "
         f"Loading it took {o['onnx_load_s']} s "
         "(the export, once per model and library versions, is part of that on a first run).",
     ]
     lines += [
         "",
         "Indexes above ~5k chunks are copies of the ingested documents with their stored vectors",
-        "(bench/run.py `expand`): they measure search at that size, not ingest.",
+        "(bench/run.py `Expander`): they measure search at that size, not ingest. Peak RSS is the",
+        "benchmark process's own high-water mark so far (the model, several indexes, the copies' source).",
         "",
         f"Command: `python bench/run.py` ({r['seconds']} s). JSON: `{json.dumps(r)}`",
         "",
