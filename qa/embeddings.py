@@ -108,6 +108,10 @@ class Embedder:
                 hint = "" if self.allow_download else " (downloads are off; set QA_ALLOW_MODEL_DOWNLOAD=1 to fetch it)"
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigError(f"cannot load embedding model {self.model_name!r}: {reason}{hint}") from exc
+            # The first encode sets the fast tokenizer's truncation and padding; two threads doing
+            # that at once can fail with "Already borrowed" (huggingface/tokenizers#537), so it is
+            # done here, under the lock, and later encodes (same settings) only read that state.
+            model.encode(["warm up"], show_progress_bar=False)
             if self.backend == "onnx":
                 self._onnx = OnnxTransformer(model, self.cache_dir)
             self._model = model
@@ -118,7 +122,7 @@ class Embedder:
         self.warm_up()
         model = self._model
         # get_embedding_dimension in sentence-transformers 6; the older name still works (with a warning).
-        return int(getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
 
     def encode(self, texts: list[str]) -> "np.ndarray":
         """Vectors for `texts`, one row each, unit length."""

@@ -2,8 +2,8 @@
 once, each in its own thread, while an upload or a deletion changes the index in another.
 
 The end-to-end check (20 clients while the browser uploads) is in test_app.py; these pin the
-three places where threads meet: the sentence-vector cache, the lexical index rebuilt after a
-write, and the term statistics an answer is weighed with.
+places where threads meet: the encoder's tokenizer, the sentence-vector cache, the lexical index
+rebuilt after a write, and the term statistics an answer is weighed with.
 """
 
 import threading
@@ -13,6 +13,7 @@ import pytest
 
 from qa.chunking import chunk_sentences, split_sentences
 from qa.config import BUNDLED_CORPUS_DIR
+from qa.embeddings import Embedder
 from qa.store import Store
 from qa.types import Document
 
@@ -30,6 +31,40 @@ def write_report(store: Store, doc_id: str, sentences: int, rng: np.random.Gener
     chunk_vectors = rng.random((len(chunks), 8), dtype=np.float32)
     store.write_documents([(Document(doc_id=doc_id, text=text, title=doc_id), chunks, chunk_vectors, vectors)])
     return vectors
+
+
+def test_one_encoder_serves_several_threads_at_once(embedder):
+    """A question and an upload encode at the same time from a fresh encoder: no error, the same vectors.
+
+    The tokenizer race the encoder guards against ("Already borrowed") did not occur here even
+    without the guard, so this pins the outcome (right vectors under threads), not the race.
+    """
+    question = ["Which charity said hospitals in the province had to close?"]
+    report = [f"Report {i}: " + "shelling hit the market and the hospital. " * (1 + i * 7) for i in range(24)]
+    expected = {0: embedder.encode(question), 1: embedder.encode(report)}
+    fresh = Embedder("all-MiniLM-L6-v2")  # not loaded yet: the threads race to load and first-encode it
+    start = threading.Barrier(6)
+    results: dict[int, list[np.ndarray]] = {i: [] for i in range(6)}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        start.wait()
+        try:
+            for _ in range(5):
+                results[i].append(fresh.encode(question if i % 2 == 0 else report))
+        except BaseException as exc:  # recorded for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for i, vectors in results.items():
+        assert len(vectors) == 5
+        for got in vectors:
+            assert np.allclose(got, expected[i % 2], atol=1e-5)
 
 
 @pytest.mark.slow
