@@ -141,7 +141,6 @@ class Retriever:
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._index = None
-        self._index_chunks = None  # the Chroma collection object the dense index reads
         self._built = _LexicalBuild()
         self._built_generation = -1
         self._foreign_change = True  # nothing built yet
@@ -156,8 +155,7 @@ class Retriever:
 
     # -- building ------------------------------------------------------------------------
     def _dense_retriever(self, top_k: int, filters: Filters, chunks: dict[str, Any]) -> "_Canonical":
-        if self._index is None or self._index_chunks is not self.store.chunks:  # new, or the store reopened
-            self._index_chunks = self.store.chunks
+        if self._index is None:  # store.chunks stays valid when the store reopens its client
             self._index = VectorStoreIndex.from_vector_store(
                 ChromaVectorStore(chroma_collection=self.store.chunks),
                 embed_model=LlamaEmbedding(self.embedder),

@@ -95,6 +95,68 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+class _Gate:
+    """Chroma calls run side by side; closing a client waits for those in flight and holds new ones back.
+
+    A closed embedded client's calls fail ("'RustBindingsAPI' object has no attribute 'bindings'"),
+    so `Store.reopen` closes the old client only inside `closing()`.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._calls = 0
+        self._closing = False
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closing)
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._calls -= 1
+                if not self._calls:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closing)
+            self._closing = True
+            self._cond.wait_for(lambda: not self._calls)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closing = False
+                self._cond.notify_all()
+
+
+class _Collection:
+    """One of the Store's Chroma collections, valid across reopens: each call goes to the current
+    client's collection, inside the Store's gate (so a reopen never closes a client under it)."""
+
+    def __init__(self, store: "Store", kind: str) -> None:
+        self._store = store
+        self._kind = kind
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store._open(self._kind)[0], name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            while True:
+                collection, epoch = self._store._open(self._kind)
+                with self._store._gate.call():
+                    if epoch == self._store._epoch:  # else the store reopened meanwhile: take the new one
+                        return getattr(collection, name)(*args, **kwargs)
+
+        return call
+
+
 class Store:
     """Documents, chunks and sentence vectors in one Chroma database (a folder, or a server)."""
 
@@ -105,7 +167,12 @@ class Store:
         self.key = key
         self.chroma_url = chroma_url or None
         self._client = None
-        self._collections: dict[str, Any] = {}
+        self._collections: dict[str, Any] = {}  # of the current client
+        self._views = {kind: _Collection(self, kind) for kind in ("chunks", "sentences", "docs", "state")}
+        self._epoch = 0  # bumped when the client is replaced (see `reopen`)
+        self._gate = _Gate()
+        # Held while the client or the collections change, and for a whole write; a Chroma call
+        # may be made under it (it is taken before the gate, never inside it).
         self._lock = threading.RLock()
         # Questions in parallel threads read and fill the sentence cache while a write in another
         # thread forgets parts of it: `_sentence_lock` guards it (never held during a Chroma call),
@@ -127,7 +194,13 @@ class Store:
         return self.chroma_url or str(self.index_dir)
 
     # -- collections ---------------------------------------------------------------------
-    def _collection(self, kind: str) -> Any:
+    def _collection(self, kind: str) -> _Collection:
+        """A collection (`chunks`, `sentences`, `docs` or `state`), opening the index if needed."""
+        self._open(kind)
+        return self._views[kind]
+
+    def _open(self, kind: str) -> tuple[Any, int]:
+        """The current client's Chroma collection of `kind`, and the client's epoch."""
         with self._lock:
             fresh = False
             if kind not in self._collections:
@@ -147,7 +220,7 @@ class Store:
             if fresh and self._read_state()[1]:
                 # A new view of the index: writes are in progress, or a process died in one.
                 self._recover()
-            return self._collections[kind]
+            return self._collections[kind], self._epoch
 
     def _open_client(self) -> Any:
         try:
@@ -171,7 +244,7 @@ class Store:
             raise ConfigError(f"cannot open the index at {self.index_dir}: {_first_line(exc)}") from exc
 
     @property
-    def chunks(self) -> Any:
+    def chunks(self) -> _Collection:
         """The Chroma collection of chunks (what dense retrieval searches)."""
         return self._collection("chunks")
 
@@ -220,18 +293,21 @@ class Store:
 
         Chroma's embedded store keeps vector segments in memory: after another process writes,
         reading stored vectors through the old client fails ("Error finding id"). A server has
-        no such cache, so only folders are reopened.
+        no such cache, so only folders are reopened. Calls other threads have in flight finish
+        on the old client first, and calls made later through `_Collection` go to the new one.
         """
         with self._lock:
             if self.chroma_url or self._client is None:
                 return
-            old, self._client = self._client, None
-            self._collections.clear()
-            self.generation += 1  # retrievers holding the old collections rebuild
-            try:
-                old.close()
-            except Exception as exc:  # closing is best effort: the new client is what matters
-                logger.debug("closing the old Chroma client failed: %s", exc)
+            with self._gate.closing():  # calls in other threads finish first; new ones wait
+                old, self._client = self._client, None
+                self._collections.clear()
+                self._epoch += 1
+                self.generation += 1  # caches built from the old view rebuild
+                try:
+                    old.close()
+                except Exception as exc:  # closing is best effort: the new client is what matters
+                    logger.debug("closing the old Chroma client failed: %s", exc)
 
     def read(self, fn: Callable[[], T]) -> T:
         """Run a read; if another process's writes made this process's view stale, reopen and retry once."""

@@ -2,11 +2,13 @@
 once, each in its own thread, while an upload or a deletion changes the index in another.
 
 The end-to-end check (20 clients while the browser uploads) is in test_app.py; these pin the
-places where threads meet: the encoder's tokenizer, the sentence-vector cache, the lexical index
-rebuilt after a write, and the term statistics an answer is weighed with.
+places where threads meet: the encoder's tokenizer, the Chroma client reopened after another
+process's write, the sentence-vector cache, the lexical index rebuilt after a write, and the
+term statistics an answer is weighed with.
 """
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -65,6 +67,44 @@ def test_one_encoder_serves_several_threads_at_once(embedder):
         assert len(vectors) == 5
         for got in vectors:
             assert np.allclose(got, expected[i % 2], atol=1e-5)
+
+
+def test_reopening_the_index_never_fails_a_search_in_flight(tmp_path):
+    """Another process's write makes a question reopen the Chroma client; searches other threads
+    have in flight (or start meanwhile) must neither fail on the closed client nor lose results."""
+    store = Store(tmp_path / "index", "k")
+    rng = np.random.default_rng(7)
+    vectors = rng.random((500, 8), dtype=np.float32)
+    store.chunks.add(ids=[f"c{i}" for i in range(500)], embeddings=vectors, documents=[f"chunk {i}" for i in range(500)])
+    chunks = store.chunks  # held across reopens, as the retriever holds it
+    deadline = time.monotonic() + 3
+    done = {"searches": 0, "reopens": 0}
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        while time.monotonic() < deadline:
+            try:
+                i = int(rng.integers(500))
+                got = chunks.query(query_embeddings=vectors[i : i + 1], n_results=3, include=["documents"])
+                assert got["ids"][0][0] == f"c{i}"
+                done["searches"] += 1
+            except BaseException as exc:  # recorded for the assertion below
+                errors.append(exc)
+                return
+
+    def reopen() -> None:
+        while time.monotonic() < deadline:
+            store.reopen()
+            done["reopens"] += 1
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=search) for _ in range(3)] + [threading.Thread(target=reopen)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert done["searches"] > 50 and done["reopens"] > 20
 
 
 @pytest.mark.slow
