@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -260,18 +260,17 @@ def ingest_uploads(
     if not received:
         raise ui_error("Choose one or more report files to upload (.txt, .md, .html, or .csv/.jsonl collections).")
     limit = assistant.settings.max_upload_files
-    if len(received) > limit:
-        for source in received:
-            _remove_gradio_copy(Path(source))
-        raise ui_error(
-            f"{len(received)} files at once is more than the limit of {limit} (setting max_upload_files): "
-            "upload them in smaller groups, or as one .csv/.jsonl collection."
-        )
     # Gradio keeps an upload at <cache>/<hash of its content>/<name>, shared by every session that
     # sends the same bytes; so read from a private copy, named safely, and delete both afterwards.
-    private = Path(tempfile.mkdtemp(prefix="qa-upload-"))
+    private: Path | None = None
     names: dict[str, str] = {}
     try:
+        if len(received) > limit:
+            raise ui_error(
+                f"{len(received)} files at once is more than the limit of {limit} (setting max_upload_files): "
+                "upload them in smaller groups, or as one .csv/.jsonl collection."
+            )
+        private = Path(tempfile.mkdtemp(prefix="qa-upload-"))
         for i, source in enumerate(received):
             name = safe_name(Path(source).name)
             target = private / f"{i}-{name}"
@@ -296,7 +295,8 @@ def ingest_uploads(
         except QAError as exc:
             raise ui_error(str(exc)) from exc
     finally:
-        shutil.rmtree(private, ignore_errors=True)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
         for source in received:
             _remove_gradio_copy(Path(source))
     failures = [f.error if f.error.startswith(f.path) else f"{f.path}: {f.error}" for f in report.failed]
@@ -534,13 +534,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(
-    assistant: Assistant | None = None, *, host: str | None = None, port: int | None = None, block: bool = True
+    assistant: Assistant | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    block: bool = True,
+    warn: Callable[[str], None] = logger.warning,
 ) -> gr.Blocks:
     """Load the model and index, then run the app (in the background when block is False).
 
     Every question and upload waits in one queue of at most `queue_max_size` requests (more are
     refused at once); `concurrency_limit` questions are answered at a time. With `auth` set, the
-    page and the API need a login.
+    page and the API need a login; without it, on an address other than loopback, `warn` is
+    told so (see `exposure_warning`).
 
     Raises:
         ConfigError: the auth setting is malformed (before the model loads).
@@ -551,7 +557,7 @@ def serve(
     host = host or settings.host
     warning = exposure_warning(host, auth)
     if warning:
-        logger.warning(warning)
+        warn(warning)
     assistant.warm_up()
     demo = create_app(assistant)
     # api_open=False: a direct POST to /gradio_api/run/ask would skip the queue and its bounds.

@@ -154,13 +154,13 @@ class Assistant:
                 shown = name or label
                 if isinstance(loaded, DocumentError):
                     report.failed.append(IngestFailure(shown, str(loaded).replace(label, shown)))
-                elif loaded.doc_id in declared and declared[loaded.doc_id] != loaded.content_hash:
+                elif (seen := declared.get(loaded.doc_id)) == loaded.content_hash:
+                    report.duplicates.append(shown)  # the same report (text and fields) given twice
+                elif seen is not None:
                     report.failed.append(
                         IngestFailure(shown, f"{shown}: id {loaded.doc_id!r} is already used by another report in this ingest "
                             "(the same declared id, or the same text with other fields)")
                     )
-                elif loaded.doc_id in declared:
-                    report.duplicates.append(shown)  # the same report (text and fields) given twice
                 else:
                     declared[loaded.doc_id] = loaded.content_hash
                     if name:
@@ -294,13 +294,17 @@ class Assistant:
         if not isinstance(question, str):
             raise InputError(f"the question must be text, got {type(question).__name__}")
         limit = self.settings.max_question_chars
+
+        def too_long(length: int) -> InputError:
+            return InputError(f"the question is {length:,} characters long; the limit is {limit:,} (setting max_question_chars)")
+
         if len(question) > 10 * limit:  # far too long: refused before the work of cleaning it
-            raise InputError(f"the question is {len(question):,} characters long; the limit is {limit:,} (setting max_question_chars)")
+            raise too_long(len(question))
         cleaned = clean_question(question)
         if not cleaned:
             raise InputError("the question is empty")
         if len(cleaned) > limit:
-            raise InputError(f"the question is {len(cleaned):,} characters long; the limit is {limit:,} (setting max_question_chars)")
+            raise too_long(len(cleaned))
         if not any(ch.isalnum() for ch in cleaned):
             raise InputError(f"the question {cleaned!r} has no words in it")
         return cleaned

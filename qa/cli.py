@@ -390,15 +390,13 @@ def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
     app = _load_app()
     assistant = _assistant(index_dir)
     host, port = host or assistant.settings.host, port or assistant.settings.port
-    # Before the model loads, so a taken port or a malformed QA_AUTH fails at once.
+    # Before anything loads or is printed, so a taken port or a malformed QA_AUTH fails at once.
     _check_port_free(host, port)
-    warning = app.exposure_warning(host, app.parse_auth(assistant.settings.auth))
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
+    app.parse_auth(assistant.settings.auth)
     login = " (login required)" if assistant.settings.auth else ""
     click.echo(f"Loading the model and the index, then serving on http://{host}:{port}{login}", err=True)
     try:
-        app.serve(assistant, host=host, port=port)
+        app.serve(assistant, host=host, port=port, warn=lambda warning: click.echo(f"warning: {warning}", err=True))
     except OSError as exc:
         raise QAError(f"cannot serve on {host}:{port}: {exc}") from exc
 
