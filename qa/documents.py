@@ -160,6 +160,10 @@ def _missing(path: Path) -> str:
         return "no such file or folder"
     except OSError as exc:
         return _os_problem(path, exc, "no such file or folder")
+    return _not_regular(mode)
+
+
+def _not_regular(mode: int) -> str:
     return f"not a regular file ({_FILE_KINDS.get(stat.S_IFMT(mode), 'a special file')})"
 
 
@@ -181,7 +185,7 @@ def _check_file(path: Path) -> int:
     except OSError as exc:
         raise DocumentError(f"{path}: {_os_problem(path, exc)}") from exc
     if not stat.S_ISREG(info.st_mode):
-        raise DocumentError(f"{path}: not a regular file ({_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'a special file')})")
+        raise DocumentError(f"{path}: {_not_regular(info.st_mode)}")
     return info.st_size
 
 
@@ -648,7 +652,7 @@ def _json_kind(value: Any) -> str:
         return "true/false"
     if isinstance(value, (int, float)):
         return "a number"
-    return {list: "a list", dict: "an object", str: "a string"}.get(type(value), type(value).__name__)
+    return {list: "a list", dict: "an object", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None) -> dict[str, str]:

@@ -30,7 +30,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
 from .errors import InputError
-from .text import content_term_set, stem
+from .text import content_terms, stem
 from .types import Filters, outlet_key, place_key
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class Retriever:
         ids, texts, metas = self.store.all_chunks()
         stats = TermStats(chunks=len(ids))
         for text in texts:
-            stats.df.update(content_term_set(text))
+            stats.df.update(set(content_terms(text)))
         build = _LexicalBuild(chunks={i: (t, m) for i, t, m in zip(ids, texts, metas)}, term_stats=stats)
         if ids:
             build.bm25 = _MaskedBM25(ids, texts, similarity_top_k=min(self.candidates, len(ids)))
