@@ -15,7 +15,7 @@ The last line printed is one JSON object; its ratios:
 It also compares the ONNX Runtime backend (QA_EMBEDDING_BACKEND=onnx) with torch in the same run:
 ingest_onnx_vs_torch (the same Assistant.ingest, chunks/s, against the mean of a torch ingest
 before it and one right after), encode_onnx_vs_torch (the bare encoders on the same chunk texts,
-1,000 or 150 with --quick, medians of three alternating runs) and onnx_same_top5 (share of
+1,000 or 100 with --quick, medians of three alternating runs) and onnx_same_top5 (share of
 questions, 200 or 50, whose top five passages through `ask` are the same, in the same order).
 
 Data: ../shared/data (FA-KES reports and the SQuAD subset) beside the checkout; the product
@@ -337,7 +337,7 @@ def main() -> None:
         log(f"bundled report: {base}")
 
         # 3. Ingest against the bare encoder, on FA-KES reports.
-        rows = fakes_rows(80 if args.quick else None)
+        rows = fakes_rows(60 if args.quick else None)
         csv_path = write_csv(rows, work / "fa-kes-sample.csv")
         log(f"ingest of {len(rows) - 1} FA-KES reports against the bare encoder ...")
         ingest = measure_ingest(assistant_for, raw_model, embedder.batch_size, csv_path, work)
@@ -352,7 +352,7 @@ def main() -> None:
         questions = QUESTIONS + squad_questions[::25]
         log("onnx backend against torch ...")
         details["onnx"] = measure_onnx(
-            big, assistant_for, csv_path, ingest["ingest_s"], questions[: 50 if args.quick else 200], work, 150 if args.quick else 1000
+            big, assistant_for, csv_path, ingest["ingest_s"], questions[: 50 if args.quick else 200], work, 100 if args.quick else 1000
         )
         log(f"onnx: {details['onnx']}")
         for key in ("ingest_onnx_vs_torch", "encode_onnx_vs_torch", "onnx_same_top5"):
