@@ -49,10 +49,10 @@ DATA = REPO.parent / "shared" / "data"
 FAKES = DATA / "fa-kes.csv"
 SQUAD = DATA / "squad-dev-v1.1-subset.json"
 QUESTIONS = [
-    "How many civilians were killed in the airstrikes on Armanaz?",
-    "Which charity said hospitals in the province had to close?",
-    "Who agreed to step up efforts to establish a safe zone in Idlib?",
-    "How many troops and militia were killed on Thursday and Friday?",
+    "How many civilians were killed in Maarat al Numan on Wednesday?",
+    "Which monitor reported the deaths in Maarat al Numan?",
+    "How many people have been displaced since the offensive began?",
+    "Which countries agreed in 2017 to make Idlib a de-escalation zone?",
     "How many people were killed in the bomb attack in Aleppo?",
     "What did the Syrian Observatory for Human Rights report?",
     "Which town was hit by Russian airstrikes?",

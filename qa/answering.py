@@ -56,6 +56,25 @@ QUESTION_TYPES = (
 )
 
 
+# Headings and credit lines (see chunking.sentence_kind) are quoted only for questions about them;
+# otherwise they only lend their words to the sentences after them, as context.
+# A question asks for a heading when it asks which heading or section ("Under which heading ..."),
+# not when it names one ("What happened in the humanitarian crisis section?").
+_HEADING_WORDS = r"(?:sub-?)?headings?|headlines?|sections?|sub-?titles?|titles?"
+ASKS_ABOUT = {
+    "heading": re.compile(
+        rf"\b(?:what|which)\s+(?:is\s+the\s+|are\s+the\s+)?(?:{_HEADING_WORDS})\b|\b(?:{_HEADING_WORDS})\s+(?:of|for|is|are)\b",
+        re.I,
+    ),
+    "credit": re.compile(
+        r"\b(?:sources?|credits?|credited|agency|agencies|photographers?|bylines?|authors?|who wrote|written by|reporting by)\b",
+        re.I,
+    ),
+}
+# Two sentences are one statement when the shorter is the longer with at most this share of its
+# words missing (a caption printed twice, once with its credit): quoted once, the fuller one.
+DUPLICATE_SLACK = 0.2
+
 # Support (the abstention score) weighs shared key terms by this, independent of ranking weights.
 SUPPORT_LEXICAL = 0.9
 # Key terms found only in the sentence before count for less than terms in the sentence itself.
@@ -143,7 +162,7 @@ class ExtractiveAnswerer:
         if not candidates or self.support(candidates[0], info, stats) < self.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, mode=mode)
         chosen = self.choose(candidates)
-        return self.compose(question, info, chosen, mode)
+        return self.compose(question, info, chosen, mode, hits)
 
     # -- ranking -------------------------------------------------------------------------
     def rank(
@@ -158,18 +177,19 @@ class ExtractiveAnswerer:
 
         w = self.weights
         total_idf = sum(info.terms.values()) or 1.0
+        quotable = {"text"} | {kind for kind, asks in ASKS_ABOUT.items() if asks.search(info.text)}
         by_key: dict[tuple[str, int], Candidate] = {}
         lexical_of: dict[tuple[str, int], float] = {}
         terms_of: dict[tuple[str, int], set[str]] = {}
         for hit in hits:
             first = int(hit.metadata.get("first_sentence", 0))
-            for offset, (start, end) in enumerate(hit.sentence_spans):
+            for offset, ((start, end), kind) in enumerate(zip(hit.sentence_spans, hit.sentence_kinds)):
                 key = (hit.doc_id, first + offset)
                 text = hit.text[start - hit.start : end - hit.start]
                 if key not in lexical_of:
                     terms_of[key] = set(content_terms(text))
                     lexical_of[key] = sum(v for t, v in info.terms.items() if t in terms_of[key]) / total_idf
-                if key in by_key:
+                if key in by_key or kind not in quotable:
                     continue
                 cand = Candidate(hit.doc_id, first + offset, start, end, text, hit)
                 vector = sentence_vectors.get(f"{hit.doc_id}:s{first + offset}")
@@ -190,7 +210,7 @@ class ExtractiveAnswerer:
                 + w.rank / (1 + cand.hit.rank)
                 + w.neighbour * before
             )
-        return sorted(by_key.values(), key=lambda c: (-c.score, c.doc_id, c.index))
+        return _one_per_statement(sorted(by_key.values(), key=lambda c: (-c.score, c.doc_id, c.index)))
 
     def support(self, best: Candidate, info: QuestionInfo, stats: "TermStats") -> float:
         """How strongly the best sentence supports an answer; below `min_support`, abstain.
@@ -232,22 +252,25 @@ class ExtractiveAnswerer:
         return chosen
 
     # -- composing -----------------------------------------------------------------------
-    def compose(self, question: str, info: QuestionInfo, chosen: list[Candidate], mode: str) -> Answer:
+    def compose(self, question: str, info: QuestionInfo, chosen: list[Candidate], mode: str, hits: list["Hit"]) -> Answer:
+        """The answer text with its [n] markers; adjacent sentences share one citation where one
+        retrieved chunk holds them both, so every citation is an exact slice of its report."""
         citations: list[Citation] = []
         pieces: list[str] = []
         i = 0
         while i < len(chosen):
             group = [chosen[i]]
+            hit = group[0].hit
             while i + 1 < len(chosen) and chosen[i + 1].doc_id == group[-1].doc_id and chosen[i + 1].index == group[-1].index + 1:
+                holder = _holding(hits, group[0].doc_id, group[0].start, chosen[i + 1].end)
+                if holder is None:
+                    break
                 i += 1
                 group.append(chosen[i])
+                hit = holder
             i += 1
-            hit = group[0].hit
             start, end = group[0].start, group[-1].end
-            if group[-1].hit is hit:
-                text = hit.text[start - hit.start : end - hit.start]
-            else:  # adjacent sentences from two overlapping chunks
-                text = " ".join(c.text for c in group)
+            text = hit.text[start - hit.start : end - hit.start]
             n = len(citations) + 1
             meta = hit.metadata
             citations.append(
@@ -261,6 +284,7 @@ class ExtractiveAnswerer:
                     start=start,
                     end=end,
                     score=round(max(c.score for c in group), 4),
+                    url=str(meta.get("url", "")),
                 )
             )
             quote = " ".join(" ".join(c.text.split()) for c in group)
@@ -269,6 +293,36 @@ class ExtractiveAnswerer:
         best = max(chosen, key=lambda c: c.score)
         short = best.text[best.span[0] : best.span[1]] if best.span else ""
         return Answer(question=question, text=" ".join(pieces), abstained=False, citations=citations, short_answer=short, mode=mode)
+
+
+def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | None":
+    """A retrieved chunk of the document that holds the whole span, if any."""
+    return next((h for h in hits if h.doc_id == doc_id and h.start <= start and end <= h.end), None)
+
+
+def _one_per_statement(ranked: list[Candidate]) -> list[Candidate]:
+    """The ranked candidates with each statement once: of sentences that say the same thing (see
+    DUPLICATE_SLACK), the fullest is kept, at the best score and rank any of them had."""
+    kept: list[Candidate] = []
+    words_of: list[tuple[str, ...]] = []
+    for cand in ranked:
+        words = tuple(w for w, _, _ in tokens(cand.text))
+        same = next((i for i, other in enumerate(words_of) if _same_statement(words, other)), None)
+        if same is None:
+            kept.append(cand)
+            words_of.append(words)
+        elif len(words) > len(words_of[same]):
+            cand.score = kept[same].score
+            kept[same], words_of[same] = cand, words
+    return kept
+
+
+def _same_statement(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    short, long = sorted((a, b), key=len)
+    if not short or len(long) - len(short) > DUPLICATE_SLACK * len(long):
+        return False
+    n = len(short)
+    return any(long[i : i + n] == short for i in range(len(long) - n + 1))
 
 
 def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | None:

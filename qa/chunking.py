@@ -26,7 +26,29 @@ _END = re.compile(r"[.!?…]+[\"'”’)\]»]*(?=\s)")
 # What may start a sentence: a capital or digit, possibly behind an opening quote or bracket.
 _START = re.compile(r"\s+[\"'“‘(\[«]*[A-Z0-9\u00C0-\u024F\u0400-\u04FF\u0600-\u06FF]")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n\s*")
+# A photo or wire credit in brackets after a caption's full stop: "... August 28, 2019. (AFP)";
+# short and without a sentence of its own inside ("(The UN denied it.)" is text).
+_BRACKETED = re.compile(r"\([^()\n.!?]{1,40}\)")
+# Lines that say where a report or its picture came from rather than what happened.
+_CREDIT = re.compile(
+    r"(?:sources?|credits?|(?:photo|image|picture)\s+credits?|copyright)\s*:"
+    r"|(?:photo|image|picture|photograph)\s*:\s*\S+(?:\s+\S+){0,3}\s*$"
+    r"|\(?(?:additional\s+)?(?:reporting|editing|writing|compiled|edited|written|translated)(?:\s+\w+)?\s+by\b"
+    r"|(?-i:By\s+[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|and|in|for))*\s*$)"  # a byline: By Staff Writer
+    r"|©"
+    rf"|{_BRACKETED.pattern}\s*$",
+    re.IGNORECASE,
+)
+# A labelled caption ("Photo: A man walks past rubble ...") is text even without a full stop.
+_CAPTION = re.compile(r"(?:photo|image|picture|photograph|caption|file photo)\s*:", re.IGNORECASE)
+HEADING_WORDS = 12  # a line without closing punctuation up to this long is a heading, not text
+CREDIT_WORDS = 16
 _LINE_MARKUP = re.compile(r"(?:#{1,6}\s+|[-*•·]\s+|>\s*)")
+# Items of a list are text whatever their punctuation ("- 550 civilians killed", "2) ...").
+_BULLET = re.compile(r"\s*[-*•·]\s*")
+_NUMBERED = re.compile(r"\(?\d{1,3}[.)]\s")
+#: One letter per kind, as chunks store their sentences' kinds.
+KIND_CODES = {"text": "t", "heading": "h", "credit": "c"}
 _WORD = re.compile(r"\S+")
 
 
@@ -40,21 +62,62 @@ def split_sentences(text: str) -> list[Sentence]:
     for block_start, block_end in _blocks(text):
         for seg_start, seg_end in _line_segments(text, block_start, block_end):
             sentences.extend(_split_segment(text, seg_start, seg_end))
+    for s in sentences:
+        s.kind = _unit_kind(text, s)
     return sentences
+
+
+def _unit_kind(text: str, s: Sentence) -> str:
+    """`sentence_kind` of a unit, seen in its line: a list item is text, however short."""
+    unit = text[s.start : s.end]
+    before = text[text.rfind("\n", 0, s.start) + 1 : s.start]
+    if _BULLET.fullmatch(before) or _NUMBERED.match(unit):
+        return "text"
+    return sentence_kind(unit)
+
+
+def sentence_kind(sentence: str) -> str:
+    """What a unit of a report is: "text" (a sentence), "heading" (a short line without closing
+    punctuation: "Humanitarian crisis") or "credit" (where the report or a picture came from:
+    "Source: TRTWorld and agencies", "(AFP)", "Reporting by ...", a byline).
+
+    Headings and credits are units of their own (see `split_sentences`); the answerer quotes
+    them only when a question asks about them.
+    """
+    sentence = sentence.strip()
+    words = len(sentence.split())
+    if words <= CREDIT_WORDS and _CREDIT.match(sentence):
+        return "credit"
+    if words <= HEADING_WORDS and not re.search(r"[.!?…][\"'”’)\]»]*$", sentence) and not _CAPTION.match(sentence):
+        return "heading"
+    return "text"
 
 
 def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words: int, overlap: int) -> list[Chunk]:
     """Group consecutive sentences into chunks of at most `max_words` words.
 
     Each chunk after the first repeats the last `overlap` sentences of the one before, so an
-    answer that spans a chunk boundary is still found whole in one chunk.
+    answer that spans a chunk boundary is still found whole in one chunk. A heading that opens a
+    section (text follows it) starts a new chunk, with no overlap back into the section before:
+    a chunk never ends on the heading of the next section. Runs of short lines are not cut up,
+    so a text of headings alone makes no more chunks than the word limit does.
     """
     words = [len(_WORD.findall(text[s.start : s.end])) for s in sentences]
+    kinds = [s.kind for s in sentences]
+
+    def opens_section(i: int, first: int) -> bool:
+        return (
+            kinds[i] == "heading"
+            and i + 1 < len(kinds)
+            and kinds[i + 1] == "text"
+            and "text" in kinds[first:i]
+        )
+
     chunks: list[Chunk] = []
     first = 0
     while first < len(sentences):
         last, total = first, words[first]
-        while last + 1 < len(sentences) and total + words[last + 1] <= max_words:
+        while last + 1 < len(sentences) and total + words[last + 1] <= max_words and not opens_section(last + 1, first):
             last += 1
             total += words[last]
         start, end = sentences[first].start, sentences[last].end
@@ -72,9 +135,9 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
         if last + 1 >= len(sentences):
             break
         nxt = max(last + 1 - overlap, first + 1)
-        # Overlap only where it leaves room for new text; otherwise a chunk would repeat its
-        # predecessor's tail and nothing else.
-        if sum(words[nxt : last + 2]) > max_words:
+        # Overlap only where it leaves room for new text (otherwise a chunk would repeat its
+        # predecessor's tail and nothing else), and never back across a section's heading.
+        if sum(words[nxt : last + 2]) > max_words or opens_section(last + 1, first):
             nxt = last + 1
         first = nxt
     return chunks
@@ -140,10 +203,14 @@ def _split_segment(text: str, start: int, end: int) -> list[Sentence]:
             continue
         cuts.append(after)
     cuts.append(len(segment))
-    spans = []
+    spans: list[Sentence] = []
     for a, b in zip(cuts, cuts[1:]):
         s, e = _trim(text, start + a, start + b)
-        if e > s and any(ch.isalnum() for ch in text[s:e]):
+        if not (e > s and any(ch.isalnum() for ch in text[s:e])):
+            continue
+        if spans and _BRACKETED.fullmatch(text[s:e]) and "\n" not in text[spans[-1].end : s]:
+            spans[-1].end = e  # a credit after the full stop stays with its caption
+        else:
             spans.append(Sentence(s, e))
     return spans
 

@@ -99,7 +99,7 @@ def main(verbose: int) -> None:
 def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for field, example in reversed(
         [("text", "article_content"), ("title", "headline"), ("outlet", "source"), ("date", "published"),
-         ("place", "location"), ("id", "unit_id")]
+         ("place", "location"), ("url", "link"), ("id", "unit_id")]
     ):
         func = click.option(
             f"--{field}-column",
@@ -152,7 +152,7 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
       qa ingest fa-kes.csv --text-column article_content --place-column location
       qa ingest -- -report.txt        (a name starting with '-')
     """
-    fields = {"text": "text", "title": "title", "outlet": "source", "date": "date", "place": "place", "id": "doc_id"}
+    fields = {"text": "text", "title": "title", "outlet": "source", "date": "date", "place": "place", "url": "url", "id": "doc_id"}
     columns = {fields[k.removesuffix("_column")]: v for k, v in column_options.items() if v}
     assistant = _assistant(index_dir, auto_ingest_corpus=False)
     bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
@@ -225,7 +225,7 @@ def docs(index_dir: str | None, as_json: bool) -> None:
     """List the ingested documents: id, title, outlet, date and chunk count."""
     documents = _assistant(index_dir).documents()
     if as_json:
-        rows = [{k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "path", "chunks")} for d in documents]
+        rows = [{k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "url", "path", "chunks")} for d in documents]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not documents:

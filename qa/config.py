@@ -114,12 +114,12 @@ class Settings(BaseSettings):
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
     example_questions: list[str] = Field(
         default=[
-            "How many civilians were killed in the airstrikes on Armanaz?",
-            "Which charity said hospitals in the province had to close?",
-            "Who agreed to step up efforts to establish a safe zone in Idlib?",
-            "How many troops and militia were killed on Thursday and Friday?",
+            "How many civilians were killed in Maarat al Numan?",
+            "Which monitor reported the deaths in Maarat al Numan?",
+            "How many people has the offensive displaced?",
+            "Where did Erdogan meet Putin?",
         ],
-        description="Questions the web app offers on first load (they are about the bundled corpus).",
+        description="Questions the web app offers on first load (they are about the bundled TRT World report).",
     )
 
     @field_validator("embedding_model")

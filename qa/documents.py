@@ -46,6 +46,7 @@ COLUMN_NAMES = {
     "source": ("outlet", "source", "publisher", "site", "newspaper", "media", "publication"),
     "date": ("date", "published", "publication_date", "published_at", "pubdate", "datetime", "timestamp"),
     "place": ("place", "location", "city", "region", "area", "country"),
+    "url": ("url", "link", "article_url", "source_url"),
     # Only a column plainly called an id: a data set's own keys are not always unique.
     "doc_id": ("id", "doc_id"),
 }
@@ -99,6 +100,8 @@ _META_KEYS = {
     "published": "date",
     "place": "place",
     "location": "place",
+    "url": "url",
+    "link": "url",
 }
 
 
@@ -254,7 +257,10 @@ def make_document(text: str, meta: dict[str, Any], path: str = "", id_covers_met
     text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     title = fields.get("title") or _first_line(text) or Path(path).stem or text_hash[:16]
     stored = [text, title, fields.get("source", ""), normalize_date(fields.get("date", "")), fields.get("place", "")]
-    content_hash = hashlib.sha256(json.dumps(stored, ensure_ascii=False).encode("utf-8")).hexdigest()
+    url = fields.get("url", "")
+    # The address joined the stored fields later: hashed only where given, so reports without one
+    # keep the ids and hashes they were stored under.
+    content_hash = hashlib.sha256(json.dumps(stored + ([url] if url else []), ensure_ascii=False).encode("utf-8")).hexdigest()
     return Document(
         doc_id=declared or (content_hash if id_covers_metadata else text_hash)[:16],
         text=text,
@@ -262,6 +268,7 @@ def make_document(text: str, meta: dict[str, Any], path: str = "", id_covers_met
         source=stored[2],
         date=stored[3],
         place=stored[4],
+        url=url,
         path=path,
         content_hash=content_hash,
     )
@@ -736,6 +743,7 @@ class _TextExtractor(HTMLParser):
             mapping = {
                 "og:title": "title",
                 "og:site_name": "source",
+                "og:url": "url",
                 "article:published_time": "date",
                 "date": "date",
                 "dc.date": "date",
@@ -744,6 +752,8 @@ class _TextExtractor(HTMLParser):
             field = mapping.get(key)
             if field and content and field not in self.meta:
                 self.meta[field] = content
+        elif tag == "link" and "canonical" in attr.get("rel", "").lower().split() and attr.get("href"):
+            self.meta.setdefault("url", attr["href"].strip())
         elif tag == "time" and attr.get("datetime") and "date" not in self.meta:
             self.meta["date"] = attr["datetime"]
         if tag in self._SKIP:

@@ -74,6 +74,9 @@ class GoldQuestion:
     evidence: list[str] = field(default_factory=list)  # alternatives: any one supports the answer
     doc_id: str = ""
     title: str = ""
+    # What the question tests ("relative-day", "spelling", "near-miss", "caption", ...): report.md
+    # gives the accuracy of each tag, so a class of failure shows as one line.
+    tags: list[str] = field(default_factory=list)
 
     @property
     def answerable(self) -> bool:
@@ -151,6 +154,9 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
             evidence = [evidence] if isinstance(evidence, str) else evidence
             if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
                 raise ValueError("'evidence' must be a string or a list of non-empty strings")
+            tags = row.get("tags", [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+                raise ValueError("'tags' must be a list of non-empty strings")
             question = GoldQuestion(
                 id=str(row["id"]),
                 question=str(row["question"]),
@@ -158,6 +164,7 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
                 evidence=evidence,
                 doc_id=str(row.get("doc_id", "")),
                 title=str(row.get("title", "")),
+                tags=tags,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"{path}, line {number}: not a gold question: {exc}") from exc
@@ -475,6 +482,21 @@ def format_table(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
+def tag_accuracy(report: EvalReport, questions: list[GoldQuestion]) -> dict[str, tuple[int, dict[str, float]]]:
+    """For each tag of the gold set: how many questions carry it, and each system's share of
+    them it got right (see `is_correct`), tags in alphabetical order."""
+    tags = sorted({t for q in questions for t in q.tags})
+    out: dict[str, tuple[int, dict[str, float]]] = {}
+    for tag in tags:
+        ids = {q.id for q in questions if tag in q.tags}
+        out[tag] = (
+            len(ids),
+            {r.system: sum(o.question_id in ids and o.question_id not in r.failures for o in r.outcomes) / len(ids)
+             for r in report.systems},
+        )
+    return out
+
+
 def write_report(report: EvalReport, questions: list[GoldQuestion], folder: str | Path) -> tuple[Path, Path]:
     """Write report.json (everything) and report.md (the table, then each failed question with
     the answer given, so a person can see why)."""
@@ -484,6 +506,14 @@ def write_report(report: EvalReport, questions: list[GoldQuestion], folder: str 
     json_path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     by_id = {q.id: q for q in questions}
     out = ["# Evaluation report", "", "```", format_table(report), "```", ""]
+    by_tag = tag_accuracy(report, questions)
+    if by_tag:
+        names = [r.system for r in report.systems]
+        out += ["## Correct answers by tag", "", "| tag | questions | " + " | ".join(names) + " |",
+                "|---|---|" + "---|" * len(names)]
+        for tag, (count, shares) in by_tag.items():
+            out.append(f"| {tag} | {count} | " + " | ".join(f"{shares[n]:.2f}" for n in names) + " |")
+        out.append("")
     for system in report.systems:
         outcomes = {o.question_id: o for o in system.outcomes}
         out += [f"## {system.system}: {len(system.failures)} failed of {report.questions}", ""]

@@ -29,6 +29,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
+from .chunking import KIND_CODES, sentence_kind
 from .errors import InputError
 from .text import content_terms, stem
 from .types import Filters, outlet_key, place_key
@@ -74,6 +75,16 @@ class Hit:
                 a, b = part.split("-")
                 spans.append((int(a), int(b)))
         return spans
+
+    @cached_property
+    def sentence_kinds(self) -> list[str]:
+        """What each sentence is (text, heading, credit: see chunking.sentence_kind), as stored at
+        ingest; chunks stored before kinds were are classified from their text."""
+        codes = str(self.metadata.get("kinds", ""))
+        if len(codes) == len(self.sentence_spans):
+            by_code = {code: kind for kind, code in KIND_CODES.items()}
+            return [by_code.get(code, "text") for code in codes]
+        return [sentence_kind(self.text[a - self.start : b - self.start]) for a, b in self.sentence_spans]
 
 
 @dataclass

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
+from .chunking import KIND_CODES
 from .errors import ConfigError, NotFoundError
 from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_DOC_FIELDS = ("title", "source", "date", "place", "path", "content_hash", "chunks")
+_DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 
 # 2: chunks carry source_key, place_terms and date_num for filters. Older indexes are upgraded
 # in place on first open (see Store._upgrade); vectors are untouched, so the index key stays.
@@ -611,7 +612,7 @@ class Store:
                 sentence_ids += [f"{doc.doc_id}:s{i}" for i in range(len(sentence_vectors))]
                 sentence_metas += [{"doc_id": doc.doc_id, "written_at": written_at}] * len(sentence_vectors)
                 base = filter_fields(
-                    {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "date": doc.date, "place": doc.place}
+                    {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "date": doc.date, "place": doc.place, "url": doc.url}
                 )
                 base["written_at"] = written_at
                 chunk_ids += [c.chunk_id for c in chunks]
@@ -624,6 +625,7 @@ class Store:
                         "end": c.end,
                         "first_sentence": c.first_sentence,
                         "sentences": ",".join(f"{s.start}-{s.end}" for s in c.sentences),
+                        "kinds": "".join(KIND_CODES[s.kind] for s in c.sentences),
                     }
                     for c in chunks
                 ]
@@ -804,6 +806,7 @@ class Store:
             source=str(meta.get("source", "")),
             date=str(meta.get("date", "")),
             place=str(meta.get("place", "")),
+            url=str(meta.get("url", "")),
             path=str(meta.get("path", "")),
             content_hash=str(meta.get("content_hash", "")),
             chunks=int(meta.get("chunks", 0)),

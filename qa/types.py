@@ -20,6 +20,7 @@ class Document:
     source: str = ""  # the outlet
     date: str = ""  # ISO date (YYYY-MM-DD) where known
     place: str = ""
+    url: str = ""  # where it was published, where known
     path: str = ""  # the file it came from
     content_hash: str = ""
     chunks: int = 0
@@ -40,6 +41,7 @@ class Sentence:
 
     start: int
     end: int
+    kind: str = "text"  # text | heading | credit (see chunking.sentence_kind)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Citation:
     start: int
     end: int
     score: float
+    url: str = ""  # the report's address, where known
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

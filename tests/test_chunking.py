@@ -1,4 +1,6 @@
-from qa.chunking import chunk_sentences, split_sentences
+import pytest
+
+from qa.chunking import chunk_sentences, sentence_kind, split_sentences
 from qa.documents import load_document
 
 
@@ -76,3 +78,67 @@ def test_a_sentence_longer_than_the_limit_is_a_chunk_of_its_own():
     text = f"Short one. {long} Short two."
     chunks = chunk_sentences(text, "d", split_sentences(text), max_words=20, overlap=1)
     assert [c.text for c in chunks] == ["Short one.", long.strip(), "Short two."]
+
+
+@pytest.mark.parametrize(
+    "unit, kind",
+    [
+        ("Humanitarian crisis", "heading"),
+        ("FSA pushes back YPG in Al Bab", "heading"),
+        ("Regime strikes kill 16 in Idlib", "heading"),
+        ("Source: TRTWorld and agencies", "credit"),
+        ("Sources: AFP, Reuters", "credit"),
+        ("(AFP)", "credit"),
+        ("Reporting by Suleiman Al-Khalidi; Editing by Tom Brown", "credit"),
+        ("By Staff Writer", "credit"),
+        ("Photo: AFP", "credit"),
+        ("Photo: A man walks past rubble in Maaret al-Numan, May 2019", "text"),
+        ("The FSA pushed back the attacks.", "text"),
+        ('He said: "We will stay."', "text"),
+        ("Residents say the shelling went on for three days and that nobody came to help them at all", "text"),
+        ("By Sunday, 40 people had died.", "text"),
+        ("(The UN later denied this.)", "text"),
+        ("(AP Photo/Hussein Malla)", "credit"),
+    ],
+)
+def test_sentence_kind(unit, kind):
+    assert sentence_kind(unit) == kind
+
+
+def test_a_bracketed_credit_stays_with_the_caption_it_follows():
+    text = "A man walks past rubble in Idlib on May 5, 2019. (AFP)\n\nShelling went on. (Reuters) was told so.\n(AFP)"
+    assert texts(text) == [
+        "A man walks past rubble in Idlib on May 5, 2019. (AFP)",
+        "Shelling went on.",
+        "(Reuters) was told so.",
+        "(AFP)",  # on a line of its own: a unit of its own (a credit)
+    ]
+
+
+def test_a_section_heading_starts_a_chunk_without_overlapping_back():
+    text = (
+        "Strikes hit the town. Residents fled north.\n\nHumanitarian crisis\n\n"
+        "Aid stopped. Camps filled up.\n\nFighting in Al Bab\n\nClashes broke out. The attack was repelled."
+    )
+    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=120, overlap=1)
+    assert [c.text.split("\n")[0] for c in chunks] == [
+        "Strikes hit the town. Residents fled north.", "Humanitarian crisis", "Fighting in Al Bab"
+    ]
+    assert chunks[-1].text.endswith("The attack was repelled.")
+
+
+def test_lines_of_headings_alone_make_no_more_chunks_than_the_word_limit():
+    text = "\n\n".join(f"Line {i}" for i in range(100))  # 200 words, every line a "heading"
+    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=120, overlap=1)
+    assert len(chunks) == 2
+
+
+def test_list_items_are_text_and_a_markdown_heading_is_a_heading():
+    text = "## Key figures\n\n- 550 civilians killed\n- 400,000 people displaced\n\n1) Schools closed in Idlib\n\nBy Sunday, 40 people had died."
+    assert [(text[s.start : s.end], s.kind) for s in split_sentences(text)] == [
+        ("Key figures", "heading"),
+        ("550 civilians killed", "text"),
+        ("400,000 people displaced", "text"),
+        ("1) Schools closed in Idlib", "text"),
+        ("By Sunday, 40 people had died.", "text"),  # a sentence that starts with "By" is not a byline
+    ]

@@ -21,7 +21,10 @@ from qa.errors import DocumentError
 
 def test_bundled_report_metadata_comes_from_its_sidecar(bundled_report):
     doc = load_document(bundled_report, max_bytes=10**7)
-    assert doc.title and doc.source and doc.date == "2017-09-30"
+    assert (doc.title, doc.source, doc.date, doc.place) == (
+        "Syrian regime, Russia air strikes kill at least 7 civilians in Idlib", "TRT World", "2019-08-29", "Idlib, Syria"
+    )
+    assert doc.url == "https://www.trtworld.com/middle-east/syrian-regime-russia-air-strikes-kill-at-least-7-civilians-in-idlib-29389"
     assert doc.text == bundled_report.read_text(encoding="utf-8")  # text unchanged
     assert len(doc.doc_id) == 16 and len(doc.content_hash) == 64
 

@@ -19,7 +19,8 @@ from qa.embeddings import Embedder
 from qa.store import Store
 from qa.types import Document
 
-QUESTION = "Which charity said hospitals in the province had to close?"
+QUESTION = "Which monitor reported the deaths in Maarat al Numan?"
+ANSWER = "Syrian Observatory for Human Rights"
 SENTENCES = 400  # per report (and 50 reports): enough cached vectors that forgetting one takes a while
 NEW_REPORT = "Heavy rain flooded the Atmeh camps on Tuesday. The Civil Defence said 340 tents were washed away.\n"
 
@@ -41,7 +42,7 @@ def test_one_encoder_serves_several_threads_at_once(embedder):
     The tokenizer race the encoder guards against ("Already borrowed") did not occur here even
     without the guard, so this pins the outcome (right vectors under threads), not the race.
     """
-    question = ["Which charity said hospitals in the province had to close?"]
+    question = [QUESTION]
     report = [f"Report {i}: " + "shelling hit the market and the hospital. " * (1 + i * 7) for i in range(24)]
     expected = {0: embedder.encode(question), 1: embedder.encode(report)}
     fresh = Embedder("all-MiniLM-L6-v2")  # not loaded yet: the threads race to load and first-encode it
@@ -173,7 +174,7 @@ def test_questions_go_on_while_the_lexical_index_is_rebuilt(make_assistant, tmp_
         asking.join(timeout=120)
         assert not asking.is_alive(), "the question waited for the rebuild"
     ingest.join(timeout=120)
-    assert "Doctors Without Borders" in answers[0]
+    assert ANSWER in answers[0]
     assert "340" in assistant.ask("How many tents were washed away?").text  # rebuilt since
 
 
@@ -204,7 +205,7 @@ def test_an_answer_is_weighed_with_the_statistics_of_its_own_search(make_assista
 
     retriever._hits, answerer.answer = hits_then_an_upload, answer_recording
     try:
-        assert "Doctors Without Borders" in assistant.ask(QUESTION).text
+        assert ANSWER in assistant.ask(QUESTION).text
     finally:
         del retriever._hits, answerer.answer
     assert retriever.term_stats.chunks == before + 1, "the upload was rebuilt into the lexical index"
