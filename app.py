@@ -11,13 +11,16 @@ Reports and questions are untrusted: every piece of their text reaches the page 
 (and Markdown-escaped in the chat), so markup in a report is shown as text and never runs.
 """
 
+import atexit
 import html
 import ipaddress
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: thi
 
 import gradio as gr  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from qa import Answer, Assistant, Citation  # noqa: E402
 from qa.errors import ConfigError, QAError  # noqa: E402
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ["hybrid", "dense", "bm25"]
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
+UPLOAD_MAX_AGE_S = 600  # an upload no handler took is deleted after this long
 UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
 TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
 ABSTAINED_LABEL = "No answer in the reports"
@@ -309,10 +314,16 @@ def ingest_uploads(
     return _documents_outputs(assistant, status)
 
 
-def safe_name(name: str) -> str:
-    """A file name with nothing but letters, digits, '.', '-' and '_' (no paths, no leading dots)."""
-    cleaned = re.sub(r"[^\w.-]+", "_", name).lstrip("._")[:120]
-    return cleaned or "upload"
+def safe_name(name: str, limit: int = 120) -> str:
+    """A file name with nothing but letters, digits, '.', '-' and '_' (no paths, no leading dots),
+    at most `limit` characters: a long name loses the end of its stem, never its extension."""
+    cleaned = re.sub(r"[^\w.-]+", "_", name).lstrip("._") or "upload"
+    if len(cleaned) <= limit:
+        return cleaned
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not dot or not stem or len(suffix) > 16:
+        return cleaned[:limit]
+    return stem[: limit - len(suffix) - 1].rstrip("._") + "." + suffix
 
 
 def _remove_gradio_copy(path: Path) -> None:
@@ -322,6 +333,30 @@ def _remove_gradio_copy(path: Path) -> None:
         path.parent.rmdir()  # its folder, when nothing else is in it
     except OSError:
         pass
+    _sweep_upload_strays()
+
+
+STRAY_AGE_S = 60.0  # an empty file in Gradio's upload folder older than this is no upload in progress
+
+
+def _sweep_upload_strays() -> None:
+    """Remove the empty temporary files Gradio leaves in its upload folder (one per upload, seen
+    with Gradio 6), when that folder is the app's own (see `serve`): never anyone else's files."""
+    folder = os.environ.get("GRADIO_TEMP_DIR", "")
+    if not folder or os.environ.get("QA_OWN_GRADIO_TEMP_DIR") != folder:
+        return
+    cutoff = time.time() - STRAY_AGE_S
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if entry.is_file(follow_symlinks=False) and info.st_size == 0 and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            continue
 
 
 def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any]:
@@ -351,7 +386,9 @@ def ask_json(
 def create_app(assistant: Assistant) -> gr.Blocks:
     """Build the UI around an Assistant (nothing is loaded until the page or a question asks)."""
     settings = assistant.settings
-    with gr.Blocks(title="Conflict reports Q&A", analytics_enabled=False) as demo:
+    # Files uploaded but never handed to a handler (a direct POST to the upload route, a type the
+    # page refuses) are deleted by Gradio after UPLOAD_MAX_AGE_S, checked every minute.
+    with gr.Blocks(title="Conflict reports Q&A", analytics_enabled=False, delete_cache=(60, UPLOAD_MAX_AGE_S)) as demo:
         gr.Markdown(
             "## Conflict reports Q&A\nAsk about the ingested reports. Answers quote the reports and cite them; "
             "when the reports don't say, the answer says so."
@@ -533,6 +570,73 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name, or 0.0.0.0: may be reached from elsewhere
 
 
+def _use_own_upload_folder() -> None:
+    """Give Gradio a private upload folder (unless GRADIO_TEMP_DIR names one), removed when the
+    process ends, so what it leaves behind can be swept (see `_sweep_upload_strays`) and no
+    other app's uploads are ever touched."""
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="qa-gradio-")  # mode 0700
+    os.environ["GRADIO_TEMP_DIR"] = os.environ["QA_OWN_GRADIO_TEMP_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+class LoginThrottle:
+    """ASGI middleware: a client (by address) that fails to log in `failures` times within
+    `window_s` seconds is refused at the login route (429, with when to try again) until the
+    window has passed since its first failure there; a successful login clears its count.
+
+    Behind a proxy every client has the proxy's address: the limit is then shared.
+    """
+
+    def __init__(self, app: Any, failures: int = 5, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.app = app
+        self.failures = failures
+        self.window_s = window_s
+        self.clock = clock
+        self._failed: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("unknown",))[0]
+        wait = self._wait(client)
+        if wait > 0:
+            body = json.dumps({"detail": f"Too many failed logins; try again in {wait:.0f} s."}).encode()
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", b"application/json"), (b"retry-after", str(int(wait) + 1).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        status: list[int] = []
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        with self._lock:
+            if status and status[0] == 200:
+                self._failed.pop(client, None)
+            elif status and 400 <= status[0] < 500:
+                self._failed.setdefault(client, []).append(self.clock())
+
+    def _wait(self, client: str) -> float:
+        """Seconds until `client` may try again (0: now)."""
+        with self._lock:
+            now = self.clock()
+            recent = [t for t in self._failed.get(client, []) if now - t < self.window_s]
+            if recent:
+                self._failed[client] = recent
+            else:
+                self._failed.pop(client, None)
+            if len(recent) < self.failures:
+                return 0.0
+            return self.window_s - (now - recent[0])
+
+
 def serve(
     assistant: Assistant | None = None,
     *,
@@ -559,14 +663,23 @@ def serve(
     if warning:
         warn(warning)
     assistant.warm_up()
+    _use_own_upload_folder()
     demo = create_app(assistant)
     # api_open=False: a direct POST to /gradio_api/run/ask would skip the queue and its bounds.
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit, api_open=False)
+    throttle = Middleware(LoginThrottle, failures=settings.login_failures, window_s=settings.login_window_s)
     demo.launch(
         server_name=host,
         server_port=port or settings.port,
         share=False,
         auth=auth,
+        # The login page says "Incorrect Credentials" for any refusal, a throttled one too: so it
+        # states the rule up front.
+        auth_message=(
+            f"Log in to ask the reports. After {settings.login_failures} failed logins from one address, "
+            f"logins from it are refused for {settings.login_window_s:g} seconds, the right password too."
+        ),
+        app_kwargs={"middleware": [throttle]},
         max_file_size=settings.max_file_bytes,
         theme=gr.themes.Default(  # system fonts: the default theme would fetch Google Fonts
             font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]

@@ -93,7 +93,7 @@ def chunk_texts(assistant: Assistant, csv_path: Path) -> list[str]:
     s = assistant.settings
     texts = []
     seen: set[str] = set()  # a row repeating an earlier one is stored once
-    for _, doc in iter_documents([csv_path], s.max_file_bytes, None):
+    for _, _, doc in iter_documents([csv_path], s.read_limits(), None):
         if isinstance(doc, Document) and doc.doc_id not in seen:
             seen.add(doc.doc_id)
             sentences = split_sentences(doc.text)

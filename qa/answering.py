@@ -60,10 +60,11 @@ QUESTION_TYPES = (
 # otherwise they only lend their words to the sentences after them, as context.
 # A question asks for a heading when it asks which heading or section ("Under which heading ..."),
 # not when it names one ("What happened in the humanitarian crisis section?").
-_HEADING_WORDS = r"(?:sub-?)?headings?|headlines?|sections?|sub-?titles?|titles?"
+_HEADING_NAMES = r"(?:sub-?)?headings?|headlines?|sections?|sub-?titles?|titles?"
 ASKS_ABOUT = {
     "heading": re.compile(
-        rf"\b(?:what|which)\s+(?:is\s+the\s+|are\s+the\s+)?(?:{_HEADING_WORDS})\b|\b(?:{_HEADING_WORDS})\s+(?:of|for|is|are)\b",
+        rf"\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+(?:the\s+)?(?:{_HEADING_NAMES})\b"
+        rf"|\b(?:{_HEADING_NAMES})\s+(?:of|for|is|are|was)\b",
         re.I,
     ),
     "credit": re.compile(
@@ -71,8 +72,9 @@ ASKS_ABOUT = {
         re.I,
     ),
 }
-# Two sentences are one statement when the shorter is the longer with at most this share of its
-# words missing (a caption printed twice, once with its credit): quoted once, the fuller one.
+# Two sentences of one report are one statement when the shorter is the longer with at most
+# this share of its words missing (a caption printed twice, once with its credit): quoted once,
+# the fuller one. Across reports a repeated sentence is another source saying it, and stays.
 DUPLICATE_SLACK = 0.2
 
 # Support (the abstention score) weighs shared key terms by this, independent of ranking weights.
@@ -183,13 +185,14 @@ class ExtractiveAnswerer:
         terms_of: dict[tuple[str, int], set[str]] = {}
         for hit in hits:
             first = int(hit.metadata.get("first_sentence", 0))
-            for offset, ((start, end), kind) in enumerate(zip(hit.sentence_spans, hit.sentence_kinds)):
+            for offset, sentence in enumerate(hit.sentences):
+                start, end, kind = sentence.start, sentence.end, sentence.kind
                 key = (hit.doc_id, first + offset)
                 text = hit.text[start - hit.start : end - hit.start]
                 if key not in lexical_of:
                     terms_of[key] = set(content_terms(text))
                     lexical_of[key] = sum(v for t, v in info.terms.items() if t in terms_of[key]) / total_idf
-                if key in by_key or kind not in quotable:
+                if key in by_key or kind not in quotable or not any(ch.isalpha() for ch in text):  # "7." says nothing
                     continue
                 cand = Candidate(hit.doc_id, first + offset, start, end, text, hit)
                 vector = sentence_vectors.get(f"{hit.doc_id}:s{first + offset}")
@@ -301,19 +304,26 @@ def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | Non
 
 
 def _one_per_statement(ranked: list[Candidate]) -> list[Candidate]:
-    """The ranked candidates with each statement once: of sentences that say the same thing (see
-    DUPLICATE_SLACK), the fullest is kept, at the best score and rank any of them had."""
+    """The ranked candidates with each statement of a report once: of its sentences that say the
+    same thing (see DUPLICATE_SLACK), the fullest is kept, at the best rank, score and evidence
+    (meaning, key terms) any of them had."""
     kept: list[Candidate] = []
     words_of: list[tuple[str, ...]] = []
     for cand in ranked:
         words = tuple(w for w, _, _ in tokens(cand.text))
-        same = next((i for i, other in enumerate(words_of) if _same_statement(words, other)), None)
+        same = next(
+            (i for i, other in enumerate(words_of) if kept[i].doc_id == cand.doc_id and _same_statement(words, other)),
+            None,
+        )
         if same is None:
             kept.append(cand)
             words_of.append(words)
-        elif len(words) > len(words_of[same]):
-            cand.score = kept[same].score
-            kept[same], words_of[same] = cand, words
+            continue
+        best = kept[same]
+        fuller = cand if len(words) > len(words_of[same]) else best
+        for name in ("score", "dense", "lexical", "context_lexical", "typed"):
+            setattr(fuller, name, max(getattr(best, name), getattr(cand, name)))
+        kept[same], words_of[same] = fuller, max(words, words_of[same], key=len)
     return kept
 
 

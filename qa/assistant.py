@@ -5,6 +5,7 @@ Constructing an Assistant is cheap; the embedding model, Chroma and LlamaIndex l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
     from .evaluation import EvalReport, GoldQuestion
+    from .locations import Survey
     from .retrieval import Retriever
     from .store import Store
 
@@ -102,30 +104,36 @@ class Assistant:
         progress: ProgressCallback | None = None,
         names: Mapping[str, str] | None = None,
         columns: Mapping[str, str] | None = None,
+        prune: bool = False,
     ) -> IngestReport:
         """Ingest report files, folders and collections (.csv / .jsonl, one report per row).
 
-        Unchanged documents are skipped, changed files replace their old version, and a report
-        given twice in one ingest (a row repeating an earlier row's text, title, outlet, date and
-        place) is counted in `duplicates` and stored once. A file or
-        row that cannot be read (missing, empty, binary, an image, over `max_file_bytes`, a
-        broken link, a bad row) is reported in `failed`, once, and the others still land. A
-        file named directly must be a supported type; in a folder, other files are skipped
-        (see `qa.documents.collect_files`).
+        A report is its content (see the README, "Which report is which"): one already stored is
+        `unchanged`, wherever it is now (moved, renamed, copied, a row moved up or down), and
+        a report given twice in one ingest is counted in `duplicates` and stored once. A report
+        that the given files, folders and collections no longer hold (a file edited or deleted,
+        a row removed) is never removed unless `prune` is set: it is listed in `missing` and
+        kept. A file or row that cannot be read (missing, empty, binary, an image, over a size
+        limit, refused metadata, a bad row) is reported in `failed`, once, the others still
+        land, and what it held before is left as it was. A file named directly must be a
+        supported type; in a folder, other files are skipped (see `qa.documents.collect_files`).
 
         Args:
             progress: called after each document (each row of a collection) with
                 (done, total, label).
             names: for files that are only a temporary copy (an upload), the name to record and
-                report instead of their path. Such a document never replaces another one: two
-                uploads that share a name are two reports.
+                report instead of their path (their location is "upload:NAME"). Two uploads that
+                share a name are two reports, and an upload never makes another report missing.
             columns: for collections, which column holds each field (text, title, source,
-                date, place, doc_id); unnamed fields are found by common column names.
+                date, place, url, doc_id); unnamed fields are found by common column names.
+            prune: remove the reports listed in `missing` (one write: a process killed during it
+                leaves each of them listed or gone).
 
         Raises:
             InputError: no paths were given, or something other than a path was.
         """
         from .documents import collect_files, count_items, iter_documents
+        from .locations import UPLOAD, Survey, location_of, reconcile
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -142,35 +150,60 @@ class Assistant:
         report = IngestReport(
             failed=[IngestFailure(labels.get(p, p), why.replace(p, labels.get(p, p))) for p, why in problems]
         )
-        total = count_items(files, self.settings.max_file_bytes)
+        # An upload is only ever at its own location; files and folders say what they hold now.
+        survey = Survey(
+            scopes=set() if labels else {location_of(p) for p in paths if Path(p).expanduser().exists()},
+            unreadable={location_of(p) for p, _ in problems},
+        )
+        limits = self.settings.read_limits()
+        total = count_items(files, limits)
         with self._lock:
             self._corpus_checked = True
             self.store.sweep_incomplete()
-            batch = _IngestBatch(self, report, progress, total)
-            items = iter_documents(files, self.settings.max_file_bytes, columns)
-            declared: dict[str, str] = {}  # doc id -> content hash: one ingest never overwrites itself
-            for label, loaded in items:
+            batch = _IngestBatch(self, report, progress, total, survey)
+            declared: dict[str, tuple[str, str]] = {}  # doc id -> (content hash, text hash): one ingest never overwrites itself
+            for path, label, loaded in iter_documents(files, limits, columns):
                 name = _renamed(label, labels)
                 shown = name or label
+                # An upload's location is its recorded name ("upload:NAME"), a file's its path.
+                location = UPLOAD + labels[str(path)].removeprefix(UPLOAD) if str(path) in labels else location_of(path)
                 if isinstance(loaded, DocumentError):
+                    survey.unreadable.add(location)
                     report.failed.append(IngestFailure(shown, str(loaded).replace(label, shown)))
-                elif (seen := declared.get(loaded.doc_id)) == loaded.content_hash:
+                    batch.done(shown)
+                    continue
+                if name:
+                    loaded.path = _renamed(loaded.path, labels) or name
+                text_hash = hashlib.sha256(loaded.text.encode("utf-8")).hexdigest()
+                seen = declared.get(loaded.doc_id)
+                if seen == (loaded.content_hash, text_hash):
                     report.duplicates.append(shown)  # the same report (text and fields) given twice
+                    survey.saw(location, loaded.doc_id)
                 elif seen is not None:
+                    if seen[1] == text_hash:  # the same text here too: this location holds it
+                        survey.saw(location, loaded.doc_id)
                     report.failed.append(
                         IngestFailure(shown, f"{shown}: id {loaded.doc_id!r} is already used by another report in this ingest "
                             "(the same declared id, or the same text with other fields)")
                     )
                 else:
-                    declared[loaded.doc_id] = loaded.content_hash
-                    if name:
-                        loaded.path = _renamed(loaded.path, labels) or name
+                    declared[loaded.doc_id] = (loaded.content_hash, text_hash)
                     try:
-                        batch.add(loaded, shown, replace_same_path=not name)
+                        batch.add(loaded, shown, location)
                     except DocumentError as exc:
                         report.failed.append(IngestFailure(shown, str(exc).replace(label, shown)))
                 batch.done(shown)
             batch.flush()
+            # Where every report is now, and what no location holds any more.
+            before = self.store.located(survey.scopes) if survey.scopes else {}
+            before.update((i, locs) for i, locs in batch.known.items() if i not in before)
+            moved, missing = reconcile(before, survey)
+            self.store.relocate(moved, {i: batch.paths[i] for i in moved if i in batch.paths})
+            if prune and missing:
+                self.store.delete_documents(missing)
+                report.removed = missing
+            else:
+                report.missing = missing
         self._refresh_after_write()
         return report
 
@@ -183,7 +216,7 @@ class Assistant:
             batch = _IngestBatch(self, report, progress, len(documents))
             for doc in documents:
                 try:
-                    batch.add(doc, doc.path or doc.doc_id)
+                    batch.add(doc, doc.path or doc.doc_id, doc.path or None)
                 except DocumentError as exc:
                     report.failed.append(IngestFailure(doc.path or doc.doc_id, str(exc)))
                 batch.done(doc.path or doc.doc_id)
@@ -305,7 +338,7 @@ class Assistant:
             raise InputError("the question is empty")
         if len(cleaned) > limit:
             raise too_long(len(cleaned))
-        if not any(ch.isalnum() for ch in cleaned):
+        if not any(ch.isalpha() for ch in cleaned):  # "?!", "{{7*7}}", "2019": nothing to ask about
             raise InputError(f"the question {cleaned!r} has no words in it")
         return cleaned
 
@@ -336,8 +369,10 @@ class Assistant:
         """One document with its full stored text (citation offsets index into it).
 
         Raises:
+            InputError: the id is not text.
             NotFoundError: no document has that id.
         """
+        doc_id = _checked_id(doc_id, "read")
         self._ensure_corpus()
         return self.store.document(doc_id)
 
@@ -345,8 +380,10 @@ class Assistant:
         """Remove a document, its chunks and its vectors.
 
         Raises:
+            InputError: the id is not text.
             NotFoundError: no document has that id.
         """
+        doc_id = _checked_id(doc_id, "delete")
         with self._lock:
             self.store.delete_document(doc_id)
         self._refresh_after_write()
@@ -358,44 +395,81 @@ class _IngestBatch:
     Encoding a few hundred documents' sentences in one call lets sentence-transformers sort them
     by length into full batches, and Chroma takes them in a few large writes: ingest runs close
     to the speed of the bare encoder (see bench/). A document counts as done for `progress` only
-    once it is written.
+    once it is written. `known` and `paths` keep, for every document looked up or written, its
+    stored locations and the path it was seen at, for the reconciling at the end of an ingest.
     """
 
     SENTENCES = 2048  # sentences encoded per flush
 
-    def __init__(self, assistant: Assistant, report: IngestReport, progress: ProgressCallback | None, total: int) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        report: IngestReport,
+        progress: ProgressCallback | None,
+        total: int,
+        survey: "Survey | None" = None,
+    ) -> None:
         self.assistant = assistant
         self.report = report
         self.progress = progress
         self.total = total
+        self.survey = survey
         self.count = 0
-        self.pending: list[tuple[Document, Any, list[Any], list[str], bool]] = []
+        self.pending: list[tuple[Document, Any, list[str], bool]] = []
         self.pending_ids: set[str] = set()
         self.labels: list[str] = []  # handled items whose progress waits for the next flush
         self.sentences = 0
+        self.known: dict[str, list[str]] = {}
+        self.paths: dict[str, str] = {}
 
-    def add(self, doc: Document, label: str, replace_same_path: bool = True) -> None:
-        """Queue a document (or count it unchanged). Raises DocumentError for a text without sentences."""
+    def add(self, doc: Document, label: str, location: str | None = None) -> None:
+        """Queue a document (or count it unchanged) found at `location`.
+
+        A stored document with the same id but other content (a declared id given a new text, or
+        the same text with corrected fields) is rewritten only where no other location holds the
+        stored version.
+
+        Raises:
+            DocumentError: a text without sentences, or an id whose stored report another
+                location still holds with other content.
+        """
         from .chunking import chunk_sentences, split_sentences
+        from .store import stored_locations
 
         store = self.assistant.store
         settings = self.assistant.settings
+        if self.survey is not None and location is not None:
+            self.survey.saw(location, doc.doc_id)
+        self.paths[doc.doc_id] = doc.path
         if doc.doc_id in self.pending_ids:
             self.report.unchanged.append(doc.doc_id)
             return
         existing = store.has_document(doc.doc_id)
+        holders = stored_locations(existing) if existing else []
+        self.known[doc.doc_id] = holders
         if existing and existing.get("content_hash") == doc.content_hash:
             self.report.unchanged.append(doc.doc_id)
             return
-        # A file whose content changed comes back with a new content-hash id: drop the old one.
-        stale = [d for d in store.doc_ids_for_path(doc.path) if d != doc.doc_id] if doc.path and replace_same_path else []
+        others = [h for h in holders if h != location]
+        if existing and others:
+            same_text = store.document(doc.doc_id).text == doc.text
+            if not same_text and self.survey is not None and location is not None:
+                self.survey.seen[location].discard(doc.doc_id)  # another text: this location does not hold the stored one
+            raise DocumentError(
+                f"{label}: the report with id {doc.doc_id!r} is already stored from {others[0]}"
+                f"{f' (and {len(others) - 1} more)' if len(others) > 1 else ''} with "
+                f"{'other fields (title, outlet, date, place or url)' if same_text else 'another text'}; "
+                "it was kept as it is (give this one another id, or change it there)"
+            )
         sentences = split_sentences(doc.text)
         if not sentences:
             raise DocumentError(f"{label}: no sentences found in the text")
         chunks = chunk_sentences(doc.text, doc.doc_id, sentences, settings.chunk_words, settings.chunk_overlap_sentences)
         doc.chunks = len(chunks)
+        doc.locations = list(dict.fromkeys([*holders, *([location] if location else [])]))
+        self.known[doc.doc_id] = doc.locations
         texts = [doc.text[x.start : x.end] for x in sentences]
-        self.pending.append((doc, chunks, stale, texts, bool(existing or stale)))
+        self.pending.append((doc, chunks, texts, bool(existing)))
         self.pending_ids.add(doc.doc_id)
         self.sentences += len(texts)
 
@@ -412,10 +486,10 @@ class _IngestBatch:
 
         if self.pending:
             store = self.assistant.store
-            vectors = self.assistant.embedder.encode([t for item in self.pending for t in item[3]])
+            vectors = self.assistant.embedder.encode([t for item in self.pending for t in item[2]])
             items = []
             at = 0
-            for doc, chunks, _, texts, _ in self.pending:
+            for doc, chunks, texts, _ in self.pending:
                 sentence_vectors = vectors[at : at + len(texts)]
                 at += len(texts)
                 # A chunk's vector is the normalised mean of its sentences' vectors: one encoder
@@ -425,10 +499,8 @@ class _IngestBatch:
                 )
                 chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True).clip(min=1e-12)
                 items.append((doc, chunks, chunk_vectors, sentence_vectors))
-            # Old versions of changed files go in the same write as their new versions, so a
-            # process killed part-way leaves one version of each, never both or neither.
-            store.write_documents(items, replaces={doc.doc_id: stale for doc, _, stale, _, _ in self.pending if stale})
-            for doc, chunks, _, _, replaced in self.pending:
+            store.write_documents(items)
+            for doc, chunks, _, replaced in self.pending:
                 (self.report.replaced if replaced else self.report.added).append(doc.doc_id)
                 self.report.chunks += len(chunks)
             self.pending.clear()
@@ -442,6 +514,13 @@ class _IngestBatch:
             if self.progress:
                 self.progress(self.count, max(self.total, self.count), label)
         self.labels.clear()
+
+
+def _checked_id(doc_id: Any, action: str) -> str:
+    """A document id as given to `document` or `delete`, or InputError naming what was given."""
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise InputError(f"give the id of a document to {action} (see documents()), got {doc_id!r}")
+    return doc_id.strip()
 
 
 def _renamed(text: str, names: Mapping[str, str]) -> str | None:

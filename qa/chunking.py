@@ -29,19 +29,26 @@ _BLOCK_SEP = re.compile(r"\n[ \t]*\n\s*")
 # A photo or wire credit in brackets after a caption's full stop: "... August 28, 2019. (AFP)";
 # short and without a sentence of its own inside ("(The UN denied it.)" is text).
 _BRACKETED = re.compile(r"\([^()\n.!?]{1,40}\)")
-# Lines that say where a report or its picture came from rather than what happened.
+# Lines that say where a report or its picture came from rather than what happened. Only a
+# line of its own, without digits, counts (see sentence_kind): "Sources: 16 civilians were
+# killed ..." is text.
+_NAME = r"(?-i:[A-Z][\w'’./&-]*)"
 _CREDIT = re.compile(
     r"(?:sources?|credits?|(?:photo|image|picture)\s+credits?|copyright)\s*:"
-    r"|(?:photo|image|picture|photograph)\s*:\s*\S+(?:\s+\S+){0,3}\s*$"
-    r"|\(?(?:additional\s+)?(?:reporting|editing|writing|compiled|edited|written|translated)(?:\s+\w+)?\s+by\b"
-    r"|(?-i:By\s+[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|and|in|for))*\s*$)"  # a byline: By Staff Writer
+    rf"|(?:photo|image|picture|photograph)\s*:\s*{_NAME}(?:\s+(?:{_NAME}|/)){{0,4}}\s*$"  # Photo: AFP / Omar Haj
+    r"|\(?(?:additional\s+)?(?:reporting|editing|writing|compiled|edited|written|translated)\s+by\b"
+    rf"|(?-i:By\s+{_NAME}(?:\s+(?:{_NAME}|and|in|for))*\s*$)"  # a byline: By Staff Writer
     r"|©"
     rf"|{_BRACKETED.pattern}\s*$",
     re.IGNORECASE,
 )
+_CLOSED = re.compile(rf"[{re.escape(_TERMINATORS)}][{re.escape(_CLOSERS)}]*$")  # ends as a sentence ends
+_TRAILING_CREDIT = re.compile(rf"\s*{_BRACKETED.pattern}$")  # "Sixteen died. (SOHR)"
 # A labelled caption ("Photo: A man walks past rubble ...") is text even without a full stop.
 _CAPTION = re.compile(r"(?:photo|image|picture|photograph|caption|file photo)\s*:", re.IGNORECASE)
 HEADING_WORDS = 12  # a line without closing punctuation up to this long is a heading, not text
+# Longer "sentences" (text without full stops) are cut into pieces of at most this many words.
+MAX_SENTENCE_WORDS = 100
 CREDIT_WORDS = 16
 _LINE_MARKUP = re.compile(r"(?:#{1,6}\s+|[-*•·]\s+|>\s*)")
 # Items of a list are text whatever their punctuation ("- 550 civilians killed", "2) ...").
@@ -49,6 +56,7 @@ _BULLET = re.compile(r"\s*[-*•·]\s*")
 _NUMBERED = re.compile(r"\(?\d{1,3}[.)]\s")
 #: One letter per kind, as chunks store their sentences' kinds.
 KIND_CODES = {"text": "t", "heading": "h", "credit": "c"}
+_KINDS_OF = {code: kind for kind, code in KIND_CODES.items()}
 _WORD = re.compile(r"\S+")
 
 
@@ -61,35 +69,75 @@ def split_sentences(text: str) -> list[Sentence]:
     sentences: list[Sentence] = []
     for block_start, block_end in _blocks(text):
         for seg_start, seg_end in _line_segments(text, block_start, block_end):
-            sentences.extend(_split_segment(text, seg_start, seg_end))
+            for sentence in _split_segment(text, seg_start, seg_end):
+                sentences.extend(_cut_long(text, sentence))
     for s in sentences:
-        s.kind = _unit_kind(text, s)
+        s.kind = unit_kind(text, s.start, s.end)
     return sentences
 
 
-def _unit_kind(text: str, s: Sentence) -> str:
-    """`sentence_kind` of a unit, seen in its line: a list item is text, however short."""
-    unit = text[s.start : s.end]
-    before = text[text.rfind("\n", 0, s.start) + 1 : s.start]
-    if _BULLET.fullmatch(before) or _NUMBERED.match(unit):
+def unit_kind(text: str, start: int, end: int) -> str:
+    """`sentence_kind` of the unit text[start:end], seen in its line: only a unit alone on its
+    line (markup such as "## " before it aside) can be a heading or a credit, and a list item
+    ("- 550 civilians killed") is text however short. Looks at most a few characters around it,
+    so classifying every unit of a long one-line text stays linear."""
+    unit = text[start:end]
+    window = text[max(0, start - 8) : start]  # a line's markup fits in 8 characters
+    line_start = window.rfind("\n")
+    before = window[line_start + 1 :] if line_start >= 0 or start <= 8 else None  # None: text before it
+    ahead = text[end : end + 200]
+    line_end = ahead.find("\n")
+    after = ahead[:line_end] if line_end >= 0 else (ahead if end + 200 >= len(text) else "…")
+    if (before is not None and _BULLET.fullmatch(before)) or _NUMBERED.match(unit):
         return "text"
-    return sentence_kind(unit)
+    alone = before is not None and (not before.strip() or bool(_LINE_MARKUP.fullmatch(before.lstrip()))) and not after.strip()
+    return sentence_kind(unit, own_line=alone)
 
 
-def sentence_kind(sentence: str) -> str:
+def _cut_long(text: str, sentence: Sentence) -> list[Sentence]:
+    """A sentence of more than MAX_SENTENCE_WORDS words (a run-on text without full stops) as
+    pieces of at most that many, cut after a comma, semicolon or colon where one is near the end
+    of a piece: so no unit, chunk or citation grows with the length of a report."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, sentence.start, sentence.end)]
+    if len(words) <= MAX_SENTENCE_WORDS:
+        return [sentence]
+    pieces = []
+    first = 0
+    while first < len(words):
+        last = min(first + MAX_SENTENCE_WORDS, len(words)) - 1
+        if last + 1 < len(words):
+            soft = next(
+                (i for i in range(last, first + MAX_SENTENCE_WORDS * 2 // 3, -1) if text[words[i][1] - 1] in ",;:"), None
+            )
+            last = soft if soft is not None else last
+        pieces.append(Sentence(words[first][0], words[last][1]))
+        first = last + 1
+    return pieces
+
+
+def sentence_kind(sentence: str, own_line: bool = True) -> str:
     """What a unit of a report is: "text" (a sentence), "heading" (a short line without closing
     punctuation: "Humanitarian crisis") or "credit" (where the report or a picture came from:
     "Source: TRTWorld and agencies", "(AFP)", "Reporting by ...", a byline).
 
-    Headings and credits are units of their own (see `split_sentences`); the answerer quotes
-    them only when a question asks about them.
+    Only a unit on a line of its own (`own_line`, see `unit_kind`) is a heading or a credit; a
+    credit has no digits, and a unit ending in ":", "," or ";", or in a full stop before a
+    bracketed credit ("Sixteen died. (SOHR)"), is text. The answerer quotes headings and
+    credits only when a question asks about them.
     """
     sentence = sentence.strip()
+    if not own_line:
+        return "text"
     words = len(sentence.split())
-    if words <= CREDIT_WORDS and _CREDIT.match(sentence):
-        return "credit"
-    if words <= HEADING_WORDS and not re.search(r"[.!?…][\"'”’)\]»]*$", sentence) and not _CAPTION.match(sentence):
-        return "heading"
+    core = _TRAILING_CREDIT.sub("", sentence)
+    if not core:  # a bracket and nothing else: "(AFP)" is a credit, "(16 killed)" is text
+        return "credit" if _CREDIT.match(sentence) and not any(ch.isdigit() for ch in sentence) else "text"
+    if words <= CREDIT_WORDS and _CREDIT.match(sentence) and not any(ch.isdigit() for ch in sentence):
+        if not _CLOSED.search(core):
+            return "credit"
+    if words <= HEADING_WORDS and not _CLOSED.search(core) and not core.endswith((":", ",", ";")):
+        if not _CAPTION.match(sentence):
+            return "heading"
     return "text"
 
 
@@ -99,21 +147,27 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
     Each chunk after the first repeats the last `overlap` sentences of the one before, so an
     answer that spans a chunk boundary is still found whole in one chunk. A heading that opens a
     section (text follows it) starts a new chunk, with no overlap back into the section before:
-    a chunk never ends on the heading of the next section. Runs of short lines are not cut up,
-    so a text of headings alone makes no more chunks than the word limit does.
+    a chunk never ends on the heading of the next section. A section starts a chunk only once
+    the chunk before holds a quarter of `max_words` of text, so short lines between sentences,
+    or a text of headings alone, never make chunks smaller than that. A chunk whose
+    text an earlier chunk of the document already has, word for word, is left out: repeated
+    boilerplate (or junk) is retrieved once instead of crowding out other passages.
     """
     words = [len(_WORD.findall(text[s.start : s.end])) for s in sentences]
     kinds = [s.kind for s in sentences]
 
     def opens_section(i: int, first: int) -> bool:
-        return (
-            kinds[i] == "heading"
-            and i + 1 < len(kinds)
-            and kinds[i + 1] == "text"
-            and "text" in kinds[first:i]
+        """Whether unit i is the first heading of a run that text follows, with enough text in
+        the chunk so far (a quarter of max_words) to end it there."""
+        if kinds[i] != "heading" or (i > first and kinds[i - 1] == "heading"):
+            return False
+        following = next((k for k in kinds[i + 1 :] if k == "text"), None)
+        return following is not None and sum(w for w, k in zip(words[first:i], kinds[first:i]) if k == "text") >= max(
+            1, max_words // 4
         )
 
     chunks: list[Chunk] = []
+    seen: set[str] = set()
     first = 0
     while first < len(sentences):
         last, total = first, words[first]
@@ -121,17 +175,19 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
             last += 1
             total += words[last]
         start, end = sentences[first].start, sentences[last].end
-        chunks.append(
-            Chunk(
-                doc_id=doc_id,
-                index=len(chunks),
-                start=start,
-                end=end,
-                text=text[start:end],
-                first_sentence=first,
-                sentences=sentences[first : last + 1],
+        if text[start:end] not in seen:  # a passage repeated word for word is retrieved once, where it first stands
+            seen.add(text[start:end])
+            chunks.append(
+                Chunk(
+                    doc_id=doc_id,
+                    index=len(chunks),
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    first_sentence=first,
+                    sentences=sentences[first : last + 1],
+                )
             )
-        )
         if last + 1 >= len(sentences):
             break
         nxt = max(last + 1 - overlap, first + 1)
@@ -241,3 +297,28 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     if markup:
         start = markup.end()
     return start, end
+
+
+# -- how a chunk's sentences are stored in its metadata (one definition, for writing and reading) --
+def stored_sentences(sentences: list[Sentence]) -> dict[str, str]:
+    """A chunk's sentences as metadata: "sentences" (document offsets "a-b,c-d") and "kinds"
+    (one letter each, see KIND_CODES)."""
+    return {
+        "sentences": ",".join(f"{s.start}-{s.end}" for s in sentences),
+        "kinds": "".join(KIND_CODES[s.kind] for s in sentences),
+    }
+
+
+def read_sentences(meta: dict[str, object], text: str = "", start: int = 0) -> list[Sentence]:
+    """A stored chunk's sentences (see `stored_sentences`). A chunk stored before kinds were has
+    them worked out again from its `text` (which begins at document offset `start`)."""
+    spans = []
+    for part in str(meta.get("sentences", "")).split(","):
+        if part:
+            a, b = part.split("-")
+            spans.append((int(a), int(b)))
+    codes = str(meta.get("kinds", ""))
+    if len(codes) == len(spans):
+        return [Sentence(a, b, _KINDS_OF.get(code, "text")) for (a, b), code in zip(spans, codes)]
+    return [Sentence(a, b, unit_kind(text, a - start, b - start)) for a, b in spans]
+

@@ -128,27 +128,36 @@ class _PathsCommand(click.Command):
 @click.argument("paths", nargs=-1, required=True)
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+@click.option(
+    "--prune", is_flag=True, help="Remove the reports these files, folders and collections no longer hold (kept otherwise)."
+)
 @_column_options
 @_clean_errors
-def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **column_options: str | None) -> None:
+def ingest(
+    paths: tuple[str, ...], index_dir: str | None, as_json: bool, prune: bool, **column_options: str | None
+) -> None:
     """Ingest report files (.txt, .md, .html), folders of them, and collections (.csv, .jsonl).
 
-    A collection holds one report per row; its text, title, outlet, date, place and id columns
-    are found by common names (text/content/body/article_content, title/headline, outlet/source,
-    date/published, place/location, id) or named with the --*-column options.
+    A collection holds one report per row; its text, title, outlet, date, place, url and id
+    columns are found by common names (text/content/body/article_content, title/headline,
+    outlet/source, date/published, place/location, url/link, id) or named with the --*-column
+    options.
 
-    Unchanged reports are skipped, changed files replace their old version, and a file or row
-    that cannot be read is reported on a line of its own (rows by number) while the others still
-    land (exit code 1 if any failed). In a folder, files of other types, hidden files and
-    README/LICENSE are skipped without a word, and links to folders are not followed; a file
-    named directly must be of a supported type. A file over the setting max_file_bytes
-    (QA_MAX_FILE_BYTES, 25 MB) is refused unread; a collection is read as a stream and each of
-    its rows is held to that limit.
+    A report is its content: one already stored is unchanged wherever it is now (a file moved
+    or copied, a row moved), and nothing is ever removed unless you ask: a report that these
+    files, folders and collections no longer hold (a file edited or deleted, a row removed) is
+    listed and kept, and --prune removes it. A file or row that cannot be read is reported on a
+    line of its own (rows by number) while the others still land (exit code 1 if any failed).
+    In a folder, files of other types, hidden files and README/LICENSE are skipped without a
+    word, and links to folders are not followed; a file named directly must be of a supported
+    type. Sizes are bounded by settings: a file (QA_MAX_FILE_BYTES, 25 MB) is refused unread, a
+    collection is read as a stream, one report's text is at most QA_MAX_REPORT_CHARS (1,000,000).
 
     \b
     Examples:
       qa ingest corpus/
       qa ingest report.md notes/ --index /data/qa-index
+      qa ingest --prune notes/          (also remove what notes/ no longer holds)
       qa ingest fa-kes.csv --text-column article_content --place-column location
       qa ingest -- -report.txt        (a name starting with '-')
     """
@@ -157,7 +166,7 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
     assistant = _assistant(index_dir, auto_ingest_corpus=False)
     bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
     try:
-        report = assistant.ingest(list(paths), progress=bar, columns=columns or None)
+        report = assistant.ingest(list(paths), progress=bar, columns=columns or None, prune=prune)
     finally:
         if bar:
             bar.close()
@@ -165,6 +174,11 @@ def ingest(paths: tuple[str, ...], index_dir: str | None, as_json: bool, **colum
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(report.summary())
+        for doc_id in report.missing[:20]:
+            gone = assistant.document(doc_id)
+            click.echo(printable(f"  no longer in the input, kept: {doc_id}  {gone.title[:70]}  (last seen at {gone.path})"))
+        if len(report.missing) > 20:
+            click.echo(f"  ... and {len(report.missing) - 20} more (qa ingest --json lists them all)")
     for failure in report.failed:
         message = failure.error if failure.error.startswith(failure.path) else f"{failure.path}: {failure.error}"
         click.echo(f"error: {printable(message)}", err=True)
@@ -225,7 +239,10 @@ def docs(index_dir: str | None, as_json: bool) -> None:
     """List the ingested documents: id, title, outlet, date and chunk count."""
     documents = _assistant(index_dir).documents()
     if as_json:
-        rows = [{k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "url", "path", "chunks")} for d in documents]
+        rows = [
+            {k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "url", "path", "locations", "chunks")}
+            for d in documents
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not documents:
@@ -233,7 +250,8 @@ def docs(index_dir: str | None, as_json: bool) -> None:
         return
     for d in documents:
         outlet = ", ".join(x for x in (d.source, d.date, d.place) if x)
-        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]"))
+        gone = "  (no longer in its input: qa ingest --prune removes it)" if not d.locations else ""
+        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]{gone}"))
 
 
 @main.command()

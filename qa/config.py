@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .metadata import Limits
 
 #: Where the reports shipped with the project live (present in a source checkout).
 BUNDLED_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
@@ -80,6 +83,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest file ingested or uploaded, in bytes; larger files are refused.",
     )
+    max_report_chars: int = Field(
+        default=1_000_000,
+        ge=100,
+        description="Longest text of one report (a file or a row), in characters; longer ones are refused (split "
+        "them into several reports). Ingest time and memory grow with it: see the README's limits.",
+    )
+    max_field_chars: int = Field(
+        default=1_000, ge=10, description="Longest metadata field (title, outlet, date, place, url, id), in characters."
+    )
+    max_metadata_bytes: int = Field(
+        default=65_536, ge=256, description="Largest block of YAML front matter, or sidecar file, in bytes."
+    )
     auto_ingest_corpus: bool = Field(
         default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
     )
@@ -93,6 +108,12 @@ class Settings(BaseSettings):
         default=None,
         description="Login for the web app: 'user:password' pairs separated by commas, or the path of a file with "
         "one user:password per line. Unset: no login (keep the app on 127.0.0.1 then).",
+    )
+    login_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins a client may make within login_window_s before it must wait."
+    )
+    login_window_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="Seconds over which failed logins are counted (and a refused client waits)."
     )
     concurrency_limit: int = Field(
         default=2,
@@ -142,6 +163,12 @@ class Settings(BaseSettings):
         if not value.strip().startswith(("http://", "https://")):
             raise ValueError(f"chroma_url must look like http://host:port, got {value!r}")
         return value.strip().rstrip("/")
+
+    def read_limits(self) -> "Limits":
+        """The limits every read of a report is held to (see qa.metadata.Limits)."""
+        from .metadata import Limits
+
+        return Limits(self.max_file_bytes, self.max_report_chars, self.max_field_chars, self.max_metadata_bytes)
 
     def index_key(self) -> str:
         """A short hash of everything that shapes stored vectors and chunks.

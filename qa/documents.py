@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import errno
 import hashlib
 import io
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DocumentError
-from .text import clean_text, one_line
+from .metadata import Limits, load_yaml, read_fields
+from .text import clean_text
 from .types import Document
 
 logger = logging.getLogger(__name__)
@@ -87,21 +87,6 @@ _FILE_KINDS = {
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a device",
     stat.S_IFBLK: "a device",
-}
-# Keys accepted in front matter / sidecars, and the Document field each one fills.
-_META_KEYS = {
-    "id": "doc_id",
-    "doc_id": "doc_id",
-    "title": "title",
-    "source": "source",
-    "outlet": "source",
-    "publisher": "source",
-    "date": "date",
-    "published": "date",
-    "place": "place",
-    "location": "place",
-    "url": "url",
-    "link": "url",
 }
 
 
@@ -192,15 +177,18 @@ def _check_file(path: Path) -> int:
     return info.st_size
 
 
-def load_document(path: Path, max_bytes: int) -> Document:
+def load_document(path: Path, limits: Limits) -> Document:
     """Read one report file into a Document.
 
-    The size is checked before anything is read, and no more than `max_bytes` + 1 bytes are
-    ever read (a file growing meanwhile is still refused).
+    The size is checked before anything is read, and no more than `limits.file_bytes` + 1 bytes
+    are ever read (a file growing meanwhile is still refused); its metadata and text are held
+    to the other limits.
 
     Raises:
-        DocumentError: the file cannot be read, is empty, binary, too large or not text.
+        DocumentError: the file cannot be read, is empty, binary, too large or not text, or
+            its metadata is refused (see `qa.metadata.read_fields`).
     """
+    max_bytes = limits.file_bytes
     size = _check_file(path)
     if size > max_bytes:
         raise DocumentError(_too_large(path, size, max_bytes))
@@ -212,15 +200,27 @@ def load_document(path: Path, max_bytes: int) -> Document:
     if len(raw) > max_bytes:
         raise DocumentError(_too_large(path, len(raw), max_bytes, grew=True))
     text = decode_text(raw, str(path))
-    meta: dict[str, Any] = {}
     if path.suffix.lower() in HTML_SUFFIXES:
-        text, meta = html_to_text(text)
+        text, head = html_to_text(text)
+        try:  # a page's head is what a site put there: a date that cannot be read is left out
+            fields = read_fields(head, limits, lenient_dates=True)
+        except ValueError as exc:
+            raise DocumentError(f"{path}: the page's head metadata: {exc}") from exc
     else:
-        text, meta = split_front_matter(text, str(path))
-        if meta and not text.strip():
+        text, front = split_front_matter(text, str(path), limits)
+        if front and not text.strip():
             raise DocumentError(f"{path}: no text to ingest after the front matter")
-    meta = {**meta, **read_sidecar(path)}
-    return make_document(text, meta, path=str(path))
+        try:
+            fields = read_fields(front, limits)
+        except ValueError as exc:
+            raise DocumentError(f"{path}: front matter: {exc}") from exc
+    sidecar, declared = read_sidecar(path, limits)
+    if declared:
+        try:
+            fields = {**fields, **read_fields(declared, limits)}
+        except ValueError as exc:
+            raise DocumentError(f"{sidecar}: {exc}") from exc
+    return make_document(text, fields, path=str(path), limits=limits)
 
 
 def _too_large(path: Path, size: int, max_bytes: int, grew: bool = False) -> str:
@@ -229,40 +229,57 @@ def _too_large(path: Path, size: int, max_bytes: int, grew: bool = False) -> str
     return f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
 
 
-def make_document(text: str, meta: dict[str, Any], path: str = "", id_covers_metadata: bool = False) -> Document:
+def make_document(
+    text: str,
+    meta: dict[str, Any],
+    path: str = "",
+    id_covers_metadata: bool = False,
+    limits: Limits = Limits(),
+    name: str = "",
+) -> Document:
     """Build a Document from text and metadata, with a content-hash id unless one is declared.
 
     Control characters and escape sequences are removed from the text (line breaks become
-    "\\n") and metadata values are made single lines. `content_hash` covers the text and every
-    stored field, so a corrected date or outlet replaces the stored record on the next ingest.
+    "\\n"); the metadata is read by `qa.metadata.read_fields` (each field one checked line).
+    `content_hash` covers the text and every stored field, so a corrected date or outlet
+    replaces the stored record on the next ingest.
 
     Args:
         id_covers_metadata: hash the metadata into the id too, not the text alone: for rows of a
             collection, where the same text under another outlet, date or place is another
             report (a file, by contrast, keeps its id when its front matter is corrected).
+        name: what messages call the report (default: its path).
+
+    Raises:
+        DocumentError: no text, a text over `limits.report_chars`, or refused metadata.
     """
+    name = name or path or "document"
     cleaned = clean_text(text)
     if not cleaned.strip():
         why = "the file is empty" if not text else "only blank space or control characters"
-        raise DocumentError(f"{path or 'document'}: no text to ingest ({why})")
+        raise DocumentError(f"{name}: no text to ingest ({why})")
+    if len(cleaned) > limits.report_chars:
+        raise DocumentError(
+            f"{name}: the text is {len(cleaned):,} characters; the limit for one report is "
+            f"{limits.report_chars:,} (setting max_report_chars): split it into several reports"
+        )
     text = cleaned
-    fields: dict[str, str] = {}
-    for key, value in meta.items():
-        target = _META_KEYS.get(str(key).lower())
-        if target and value not in (None, "") and target not in fields:
-            fields[target] = one_line(str(value))
+    try:
+        fields = read_fields(meta, limits)
+    except ValueError as exc:
+        raise DocumentError(f"{name}: {exc}") from exc
     declared = fields.pop("doc_id", "")
-    if declared and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", declared):
-        raise DocumentError(f"{path}: declared id {declared!r} must be letters, digits, '.', '_' or '-'")
     text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     title = fields.get("title") or _first_line(text) or Path(path).stem or text_hash[:16]
-    stored = [text, title, fields.get("source", ""), normalize_date(fields.get("date", "")), fields.get("place", "")]
+    stored = [text, title, fields.get("source", ""), fields.get("date", ""), fields.get("place", "")]
     url = fields.get("url", "")
-    # The address joined the stored fields later: hashed only where given, so reports without one
-    # keep the ids and hashes they were stored under.
-    content_hash = hashlib.sha256(json.dumps(stored + ([url] if url else []), ensure_ascii=False).encode("utf-8")).hexdigest()
+    # A row's id covers what says which report it is (text, title, outlet, date, place), not its
+    # address; the content hash covers the address too (hashed only where given, so reports
+    # stored before addresses were keep their hashes), so a corrected url is stored again.
+    row_hash = hashlib.sha256(json.dumps(stored, ensure_ascii=False).encode("utf-8")).hexdigest()
+    content_hash = hashlib.sha256(json.dumps(stored + [url], ensure_ascii=False).encode("utf-8")).hexdigest() if url else row_hash
     return Document(
-        doc_id=declared or (content_hash if id_covers_metadata else text_hash)[:16],
+        doc_id=declared or (row_hash if id_covers_metadata else text_hash)[:16],
         text=text,
         title=title,
         source=stored[2],
@@ -340,51 +357,51 @@ def _refuse_known_binary(raw: bytes, name: str, expected: str) -> None:
             raise DocumentError(f"{name}: this is {what}, not {expected}")
 
 
-def split_front_matter(text: str, name: str) -> tuple[str, dict[str, Any]]:
-    """Split YAML front matter off the top of a text; returns (body, metadata)."""
+def split_front_matter(text: str, name: str, limits: Limits = Limits()) -> tuple[str, dict[str, Any]]:
+    """Split YAML front matter off the top of a text; returns (body, metadata).
+
+    Raises:
+        DocumentError: the block is not YAML key: value lines, or is refused (see `load_yaml`).
+    """
     match = _FRONT_MATTER.match(text)
     if not match:
         return text, {}
-    import yaml
-
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise DocumentError(f"{name}: front matter is not valid YAML: {exc}".splitlines()[0]) from exc
+        meta = load_yaml(match.group(1), limits) or {}
+    except ValueError as exc:
+        raise DocumentError(f"{name}: front matter: {exc}") from exc
     if not isinstance(meta, dict):
         raise DocumentError(f"{name}: front matter must be key: value lines")
     return text[match.end() :].lstrip("\r\n"), meta
 
 
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """Metadata declared next to a report in `NAME.meta.yaml` (NAME without the suffix)."""
-    sidecar = path.with_name(path.stem + ".meta.yaml")
-    if not sidecar.is_file():
-        return {}
-    import yaml
+def read_sidecar(path: Path, limits: Limits = Limits()) -> tuple[Path, dict[str, Any]]:
+    """Metadata declared next to a report in `NAME.meta.yaml` (NAME without the suffix), and
+    the sidecar's path; no sidecar gives an empty mapping.
 
+    Raises:
+        DocumentError: the sidecar cannot be read, is over `limits.metadata_bytes` or not YAML
+            key: value lines.
+    """
+    sidecar = path.with_name(path.stem + ".meta.yaml")
     try:
-        meta = yaml.safe_load(decode_text(sidecar.read_bytes(), str(sidecar))) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        if not sidecar.is_file():
+            return sidecar, {}
+    except OSError:  # e.g. ENAMETOOLONG: the report's name leaves no room for ".meta.yaml"
+        return sidecar, {}
+    try:
+        size = sidecar.stat().st_size
+        if size > limits.metadata_bytes:
+            raise DocumentError(
+                f"{sidecar}: {size:,} bytes is over the limit of {limits.metadata_bytes:,} for metadata "
+                "(setting max_metadata_bytes)"
+            )
+        meta = load_yaml(decode_text(sidecar.read_bytes(), str(sidecar)), limits) or {}
+    except (OSError, ValueError) as exc:
         raise DocumentError(f"{sidecar}: cannot read metadata: {exc}".splitlines()[0]) from exc
     if not isinstance(meta, dict):
         raise DocumentError(f"{sidecar}: metadata must be key: value lines")
-    return meta
-
-
-def normalize_date(value: str) -> str:
-    """ISO `YYYY-MM-DD` for the common ways of writing a date; anything else is kept as given."""
-    value = str(value).strip()
-    if not value:
-        return ""
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", value):
-        return value[:10]
-    for fmt in ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%d %b %Y", "%Y/%m/%d", "%B %d %Y"):
-        try:
-            return dt.datetime.strptime(value, fmt).date().isoformat()
-        except ValueError:
-            continue
-    return value
+    return sidecar, meta
 
 
 def html_to_text(html: str) -> tuple[str, dict[str, Any]]:
@@ -399,25 +416,26 @@ def html_to_text(html: str) -> tuple[str, dict[str, Any]]:
 
 
 def iter_documents(
-    files: list[Path], max_bytes: int, columns: Mapping[str, str] | None = None
-) -> Iterator[tuple[str, Document | DocumentError]]:
-    """Load each file (each row of a collection), yielding (label, Document or the error that
-    stopped it). The label is the file's path, or "path, row N" for a row of a collection."""
+    files: list[Path], limits: Limits, columns: Mapping[str, str] | None = None
+) -> Iterator[tuple[Path, str, Document | DocumentError]]:
+    """Load each file (each row of a collection), yielding (the file, a label, the Document or
+    the error that stopped it). The label is the file's path, or "path, row N" for a row."""
     for path in files:
         try:
             if path.suffix.lower() in COLLECTION_SUFFIXES:
-                yield from read_collection(path, max_bytes, columns)
+                for label, item in read_collection(path, limits, columns):
+                    yield path, label, item
             else:
-                yield str(path), load_document(path, max_bytes)
+                yield path, str(path), load_document(path, limits)
         except DocumentError as exc:
             logger.warning("skipping %s", exc)
-            yield str(path), exc
+            yield path, str(path), exc
         except Exception as exc:  # one file's surprise must not stop the files after it
             logger.exception("unexpected error reading %s", path)
-            yield str(path), DocumentError(f"{path}: cannot read: {type(exc).__name__}: {exc}".splitlines()[0])
+            yield path, str(path), DocumentError(f"{path}: cannot read: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
-def count_items(files: list[Path], max_bytes: int) -> int:
+def count_items(files: list[Path], limits: Limits) -> int:
     """How many documents `iter_documents` will yield at most: files, plus rows of collections."""
     total = 0
     for path in files:
@@ -425,46 +443,62 @@ def count_items(files: list[Path], max_bytes: int) -> int:
             total += 1
             continue
         try:
-            total += sum(1 for _ in _collection_rows(path, max_bytes))
+            total += sum(1 for _ in _collection_rows(path, limits))
         except (OSError, UnicodeDecodeError, csv.Error, DocumentError):
             total += 1
     return total
 
 
 def read_collection(
-    path: Path, max_bytes: int, columns: Mapping[str, str] | None = None
+    path: Path, limits: Limits, columns: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, Document | DocumentError]]:
     """Each row of a CSV or JSON Lines file as a Document, read as a stream.
 
     Columns are found by `COLUMN_NAMES` unless `columns` names them (field -> column, fields
-    text, title, source, date, place, doc_id). A bad row (wrong field count, a quote never
-    closed, no text, NUL bytes, over `max_bytes`, not a JSON object) yields its error, numbered,
-    and the reading goes on; a file that cannot be read at all, or has no text column, yields
+    text, title, source, date, place, url, doc_id): a CSV file's once, from its header; a JSON
+    Lines file's for each object, from its own keys (objects need not all have the same ones).
+    A bad row (wrong field count, a quote never closed, no text, NUL bytes, over the size
+    limits, not a JSON object, refused metadata) yields its error, numbered, and the reading
+    goes on; a file that cannot be read at all, has no text column, or holds no rows, yields
     one error.
     """
     try:
         mapping: dict[str, str] | None = None
-        for number, row in _collection_rows(path, max_bytes):
+        per_row = path.suffix.lower() != ".csv"
+        rows = 0
+        for number, row in _collection_rows(path, limits):
+            rows += 1
             label = f"{path}, row {number}"
             if isinstance(row, DocumentError):
                 yield label, DocumentError(f"{label}: {row}")
                 continue
-            if mapping is None:
-                mapping = _find_columns(path, list(row), columns)
             try:
-                yield label, _row_document(row, mapping, label, max_bytes, path)
+                if mapping is None or per_row:
+                    mapping = _find_columns(label if per_row else path, list(row), columns, row=per_row)
+                yield label, _row_document(row, mapping, label, limits, path)
             except DocumentError as exc:
+                if not per_row and mapping is None:
+                    raise  # the header has no text column: nothing in the file can be read
                 yield label, exc
+        if not rows:
+            yield str(path), DocumentError(f"{path}: no reports in the collection (nothing after its header row)"
+                                            if path.suffix.lower() == ".csv" else f"{path}: no reports in the collection")
     except DocumentError as exc:
         yield str(path), exc
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         yield str(path), DocumentError(f"{path}: cannot read the collection: {exc}".splitlines()[0])
 
 
-def _collection_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+def _collection_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
     if path.suffix.lower() == ".csv":
-        return _csv_rows(path, max_bytes)
-    return _jsonl_rows(path, max_bytes)
+        return _csv_rows(path, limits)
+    return _jsonl_rows(path, limits)
+
+
+def _row_limit(limits: Limits) -> str:
+    """Why a row of a collection is too long: the limit and the settings behind it."""
+    settings = "max_file_bytes" if limits.row_chars == limits.file_bytes else "max_report_chars and max_field_chars"
+    return f"the limit of {limits.row_chars:,} characters (setting {settings})"
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
@@ -556,25 +590,26 @@ class _Lines:
 _REREADS = 20  # a file re-read this often after quotes that never close is not read further
 
 
-def _csv_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
     """Rows of a CSV file as dicts (or the error of each bad row), numbered from 1 after the header.
 
     Parsed strictly, so a quote that never closes is an error rather than a field that silently
     swallows every row after it: that row is reported and the file is read again from the line
     after the one it started on.
     """
-    # _Lines keeps every row within max_bytes characters: csv's own field limit must not bite first.
-    if csv.field_size_limit() < max_bytes + 2:
-        csv.field_size_limit(max_bytes + 2)
+    # _Lines keeps every row within max_chars characters: csv's own field limit must not bite first.
+    max_chars = limits.row_chars
+    if csv.field_size_limit() < max_chars + 2:
+        csv.field_size_limit(max_chars + 2)
     number, resume_at = 0, 0
     header: list[str] | None = None
     for _ in range(_REREADS + 1):
         with _open_text(path) as handle:
-            lines = _Lines(handle, max_bytes, quote='"')
+            lines = _Lines(handle, max_chars, quote='"')
             lines.skip_lines(resume_at)
             reader = csv.reader(lines, strict=True)
             if header is None:
-                header = _csv_header(reader, lines, path, max_bytes)
+                header = _csv_header(reader, lines, path, max_chars)
             while True:
                 lines.start_row()
                 number += 1
@@ -583,7 +618,7 @@ def _csv_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] 
                 except StopIteration:
                     return
                 except _RowTooLong:
-                    yield number, DocumentError(f"the row is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+                    yield number, DocumentError(f"the row is over {_row_limit(limits)}")
                     continue
                 except (csv.Error, _Unterminated) as exc:
                     unterminated = isinstance(exc, _Unterminated) or (lines.at_end and lines.in_quotes)
@@ -612,23 +647,32 @@ def _csv_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] 
     yield number + 1, DocumentError(f"{_REREADS} quotes were never closed; the file is not read after line {resume_at}")
 
 
-def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_bytes: int) -> list[str]:
+def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_chars: int) -> list[str]:
     lines.start_row()
     try:
         header = next(reader, None)
     except (csv.Error, _Unterminated) as exc:
         raise DocumentError(f"{path}: the header row is not valid CSV: {exc or 'a quote is never closed'}") from exc
     except _RowTooLong as exc:
-        raise DocumentError(f"{path}: the header row is over the limit of {max_bytes:,} bytes") from exc
+        raise DocumentError(f"{path}: the header row is over the limit of {max_chars:,} characters") from exc
     if not header or not any(h.strip() for h in header):
         raise DocumentError(f"{path}: empty collection (no header row)")
-    return [h.strip() for h in header]
+    names = [h.strip() for h in header]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name and name.lower() in first:
+            raise DocumentError(
+                f"{path}: the header names the column {name!r} twice (columns {first[name.lower()]} and {i}); "
+                "rename one of them"
+            )
+        first.setdefault(name.lower(), i)
+    return names
 
 
-def _jsonl_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
+def _jsonl_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
     """Objects of a JSON Lines file (or the error of each bad line), numbered by line."""
     with _open_text(path) as handle:
-        lines = _Lines(handle, max_bytes)
+        lines = _Lines(handle, limits.row_chars)
         while True:
             lines.start_row()
             try:
@@ -636,7 +680,7 @@ def _jsonl_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, dict[str, Any
             except StopIteration:
                 return
             except _RowTooLong:
-                yield lines.row_line, DocumentError(f"the line is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+                yield lines.row_line, DocumentError(f"the line is over {_row_limit(limits)}")
                 continue
             if not line.strip():
                 continue
@@ -662,15 +706,24 @@ def _json_kind(value: Any) -> str:
     return {list: "a list", dict: "an object", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None) -> dict[str, str]:
+def _find_columns(
+    path: Path | str, names: list[str], given: Mapping[str, str] | None, row: bool = False
+) -> dict[str, str]:
+    """Which column (a CSV header's) or key (one JSON object's, with `row`) holds each field.
+
+    A named column must exist in a header; in an object only the text's must (a field the
+    object lacks is empty for that row).
+    """
     by_lower = {n.lower(): n for n in names}
     mapping: dict[str, str] = {}
+    what = "key" if row else "column"
     for field, column in (given or {}).items():
         if field not in COLUMN_NAMES:
             raise DocumentError(f"{path}: unknown field {field!r}; fields are {', '.join(COLUMN_NAMES)}")
-        if column.lower() not in by_lower:
-            raise DocumentError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        mapping[field] = by_lower[column.lower()]
+        if column.lower() in by_lower:
+            mapping[field] = by_lower[column.lower()]
+        elif not row or field == "text":
+            raise DocumentError(f"{path}: no {what} {column!r} ({what}s: {', '.join(names) or 'none'})")
     for field, candidates in COLUMN_NAMES.items():
         if field not in mapping:
             found = next((by_lower[c] for c in candidates if c in by_lower and by_lower[c] not in mapping.values()), None)
@@ -678,13 +731,13 @@ def _find_columns(path: Path, names: list[str], given: Mapping[str, str] | None)
                 mapping[field] = found
     if "text" not in mapping:
         raise DocumentError(
-            f"{path}: no text column (looked for {', '.join(COLUMN_NAMES['text'])}); "
-            f"name it with --text-column (columns: {', '.join(names)})"
+            f"{path}: no text {what} (looked for {', '.join(COLUMN_NAMES['text'])}); "
+            f"name it with --text-column ({what}s: {', '.join(names) or 'none'})"
         )
     return mapping
 
 
-def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, max_bytes: int, path: Path) -> Document:
+def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, limits: Limits, path: Path) -> Document:
     column = mapping["text"]
     text = row.get(column)
     if text is None or (isinstance(text, str) and not text.strip()):
@@ -694,17 +747,13 @@ def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, max_
     for name in mapping.values():
         if isinstance(row.get(name), str) and "\x00" in row[name]:
             raise DocumentError(f"{label}: binary data (NUL bytes) in column {name!r}")
-    if len(text.encode("utf-8", errors="surrogatepass")) > max_bytes:
-        raise DocumentError(f"{label}: the text is over the limit of {max_bytes:,} bytes (setting max_file_bytes)")
+    if len(text.encode("utf-8", errors="surrogatepass")) > limits.file_bytes:
+        raise DocumentError(f"{label}: the text is over the limit of {limits.file_bytes:,} bytes (setting max_file_bytes)")
     meta = {field: row.get(column) for field, column in mapping.items() if field != "text"}
-    meta = {k: v for k, v in meta.items() if v not in (None, "") and not isinstance(v, (dict, list))}
-    if "doc_id" in meta:
-        meta["doc_id"] = str(meta["doc_id"]).strip()
+    if isinstance(meta.get("doc_id"), str):
+        meta["doc_id"] = meta["doc_id"].strip()
     where = f"{path}#{meta.get('doc_id') or label.rsplit('row ', 1)[-1]}"
-    try:
-        return make_document(text, meta, path=where, id_covers_metadata=True)
-    except DocumentError as exc:  # named by its row, as every other row error is
-        raise DocumentError(str(exc).replace(where, label, 1)) from exc
+    return make_document(text, meta, path=where, id_covers_metadata=True, limits=limits, name=label)
 
 
 def _first_line(text: str) -> str:
@@ -750,10 +799,13 @@ class _TextExtractor(HTMLParser):
                 "article:section": "",
             }
             field = mapping.get(key)
+            if field == "url" and not re.match(r"https?://", content, re.IGNORECASE):
+                field = ""  # a relative address says nothing on its own
             if field and content and field not in self.meta:
                 self.meta[field] = content
         elif tag == "link" and "canonical" in attr.get("rel", "").lower().split() and attr.get("href"):
-            self.meta.setdefault("url", attr["href"].strip())
+            if re.match(r"https?://", attr["href"].strip(), re.IGNORECASE):  # a relative address says nothing on its own
+                self.meta.setdefault("url", attr["href"].strip())
         elif tag == "time" and attr.get("datetime") and "date" not in self.meta:
             self.meta["date"] = attr["datetime"]
         if tag in self._SKIP:

@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,10 +30,10 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
-from .chunking import KIND_CODES, sentence_kind
+from .chunking import read_sentences
 from .errors import InputError
 from .text import content_terms, stem
-from .types import Filters, outlet_key, place_key
+from .types import Filters, Sentence, outlet_key, place_key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,24 +68,14 @@ class Hit:
         return int(self.metadata["end"])
 
     @cached_property
+    def sentences(self) -> list[Sentence]:
+        """The chunk's sentences: document offsets and what each is (text, heading, credit)."""
+        return read_sentences(self.metadata, self.text, self.start)
+
+    @property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """The chunk's sentences as document offsets."""
-        spans = []
-        for part in str(self.metadata.get("sentences", "")).split(","):
-            if part:
-                a, b = part.split("-")
-                spans.append((int(a), int(b)))
-        return spans
-
-    @cached_property
-    def sentence_kinds(self) -> list[str]:
-        """What each sentence is (text, heading, credit: see chunking.sentence_kind), as stored at
-        ingest; chunks stored before kinds were are classified from their text."""
-        codes = str(self.metadata.get("kinds", ""))
-        if len(codes) == len(self.sentence_spans):
-            by_code = {code: kind for kind, code in KIND_CODES.items()}
-            return [by_code.get(code, "text") for code in codes]
-        return [sentence_kind(self.text[a - self.start : b - self.start]) for a, b in self.sentence_spans]
+        return [(s.start, s.end) for s in self.sentences]
 
 
 @dataclass
@@ -225,7 +216,7 @@ class Retriever:
             stats.df.update(set(content_terms(text)))
         build = _LexicalBuild(chunks={i: (t, m) for i, t, m in zip(ids, texts, metas)}, term_stats=stats)
         if ids:
-            build.bm25 = _MaskedBM25(ids, texts, similarity_top_k=min(self.candidates, len(ids)))
+            build.bm25 = _MaskedBM25.build(ids, texts, similarity_top_k=min(self.candidates, len(ids)))
             build.facets = _Facets(metas)
         self._built = build  # one assignment: a question sees the old build or the new one, whole
         self._built_generation = generation
@@ -272,17 +263,21 @@ class Retriever:
     def _retrieve_nodes(
         self, build: _LexicalBuild, bundle: QueryBundle, mode: str, top_k: int, filters: Filters
     ) -> list[NodeWithScore]:
-        if build.bm25 is None:  # empty index
+        if build.facets is None:  # empty index
             return []
-        mask = build.facets.mask(filters) if filters and build.facets else None
-        lexical_ok = mask is None or bool(mask.any())  # else nothing it knows is inside the filters
+        mask = build.facets.mask(filters) if filters else None
+        # No lexical index (every chunk is stop words: "To be or not to be."), or nothing it
+        # knows inside the filters: hybrid is dense alone, bm25 finds nothing.
+        lexical_ok = build.bm25 is not None and (mask is None or bool(mask.any()))
         candidates = max(top_k, self.candidates)
-        lexical = _Canonical(_BM25Query(build.bm25, candidates, mask), build.chunks)
         dense = self._dense_retriever(candidates, filters, build.chunks)
         if mode == "dense" or (mode == "hybrid" and not lexical_ok):
             return dense.retrieve(bundle)[:top_k]
+        if not lexical_ok:
+            return []
+        lexical = _Canonical(_BM25Query(build.bm25, candidates, mask), build.chunks)
         if mode == "bm25":
-            return [n for n in lexical.retrieve(bundle) if (n.score or 0) > 0][:top_k] if lexical_ok else []
+            return [n for n in lexical.retrieve(bundle) if (n.score or 0) > 0][:top_k]
         return self._fusion(dense, lexical, top_k).retrieve(bundle)
 
     def _hits(self, build: _LexicalBuild, nodes: list[NodeWithScore], filters: Filters) -> list[Hit]:
@@ -380,14 +375,23 @@ class _MaskedBM25(BM25Retriever):
 
     TOKENS = r"(?u)\b\w\w+\b"  # BM25Retriever's default token pattern
 
-    def __init__(self, ids: list[str], texts: list[str], similarity_top_k: int) -> None:
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], similarity_top_k: int) -> "_MaskedBM25 | None":
+        """BM25 over the texts, or None when no text has a word it indexes (stop words only)."""
         # The index is built here exactly as BM25Retriever builds it from nodes (same tokenizer,
         # stop words and stemmer), without making a node and a metadata dict per chunk first:
         # that took a third of a rebuild at 100k chunks.
         stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, token_pattern=self.TOKENS, show_progress=False)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, token_pattern=cls.TOKENS, show_progress=False)
+        if not tokens.vocab:
+            return None
         index = bm25s.BM25()
-        index.index(tokens, show_progress=False)
+        with warnings.catch_warnings():  # numpy's notes on empty documents (a chunk of stop words)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            index.index(tokens, show_progress=False)
+        return cls(ids, index, stemmer, similarity_top_k)
+
+    def __init__(self, ids: list[str], index: Any, stemmer: Any, similarity_top_k: int) -> None:
         super().__init__(existing_bm25=index, stemmer=stemmer, similarity_top_k=similarity_top_k, token_pattern=self.TOKENS)
         # Not index.corpus: with one, bm25s returns corpus entries instead of row numbers.
         self.corpus = [{"node_id": i} for i in ids]

@@ -6,19 +6,21 @@ folder (chromadb.PersistentClient) or on a Chroma server (chromadb.HttpClient, Q
   outlet, date, place, start, end and the sentence offsets inside it);
 - `sentences_<key>`: one vector per sentence, so the answerer can rank sentences without
   running the encoder at question time;
-- `docs_<key>`: one record per document with its full text. It is written after the
-  document's parts and deleted before them, so a record means its document is whole;
+- `docs_<key>`: one record per document with its full text and its locations (the files,
+  collections or uploads it is in, and the scopes an ingest of a folder finds it by: see
+  qa.locations). It is written after the document's parts and deleted before them, so a record
+  means its document is whole;
 - `state_<key>`: one record holding the schema version and a token that every write replaces,
   so each process sharing the index notices the others' writes with one small read; and one
   record per write in progress (an intent, see `Store._intent`).
 
 Crash safety: a write first records its intent (the documents it adds, with their content
-hashes, the older versions each replaces, the documents it deletes) and removes it when done.
-Retrieval leaves out every document an open intent names, and `documents()` lists a replaced
-document until its new version's record has landed, so a half-written document is never listed
-or cited. A process killed mid-write leaves its intent open; the next process that opens the
-index (or syncs with it, or ingests) finishes it: a replacement whose new record landed loses
-its old version, and the parts of documents that never got a record are deleted. With a folder,
+hashes, and the documents it deletes) and removes it when done. Retrieval leaves out every
+document an open intent names, so a half-written document is never listed or cited. A process
+killed mid-write leaves its intent open; the next process that opens the index (or syncs with
+it, or ingests) finishes it: a deletion is completed, and the parts of documents that never got
+a record are deleted. (Intents written by earlier versions may also name replacements, "replace":
+the versions a changed file's new record replaced; they are still settled the same way.) With a folder,
 writers hold a lock file (`qa-write.lock`, released by the kernel when a process dies), so an
 open intent whose lock is free is known to be a dead process's; with a server, an intent older
 than SWEEP_GRACE_S is taken for dead.
@@ -39,8 +41,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from .chunking import KIND_CODES
+from .chunking import read_sentences, stored_sentences
 from .errors import ConfigError, NotFoundError
+from .locations import legacy_locations, scopes_of
 from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
 
 if TYPE_CHECKING:
@@ -51,9 +54,10 @@ T = TypeVar("T")
 
 _DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 
-# 2: chunks carry source_key, place_terms and date_num for filters. Older indexes are upgraded
+# 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
+# their locations (see qa.locations) and the scopes that find them. Older indexes are upgraded
 # in place on first open (see Store._upgrade); vectors are untouched, so the index key stays.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Where no lock file tells a dead writer from a live one (a Chroma server), parts of a document
 # and intents younger than this are never taken for a dead ingest's leftovers: another process
@@ -77,6 +81,26 @@ def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
     terms = place_terms(str(meta.get("place", "")))
     if terms:  # Chroma refuses empty lists; a chunk without a place matches no place filter
         out["place_terms"] = terms
+    return out
+
+
+def stored_locations(meta: Mapping[str, Any]) -> list[str]:
+    """A document record's locations (see qa.locations); a record from before they were stored
+    has the one its path names."""
+    if "locations" in meta:
+        return list(json.loads(str(meta["locations"])))
+    return legacy_locations(str(meta.get("path", "")))
+
+
+def located_fields(meta: dict[str, Any], locations: list[str] | None = None) -> dict[str, Any]:
+    """A document record's metadata with its locations and their scopes set (to `locations`, or
+    to what it has). With no locations left (a report missing from its input) the scopes stay,
+    so an ingest of the folder it was in still finds it."""
+    locations = stored_locations(meta) if locations is None else locations
+    out = {**meta, "locations": json.dumps(locations, ensure_ascii=False)}
+    scopes = scopes_of(locations)
+    if scopes:  # Chroma refuses empty lists
+        out["scopes"] = scopes
     return out
 
 
@@ -216,8 +240,8 @@ class Store:
                     )
                 except Exception as exc:
                     raise ConfigError(f"cannot open the index at {self.location}: {_first_line(exc)}") from exc
-                if kind == "chunks":
-                    self._upgrade()
+            if fresh:
+                self._upgrade()  # whichever collection is asked for first: all of them are of one schema
             if fresh and self._read_state()[1]:
                 # A new view of the index: writes are in progress, or a process died in one.
                 self._recover()
@@ -323,22 +347,61 @@ class Store:
 
     def _upgrade(self) -> None:
         """Bring an index written by an older version up to SCHEMA_VERSION in place (no re-embedding)."""
-        state = self._state()
-        if int(state.get("schema", 1)) >= SCHEMA_VERSION:
+        schema = int(self._state().get("schema", 1))
+        if schema >= SCHEMA_VERSION:
             return
-        chunks = self._collections["chunks"]
-        offset, page, upgraded = 0, 1000, 0
+        steps = []
+        if schema < 2:
+            steps.append(("chunks", "filter fields", self._open("chunks")[0], filter_fields))
+        if schema < 3:
+            steps.append(("document records", "locations", self._open("docs")[0], located_fields))
+        for what, why, collection, change in steps:
+            upgraded = self._update_all(collection, change)
+            if upgraded:
+                logger.warning("upgraded %d %s of the index to schema %d (%s)", upgraded, what, SCHEMA_VERSION, why)
+        if schema < 3:
+            upgraded = self._store_kinds()
+            if upgraded:
+                logger.warning("upgraded %d chunks of the index to schema %d (sentence kinds)", upgraded, SCHEMA_VERSION)
+        self._touch()
+
+    def _store_kinds(self) -> int:
+        """Give chunks stored before sentence kinds were their kinds, worked out from their
+        document's text as ingest would (a page of chunks and their documents at a time)."""
+        chunks, docs = self._open("chunks")[0], self._open("docs")[0]
+        offset, page, done = 0, 1000, 0
         while True:
             got = chunks.get(include=["metadatas"], limit=page, offset=offset)
-            if got["ids"]:
-                chunks.update(ids=got["ids"], metadatas=[filter_fields(m) for m in got["metadatas"]])
-                upgraded += len(got["ids"])
+            needed = sorted({str(m.get("doc_id", "")) for m in got["metadatas"] if "kinds" not in m})
+            texts = dict(zip(*[docs.get(ids=needed, include=["documents"])[k] for k in ("ids", "documents")])) if needed else {}
+            ids, metas = [], []
+            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+                text = texts.get(str(meta.get("doc_id", "")))
+                if "kinds" in meta or text is None:
+                    continue
+                # Without stored kinds, read_sentences works them out from the text: the document's here.
+                sentences = read_sentences({"sentences": meta.get("sentences", "")}, text)
+                ids.append(chunk_id)
+                metas.append({**meta, **stored_sentences(sentences)})
+            if ids:
+                chunks.update(ids=ids, metadatas=metas)
+                done += len(ids)
             if len(got["ids"]) < page:
-                break
+                return done
             offset += page
-        self._touch()
-        if upgraded:
-            logger.warning("upgraded %d chunks of the index to schema %d (filter fields)", upgraded, SCHEMA_VERSION)
+
+    @staticmethod
+    def _update_all(collection: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+        """Rewrite every record's metadata with `change`, a page at a time; returns how many."""
+        offset, page, done = 0, 1000, 0
+        while True:
+            got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            if got["ids"]:
+                collection.update(ids=got["ids"], metadatas=[change(m) for m in got["metadatas"]])
+                done += len(got["ids"])
+            if len(got["ids"]) < page:
+                return done
+            offset += page
 
     # -- writes in progress: the write lock and intents (see the module docstring) --------
     def _read_state(self) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -418,7 +481,7 @@ class Store:
     def _intent(self, plan: dict[str, Any]) -> Iterator[None]:
         """Record `plan` as an open intent for the duration of a write (under the write lock).
 
-        plan: {"add": {doc id: content hash}, "replace": {doc id: [older ids]}, "delete": [ids]}.
+        plan: {"add": {doc id: content hash}, "delete": [ids]} (and "replace", from earlier versions).
         If the write fails, what it left half done is settled at once, as for a dead process.
         """
         intent_id = _INTENT + uuid.uuid4().hex
@@ -527,10 +590,46 @@ class Store:
         got = self.read(lambda: self._collection("docs").get(ids=[doc_id], include=["metadatas"]))
         return got["metadatas"][0] if got["ids"] else None
 
-    def doc_ids_for_path(self, path: str) -> list[str]:
-        """Ids of documents last ingested from `path`."""
-        got = self._collection("docs").get(where={"path": path}, include=[])
-        return list(got["ids"])
+    def located(self, scopes: Iterable[str]) -> dict[str, list[str]]:
+        """doc id -> locations of every complete document stored at or under these scopes (a
+        file, a collection, a folder: see qa.locations), those missing from their input included."""
+        out: dict[str, list[str]] = {}
+        page = 5000
+        for scope in dict.fromkeys(scopes):
+            offset = 0
+            while True:
+                got = self.read(
+                    lambda: self._collection("docs").get(
+                        where={"scopes": {"$contains": scope}}, include=["metadatas"], limit=page, offset=offset
+                    )
+                )
+                out.update((i, stored_locations(m)) for i, m in zip(got["ids"], got["metadatas"]))
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        return out
+
+    def relocate(self, locations: Mapping[str, list[str]], paths: Mapping[str, str]) -> None:
+        """Record where documents are now (their record's metadata only: no text or vector is
+        rewritten), and the path each was last seen at where `paths` gives one."""
+        if not locations:
+            return
+        with self._writing():
+            docs = self._collection("docs")
+            ids = [i for i in locations if i]
+            batch = self._batch_size()
+            for lo in range(0, len(ids), batch):
+                part = ids[lo : lo + batch]
+                got = docs.get(ids=part, include=["metadatas"])
+                metas = []
+                for doc_id, meta in zip(got["ids"], got["metadatas"]):
+                    meta = located_fields(meta, locations[doc_id])
+                    if doc_id in paths:
+                        meta["path"] = paths[doc_id]
+                    metas.append(meta)
+                if got["ids"]:
+                    docs.update(ids=got["ids"], metadatas=metas)
+            self._touch()
 
     def documents(self) -> list[Document]:
         """Every complete document, without its text, sorted by date then title.
@@ -562,39 +661,21 @@ class Store:
     def count_documents(self) -> int:
         return self._collection("docs").count()
 
-    def write_document(
-        self, doc: Document, chunks: list[Chunk], chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray"
-    ) -> None:
-        """Store one document whole (see `write_documents`)."""
-        self.write_documents([(doc, chunks, chunk_vectors, sentence_vectors)])
-
-    def write_documents(
-        self,
-        items: "list[tuple[Document, list[Chunk], np.ndarray, np.ndarray]]",
-        replaces: Mapping[str, Iterable[str]] | None = None,
-    ) -> None:
+    def write_documents(self, items: "list[tuple[Document, list[Chunk], np.ndarray, np.ndarray]]") -> None:
         """Store documents whole: all their sentences and chunks first, their records last, as one
         intent (see the module docstring), so a process killed at any point leaves each document
-        whole or absent, and each replaced one either still there or gone with its new version in.
+        whole or absent (a document rewritten under the same id: see the README's two gaps).
 
         Each item is (document, its chunks, one vector per chunk, one vector per sentence of the
-        document). Writing many documents at once lets Chroma take large batches.
-
-        Args:
-            replaces: doc id -> ids of the older versions it replaces (a changed file); they are
-                deleted once its record has landed.
+        document); the record keeps the document's locations. Writing many documents at once
+        lets Chroma take large batches.
         """
         import numpy as np
 
         if not items:
             return
         added = {doc.doc_id: doc.content_hash for doc, *_ in items}
-        replace: dict[str, list[str]] = {}
-        for new, old_ids in (replaces or {}).items():
-            olds = [old for old in old_ids if old not in added]
-            if new in added and olds:
-                replace[new] = olds
-        with self._writing(), self._intent({"add": added, "replace": replace}):
+        with self._writing(), self._intent({"add": added}):
             # A document changed in place loses its record before its parts, never after.
             existing = self._collection("docs").get(ids=list(added), include=[])["ids"]
             if existing:
@@ -624,8 +705,7 @@ class Store:
                         "start": c.start,
                         "end": c.end,
                         "first_sentence": c.first_sentence,
-                        "sentences": ",".join(f"{s.start}-{s.end}" for s in c.sentences),
-                        "kinds": "".join(KIND_CODES[s.kind] for s in c.sentences),
+                        **stored_sentences(c.sentences),
                     }
                     for c in chunks
                 ]
@@ -648,7 +728,7 @@ class Store:
                 vectors.append(doc_vector / (float((doc_vector**2).sum() ** 0.5) or 1.0))
                 meta = {name: getattr(doc, name) for name in _DOC_FIELDS}
                 meta.update(chunks=len(chunks), ingested_at=written_at)
-                metas.append(meta)
+                metas.append(located_fields(meta, doc.locations))
                 records.append(doc)
             for lo in range(0, len(records), batch):
                 hi = lo + batch
@@ -658,20 +738,29 @@ class Store:
                     documents=[d.text for d in records[lo:hi]],
                     metadatas=metas[lo:hi],
                 )
-            olds = [old for old_ids in replace.values() for old in old_ids]
-            if olds:
-                self._collection("docs").delete(ids=olds)
-            for old in olds:
-                self._delete_parts(old)
 
     def delete_document(self, doc_id: str) -> None:
-        """Remove a document everywhere (record first, then its chunks and sentences), as one intent."""
+        """Remove a document everywhere (record first, then its chunks and sentences), as one intent.
+
+        Raises:
+            NotFoundError: no document has that id.
+        """
+        self.delete_documents([doc_id], must_exist=True)
+
+    def delete_documents(self, doc_ids: list[str], must_exist: bool = False) -> None:
+        """Remove documents everywhere as one intent: a process killed part-way leaves each one
+        listed or gone, and the next process to open the index finishes the deletion."""
+        if not doc_ids:
+            return
         with self._writing():
-            if not self.has_document(doc_id):
-                raise NotFoundError(f"no document with id {doc_id!r} in the index")
-            with self._intent({"delete": [doc_id]}):
-                self._collection("docs").delete(ids=[doc_id])
-                self._delete_parts(doc_id)
+            if must_exist:
+                for doc_id in doc_ids:
+                    if not self.has_document(doc_id):
+                        raise NotFoundError(f"no document with id {doc_id!r} in the index")
+            with self._intent({"delete": list(doc_ids)}):
+                self._collection("docs").delete(ids=list(doc_ids))
+                for doc_id in doc_ids:
+                    self._delete_parts(doc_id)
 
     def _delete_parts(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
@@ -808,6 +897,7 @@ class Store:
             place=str(meta.get("place", "")),
             url=str(meta.get("url", "")),
             path=str(meta.get("path", "")),
+            locations=stored_locations(meta),
             content_hash=str(meta.get("content_hash", "")),
             chunks=int(meta.get("chunks", 0)),
         )

@@ -21,9 +21,11 @@ class Document:
     date: str = ""  # ISO date (YYYY-MM-DD) where known
     place: str = ""
     url: str = ""  # where it was published, where known
-    path: str = ""  # the file it came from
+    path: str = ""  # the file (or "collection#row") it was last ingested from
     content_hash: str = ""
     chunks: int = 0
+    # Where it is now (see qa.locations): files, collections, upload names; [] once no longer there.
+    locations: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,13 +277,22 @@ class IngestReport:
     failed: list[IngestFailure] = field(default_factory=list)
     chunks: int = 0  # chunks written
     duplicates: list[str] = field(default_factory=list)  # items (file, or "file, row N") repeating an earlier one
+    # Reports the ingested files, folders and collections no longer hold: kept (missing), or
+    # removed when the ingest was asked to prune.
+    missing: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
         repeated = f", {len(self.duplicates)} repeated an earlier report" if self.duplicates else ""
+        gone = ""
+        if self.missing:
+            gone = f", {len(self.missing)} no longer in the input (kept; ingest with --prune to remove)"
+        elif self.removed:
+            gone = f", {len(self.removed)} no longer in the input removed"
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
-            f"{len(self.failed)} failed{repeated}; {self.chunks} chunks written"
+            f"{len(self.failed)} failed{repeated}{gone}; {self.chunks} chunks written"
         )

@@ -112,3 +112,44 @@ def test_a_hyphenated_name_matches_its_one_word_spelling(make_assistant, tmp_pat
     answer = assistant.ask("How many soldiers were killed in the clashes near Deir ez-Zor?")
     assert not answer.abstained and "40 soldiers" in answer.text
     assert assistant.ask("How many soldiers were killed in the clashes near Raqqa?").abstained
+
+
+def test_adjacent_sentences_from_two_chunks_are_cited_as_exact_slices(make_assistant, tmp_path):
+    """Two adjacent sentences that no one retrieved chunk holds together are two citations, each
+    an exact slice of the report (joined, they would skip the blank line between them)."""
+    text = (
+        "Regime warplanes struck the market in Kafranbel on Monday morning, killing at least nine civilians and "
+        "wounding dozens of shoppers, local rescuers said.\n\n"
+        "Rescuers in Kafranbel said that at least nine civilians were killed on Monday when the warplanes struck the "
+        "crowded market, and dozens more were wounded.\n\n"
+        "The council said schools would stay closed all week.\n"
+    )
+    (tmp_path / "r.txt").write_text(text)
+    assistant = make_assistant(chunk_words=40)  # each long sentence is a chunk of its own
+    assistant.ingest([tmp_path / "r.txt"])
+    answer = assistant.ask("How many civilians were killed when warplanes struck the market in Kafranbel on Monday?")
+    assert len(answer.citations) == 2 and {c.text.split()[0] for c in answer.citations} == {"Regime", "Rescuers"}
+    for c in answer.citations:
+        assert text[c.start : c.end] == c.text
+
+
+def test_a_caption_printed_twice_is_quoted_once_in_its_fuller_form(make_assistant, tmp_path):
+    (tmp_path / "r.txt").write_text(
+        "Shelling hit the old town of Ariha overnight.\n\n"
+        "Rubble fills a street in Ariha on May 5.\nRubble fills a street in Ariha on May 5. (AFP)\n\n"
+        "Residents said the market was closed.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "r.txt"])
+    answer = assistant.ask("What fills a street in Ariha?")
+    assert answer.text.count("Rubble fills a street") == 1
+    assert [c.text for c in answer.citations if "Rubble" in c.text] == ["Rubble fills a street in Ariha on May 5. (AFP)"]
+
+
+def test_the_same_sentence_in_two_reports_is_two_sources(make_assistant, tmp_path):
+    for name, outlet in (("a.md", "Wire A"), ("b.md", "Wire B")):
+        (tmp_path / name).write_text(f"---\noutlet: {outlet}\n---\nShelling killed 12 civilians in Ariha on Friday.\n\nOther news from {outlet}.\n")
+    assistant = make_assistant()
+    assistant.ingest([tmp_path])
+    answer = assistant.ask("How many civilians were killed in Ariha on Friday?")
+    assert {c.source for c in answer.citations} == {"Wire A", "Wire B"}, answer.text  # each outlet's copy cited

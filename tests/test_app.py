@@ -153,12 +153,15 @@ def test_open_source_refuses_spans_it_cannot_show(assistant):
 
 
 @pytest.mark.slow
-def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path):
+def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path, monkeypatch):
+    private = tmp_path / "tmp"  # where the private copy goes: this test's own, not the machine's /tmp
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     upload = write_upload(tmp_path / "gradio", "afrin-floods.txt", NEW_REPORT)
     status, rows, choices, _ = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status
     assert not Path(upload).exists(), "the uploaded copy is removed once ingested"
-    assert not list(Path(tempfile.gettempdir()).glob("qa-upload-*")), "so is the private copy"
+    assert not list(private.iterdir()), "so is the private copy"
     row = next(r for r in rows if r[0] == "Flooding cuts road to Afrin camps")
     doc_id = row[5]
     assert (f"Flooding cuts road to Afrin camps (no date) · {doc_id}", doc_id) in choices["choices"]
@@ -241,6 +244,9 @@ def test_markdown_escaping_keeps_text_literal():
     assert app.esc('" onmouseover="x') == "&quot; onmouseover=&quot;x"
     assert app.safe_name("../../etc/passwd") == "etc_passwd" and app.safe_name("..") == "upload"
     assert app.safe_name("rapport d'été (1).txt") == "rapport_d_été_1_.txt"
+    long = app.safe_name("strikes-on-idlib-" * 20 + ".txt")  # 344 characters
+    assert len(long) == 120 and long.endswith("-on-idl.txt")  # cut in its stem, never in its extension
+    assert app.safe_name("x" * 200 + ".jsonl").endswith(".jsonl") and app.safe_name("y" * 200) == "y" * 120
     assert app.ui_error("bad id '<img src=x>'").message == "bad id &#x27;&lt;img src=x&gt;&#x27;"
 
 
@@ -700,13 +706,17 @@ def test_browser_filters_narrow_the_answer(page, server):
 
 
 @pytest.mark.slow
-def test_browser_upload_ask_delete(page, server, tmp_path):
+def test_browser_upload_ask_delete(page, server, tmp_path, monkeypatch):
+    monkeypatch.setattr(app, "STRAY_AGE_S", 0.0)  # sweep Gradio's leftovers at once, not after a minute
     report = tmp_path / "afrin-floods.txt"
     report.write_text(NEW_REPORT)
     page.get_by_role("tab", name="Documents").click()
     page.set_input_files("#qa-upload input[type=file]", str(report))
     page.wait_for_function("() => document.querySelector('#qa-status')?.innerText.includes('1 added')")
     assert "Flooding cuts road to Afrin camps" in page.inner_text("#qa-documents")
+    uploads = Path(os.environ["GRADIO_TEMP_DIR"])  # the app's own folder (app.serve made it)
+    assert os.environ["QA_OWN_GRADIO_TEMP_DIR"] == str(uploads)
+    assert [p for p in uploads.rglob("*") if p.is_file()] == [], "the upload left files behind"
 
     page.get_by_role("tab", name="Ask").click()
     ask_in_browser(page, NEW_QUESTION)
@@ -809,6 +819,68 @@ def test_the_api_needs_the_login_too(login_server):
     for cookies in (None, client.cookies):
         refused = httpx.post(login_server + "gradio_api/run/ask", json={"data": [QUESTION]}, cookies=cookies)
         assert refused.status_code in (401, 404) and "Observatory" not in refused.text
+
+
+def test_login_throttle_counts_failures_per_client_and_forgets_them():
+    """The middleware alone, around a hand-written login route, with a clock the test moves."""
+    import asyncio
+    import concurrent.futures
+
+    now = [1000.0]
+
+    async def fake_login(scope, receive, send):  # 200 for the right password, 400 otherwise
+        ok = scope["query_string"] == b"pw=right"
+        await send({"type": "http.response.start", "status": 200 if ok else 400, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    throttle = app.LoginThrottle(fake_login, failures=3, window_s=60, clock=lambda: now[0])
+
+    def attempt(client: str, password: str) -> int:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/login/", "client": (client, 1234), "query_string": f"pw={password}".encode()}
+        # In a thread of its own: a browser test may leave an event loop running in this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, throttle(scope, None, send)).result()
+        return sent[0]["status"]
+
+    assert [attempt("10.0.0.1", "wrong") for _ in range(3)] == [400, 400, 400]
+    assert attempt("10.0.0.1", "right") == 429  # locked: even the right password waits
+    assert attempt("10.0.0.2", "wrong") == 400  # another client is not
+    now[0] += 61
+    assert attempt("10.0.0.1", "right") == 200
+    assert [attempt("10.0.0.1", "wrong") for _ in range(3)] == [400, 400, 400]  # counted afresh after a success
+
+
+@pytest.fixture
+def throttled_server(tmp_path, embedder):
+    """The app with a login that locks a client out for 2 s after 3 failures."""
+    assistant = Assistant(
+        embedder=embedder, index_dir=tmp_path / "index", auto_ingest_corpus=False, auth="bob:hunter2",
+        login_failures=3, login_window_s=2.0,
+    )
+    port = free_port()
+    demo = app.serve(assistant, host="127.0.0.1", port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.mark.slow
+def test_a_real_server_rate_limits_failed_logins(throttled_server):
+    import httpx
+
+    def login(password: str) -> httpx.Response:
+        return httpx.post(throttled_server + "login", data={"username": "bob", "password": password})
+
+    assert [login("guess").status_code for _ in range(3)] == [400, 400, 400]
+    refused = login("hunter2")
+    assert refused.status_code == 429 and "Too many failed logins; try again in" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+    time.sleep(2.1)  # the window passes
+    assert login("hunter2").status_code == 200
 
 
 @pytest.mark.slow

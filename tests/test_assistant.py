@@ -29,15 +29,21 @@ def test_ingest_is_idempotent(make_assistant, corpus_copy):
     assert len(assistant.documents()) == 1
 
 
-def test_changed_file_replaces_its_old_chunks(make_assistant, tmp_path):
+def test_an_edited_file_keeps_its_old_version_until_pruned(make_assistant, tmp_path):
     assistant = make_assistant()
     path = tmp_path / "aid.md"
     path.write_text(EXTRA_REPORT)
     old_id = assistant.ingest([path]).added[0]
     path.write_text(EXTRA_REPORT.replace("27 trucks", "31 trucks"))
     report = assistant.ingest([path])
-    assert report.replaced and report.replaced[0] != old_id
-    assert [d.doc_id for d in assistant.documents()] == report.replaced
+    (new_id,) = report.added
+    assert report.missing == [old_id] and not report.removed  # listed, and kept
+    assert "1 no longer in the input (kept; ingest with --prune to remove)" in report.summary()
+    listed = {d.doc_id: d for d in assistant.documents()}
+    assert set(listed) == {old_id, new_id} and listed[old_id].locations == [] and listed[new_id].locations == [str(path)]
+    pruned = assistant.ingest([path], prune=True)
+    assert pruned.removed == [old_id] and pruned.unchanged == [new_id] and not pruned.missing
+    assert [d.doc_id for d in assistant.documents()] == [new_id]
     with pytest.raises(NotFoundError):
         assistant.document(old_id)
     answer = assistant.ask("How many trucks were in the aid convoy?")
@@ -328,6 +334,7 @@ def test_a_prompt_like_question_is_just_a_question(corpus_assistant, question):
         ("", "the question is empty"),
         ("   \n\t ", "the question is empty"),
         ("?!", "the question '?!' has no words in it"),
+        ("{{7*7}}", "the question '{{7*7}}' has no words in it"),
         ("\u200b\u200c\ufeff \x00\x1b[2J\x1b[H", "the question is empty"),
         (None, "the question is empty"),
         (42, "the question must be text, got int"),

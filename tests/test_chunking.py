@@ -2,6 +2,7 @@ import pytest
 
 from qa.chunking import chunk_sentences, sentence_kind, split_sentences
 from qa.documents import load_document
+from qa.metadata import Limits
 
 
 def texts(text):
@@ -9,7 +10,7 @@ def texts(text):
 
 
 def test_offsets_round_trip_on_the_bundled_report(bundled_report):
-    doc = load_document(bundled_report, max_bytes=10**7)
+    doc = load_document(bundled_report, Limits(file_bytes=10**7))
     sentences = split_sentences(doc.text)
     assert len(sentences) > 15
     for s in sentences:
@@ -99,6 +100,15 @@ def test_a_sentence_longer_than_the_limit_is_a_chunk_of_its_own():
         ("By Sunday, 40 people had died.", "text"),
         ("(The UN later denied this.)", "text"),
         ("(AP Photo/Hussein Malla)", "credit"),
+        # Sentences that look like credits or headings but are text:
+        ("Regime strikes killed 16 civilians in Maarat al Numan on Wednesday. (AFP)", "text"),
+        ("Sixteen died. (SOHR)", "text"),
+        ("Written statements by the ministry said 40 people died.", "text"),
+        ("Reporting by state media said 12 soldiers were killed.", "text"),
+        ("Sources: 16 civilians were killed in Maarat al Numan, the monitor said.", "text"),
+        ("Photo: Rubble in Idlib", "text"),
+        ("(16 killed)", "text"),
+        ("Bills pass through Parliament in a number of stages:", "text"),
     ],
 )
 def test_sentence_kind(unit, kind):
@@ -120,11 +130,34 @@ def test_a_section_heading_starts_a_chunk_without_overlapping_back():
         "Strikes hit the town. Residents fled north.\n\nHumanitarian crisis\n\n"
         "Aid stopped. Camps filled up.\n\nFighting in Al Bab\n\nClashes broke out. The attack was repelled."
     )
-    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=120, overlap=1)
+    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=20, overlap=1)
     assert [c.text.split("\n")[0] for c in chunks] == [
         "Strikes hit the town. Residents fled north.", "Humanitarian crisis", "Fighting in Al Bab"
     ]
     assert chunks[-1].text.endswith("The attack was repelled.")
+    # A section too short to stand alone (under a quarter of max_words) stays with the next.
+    assert len(chunk_sentences(text, "d", split_sentences(text), max_words=120, overlap=1)) == 1
+
+
+def test_a_run_of_headings_opens_one_section_and_no_chunk_ends_on_a_heading():
+    text = "Strikes hit the town and residents fled north overnight.\n\n## Part two\n\n### Humanitarian crisis\n\n" \
+        "Photo: AFP\n\nAid stopped at the border and the camps filled up."
+    sentences = split_sentences(text)
+    assert [s.kind for s in sentences] == ["text", "heading", "heading", "credit", "text"]
+    chunks = chunk_sentences(text, "d", sentences, max_words=20, overlap=1)
+    assert [c.text.split("\n")[0] for c in chunks] == ["Strikes hit the town and residents fled north overnight.", "## Part two"[3:]]
+    assert all(c.sentences[-1].kind == "text" for c in chunks)
+
+
+def test_short_lines_between_sentences_do_not_multiply_chunks():
+    text = "".join(f"Idlib {i}\nSixteen died in the strike on the market.\n" for i in range(3000))
+    sentences = split_sentences(text)
+    words = sum(len(text[s.start : s.end].split()) for s in sentences)
+    chunks = chunk_sentences(text, "d", sentences, max_words=120, overlap=1)
+    # Each chunk but the last holds at least a quarter of max_words of text (3,000 four-word
+    # sections would otherwise be 3,000 chunks).
+    assert all(sum(len(text[s.start : s.end].split()) for s in c.sentences if s.kind == "text") >= 30 for c in chunks[:-1])
+    assert len(chunks) <= words // 30
 
 
 def test_lines_of_headings_alone_make_no_more_chunks_than_the_word_limit():
@@ -142,3 +175,31 @@ def test_list_items_are_text_and_a_markdown_heading_is_a_heading():
         ("1) Schools closed in Idlib", "text"),
         ("By Sunday, 40 people had died.", "text"),  # a sentence that starts with "By" is not a byline
     ]
+
+
+def test_a_run_on_text_is_cut_into_bounded_pieces_that_keep_every_word():
+    text = " ".join(f"word{i}" + ("," if i % 70 == 69 else "") for i in range(1000)) + " end"
+    sentences = split_sentences(text)
+    assert all(len(text[s.start : s.end].split()) <= 100 for s in sentences)
+    assert " ".join(text[s.start : s.end] for s in sentences).split() == text.split()
+    assert text[sentences[0].start : sentences[0].end].endswith("word69,")  # cut after the comma near the end
+    chunks = chunk_sentences(text, "d", sentences, max_words=120, overlap=1)
+    assert all(len(c.text.split()) <= 120 for c in chunks)
+
+
+def test_a_passage_repeated_word_for_word_is_one_chunk():
+    text = "\n\n".join(["Aid reached Saraqib. Trucks unloaded flour."] * 5 + ["Shelling hit Ariha on Friday."])
+    chunks = chunk_sentences(text, "d", split_sentences(text), max_words=6, overlap=0)
+    assert [c.text for c in chunks] == ["Aid reached Saraqib. Trucks unloaded flour.", "Shelling hit Ariha on Friday."]
+    assert [c.index for c in chunks] == [0, 1] and chunks[1].start == text.rindex("Shelling")
+
+
+def test_only_a_line_of_its_own_is_a_heading():
+    text = "He finished the course in three years, graduating in 1873.:33 Shelling went on.\nRead Also\n\nMore text here."
+    assert [(text[s.start : s.end], s.kind) for s in split_sentences(text)] == [
+        ("He finished the course in three years, graduating in 1873.:33 Shelling went on.", "text"),
+        ("Read Also", "heading"),
+        ("More text here.", "text"),
+    ]
+    one_line = " ".join(["Read Also Shelling hit Idlib on Monday."] * 3)
+    assert {s.kind for s in split_sentences(one_line)} == {"text"}  # nothing alone on a line: all text

@@ -162,16 +162,23 @@ def test_ingest_prints_one_error_line_per_bad_file_and_lands_the_rest(tmp_path):
     (folder / "loop.txt").symlink_to(folder / "loop.txt")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")  # in a folder: skipped
     (folder / "rows.csv").write_text("title,text\nGood row,Shelling hit Kafranbel on Monday.\nBroken\n")
+    bomb = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 9)}]" for n in range(6)
+    ] + ["title: *g"])
+    (folder / "bomb.md").write_text(f"---\n{bomb}\n---\nShelling hit Ariha.\n")  # 7 levels of YAML aliases
+    (folder / "date.md").write_text("---\ndate: 2019-13-45\n---\nShelling hit Binnish.\n")
     huge = tmp_path / "huge.txt"
     with huge.open("wb") as handle:
         handle.truncate(50_000_000)
     index = tmp_path / "index"
     done = run("ingest", str(folder), str(huge), str(tmp_path / "scan.exe"), index=index)
     assert done.returncode == 1
-    assert done.stdout == "3 added, 0 replaced, 0 unchanged, 7 failed; 3 chunks written\n"
+    assert done.stdout == "3 added, 0 replaced, 0 unchanged, 9 failed; 3 chunks written\n"
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [  # paths that are not there first, then in the order read
         f"error: {tmp_path / 'scan.exe'}: no such file or folder",
+        f"error: {folder / 'bomb.md'}: front matter: YAML aliases (*name) are not accepted in metadata (line 2)",
+        f"error: {folder / 'date.md'}: front matter: date '2019-13-45' is not a real day: month must be in 1..12",
         f"error: {folder / 'empty.txt'}: no text to ingest (the file is empty)",
         f"error: {folder / 'loop.txt'}: a symbolic link loop",
         f"error: {folder / 'photo.txt'}: this is a PNG image, not a text report",

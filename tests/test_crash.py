@@ -65,8 +65,10 @@ for method in ("upsert", "delete", "update"):
     announce(Collection, method, lambda col, m=method: f"{m}:{col.name.split('_')[0]}")
 announce(Embedder, "warm_up", lambda embedder: "model")
 assistant = Assistant(index_dir=index, auto_ingest_corpus=False)
-if op == "ingest":
-    report = assistant.ingest([arg], progress=lambda done, total, label: print("DONE", label, flush=True))
+if op in ("ingest", "prune"):
+    report = assistant.ingest(
+        [arg], progress=lambda done, total, label: print("DONE", label, flush=True), prune=op == "prune"
+    )
     print("END", report.summary(), flush=True)
 else:
     assistant.delete(arg)
@@ -342,7 +344,11 @@ def test_an_ingest_killed_at_any_point_leaves_whole_documents_and_a_rerun_comple
     assert check_after_kill(index, embedder, rest, set(rest)) == set(rest)
 
 
-def test_a_changed_file_killed_mid_replace_keeps_one_version_never_both_or_neither(tmp_path, embedder, writers):
+def test_an_edited_file_pruned_and_killed_at_each_step_keeps_whole_versions(tmp_path, embedder, writers):
+    """`ingest --prune` after a file was edited writes the new version, then removes the old one:
+    killed before the new record lands, the old version alone is listed; after it, both are
+    (the old one no longer in its file, kept until the prune ends); killed inside the prune, the
+    old one is listed whole or gone. A re-run with prune leaves the new version alone."""
     folder = tmp_path / "reports"
     folder.mkdir()
     for n in range(4):
@@ -354,24 +360,35 @@ def test_a_changed_file_killed_mid_replace_keeps_one_version_never_both_or_neith
     (old,) = set(before) - set(after)
     (new,) = set(after) - set(before)
     index = tmp_path / "index"
+    both = {**before, **after}
 
     def versions(listed: set[str]) -> set[str]:
         return listed & {old, new}
 
-    # The new version's chunks are written, its record is not: the old version stays.
-    writer = writers(index, "after:upsert:chunks:1", "ingest", folder, tmp_path / "chunks.log").run()
+    # The new version's chunks are written, its record is not: the old version stays, alone.
+    writer = writers(index, "after:upsert:chunks:1", "prune", folder, tmp_path / "chunks.log").run()
     assert writer.stopped
-    assert versions(check_while_frozen(index, embedder, {**before, **after}, set(before) - {old}, [])) == {old}
+    assert versions(check_while_frozen(index, embedder, both, set(before) - {old}, [])) == {old}
     with opened(index, embedder) as assistant:
         assert new not in ask_cites(assistant, "How many shops burned in Ariha2?", set(before))
     writer.kill()
     assert check_after_kill(index, embedder, before, set(before)) == set(before)
 
-    # The new record has landed, the old one is not deleted yet: the new version wins.
-    writer = writers(index, "after:upsert:docs:1", "ingest", folder, tmp_path / "docs.log").run()
+    # The new record has landed, the prune has not run: both versions, each whole.
+    writer = writers(index, "after:upsert:docs:1", "prune", folder, tmp_path / "docs.log").run()
     assert writer.stopped
-    assert versions(check_while_frozen(index, embedder, {**before, **after}, set(after) - {new}, [])) == {new}
     writer.kill()
+    assert versions(check_after_kill(index, embedder, both, set(after) - {new})) == {old, new}
+
+    # Inside the prune: the old record is deleted, its parts not yet. It is gone, and stays gone.
+    writer = writers(index, "after:delete:docs:1", "prune", folder, tmp_path / "prune.log").run()
+    assert writer.stopped
+    writer.kill()
+    assert check_after_kill(index, embedder, after, set(after)) == set(after)
+
+    # A re-run with prune completes it: the index is a clean ingest of the edited folder.
+    writer = writers(index, "never", "prune", folder, tmp_path / "rerun.log").run()
+    assert writer.ended.startswith("0 added, 0 replaced, 4 unchanged, 0 failed")
     assert check_after_kill(index, embedder, after, set(after)) == set(after)
     with opened(index, embedder) as assistant:
         assert ask_cites(assistant, "How many civilians were killed in Ariha2?", set(after), ("hybrid",)) == {new}

@@ -13,14 +13,14 @@ from qa.documents import (
     iter_documents,
     load_document,
     make_document,
-    normalize_date,
     read_collection,
 )
 from qa.errors import DocumentError
+from qa.metadata import Limits
 
 
 def test_bundled_report_metadata_comes_from_its_sidecar(bundled_report):
-    doc = load_document(bundled_report, max_bytes=10**7)
+    doc = load_document(bundled_report, Limits(file_bytes=10**7))
     assert (doc.title, doc.source, doc.date, doc.place) == (
         "Syrian regime, Russia air strikes kill at least 7 civilians in Idlib", "TRT World", "2019-08-29", "Idlib, Syria"
     )
@@ -34,7 +34,7 @@ def test_front_matter_is_metadata_and_not_text(tmp_path):
     path.write_text(
         "---\ntitle: Shelling in Hama\noutlet: Test Wire\ndate: May 22, 2019\nplace: Hama\n---\nShells fell on Hama.\n"
     )
-    doc = load_document(path, max_bytes=10**6)
+    doc = load_document(path, Limits(file_bytes=10**6))
     assert (doc.title, doc.source, doc.date, doc.place) == ("Shelling in Hama", "Test Wire", "2019-05-22", "Hama")
     assert doc.text == "Shells fell on Hama.\n"
 
@@ -78,14 +78,14 @@ def test_unreadable_files_raise_a_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
     with pytest.raises(DocumentError, match=message):
-        load_document(path, max_bytes=10**6)
+        load_document(path, Limits(file_bytes=10**6))
 
 
 def test_size_limit_names_the_limit(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text("A sentence. " * 100)
     with pytest.raises(DocumentError, match="over the limit of 100"):
-        load_document(path, max_bytes=100)
+        load_document(path, Limits(file_bytes=100))
 
 
 def test_collect_files_walks_folders_and_reports_bad_paths(tmp_path):
@@ -103,13 +103,6 @@ def test_collect_files_walks_folders_and_reports_bad_paths(tmp_path):
     ]
 
 
-def test_dates_are_normalised_where_recognised():
-    assert normalize_date("9/30/2017") == "2017-09-30"
-    assert normalize_date("30 September 2017") == "2017-09-30"
-    assert normalize_date("2019-05-22T10:00:00Z") == "2019-05-22"
-    assert normalize_date("spring 2019") == "spring 2019"
-
-
 # -- collections: one report per row ---------------------------------------------------------------
 def test_csv_columns_are_found_by_common_names_and_bad_rows_are_numbered(tmp_path):
     path = tmp_path / "reports.csv"
@@ -121,7 +114,7 @@ def test_csv_columns_are_found_by_common_names_and_bad_rows_are_numbered(tmp_pat
         "\n"
         'a4,"Convoy, at last","A convoy of 27 trucks\nreached Saraqib.",Other Wire,2019-06-02,Saraqib\n'
     )
-    items = list(read_collection(path, 10**6))
+    items = list(read_collection(path, Limits(file_bytes=10**6)))
     labels = [label for label, _ in items]
     assert labels == [f"{path}, row {n}" for n in (1, 2, 3, 5)]
     first, broken, empty, last = (item for _, item in items)
@@ -147,19 +140,19 @@ def test_columns_can_be_named_and_jsonl_rows_are_read(tmp_path):
         '{"story": "Shelling resumed near Douma.", "paper": "Wire B"}\n'
     )
     columns = {"text": "story", "source": "paper", "date": "when"}
-    items = list(read_collection(path, 10**6, columns))
+    items = list(read_collection(path, Limits(file_bytes=10**6), columns))
     docs = [d for _, d in items if not isinstance(d, Exception)]
     errors = [str(e) for _, e in items if isinstance(e, Exception)]
     assert [(d.source, d.date) for d in docs] == [("Wire A", "2018-03-01"), ("Wire B", "")]
     assert errors[0].startswith(f"{path}, row 2: not valid JSON") and errors[1] == f"{path}, row 3: not a JSON object but a list"
-    missing = list(read_collection(path, 10**6, {"text": "body"}))
-    assert str(missing[0][1]).startswith(f"{path}: no column 'body' (columns: story, paper, when, tags)")
+    missing = list(read_collection(path, Limits(file_bytes=10**6), {"text": "body"}))
+    assert str(missing[0][1]) == f"{path}, row 1: no key 'body' (keys: story, paper, when, tags)"
 
 
 def test_a_collection_without_a_text_column_is_one_clear_error(tmp_path):
     path = tmp_path / "numbers.csv"
     path.write_text("a,b\n1,2\n")
-    [(label, error)] = list(iter_documents([path], 10**6))
+    [(_, label, error)] = list(iter_documents([path], Limits(file_bytes=10**6)))
     assert label == str(path) and "no text column (looked for text, content, body" in str(error)
     assert "--text-column" in str(error)
 
@@ -172,11 +165,11 @@ def test_collections_in_cp1252_and_with_long_texts(tmp_path):
             "cp1252"
         )
     )
-    (_, cafe), (_, long) = read_collection(path, 10**6)
+    (_, cafe), (_, long) = read_collection(path, Limits(file_bytes=10**6))
     assert cafe.title == "Café bombing" and "Maârat" in cafe.text
     assert long.text == long_text
-    [(_, too_long)] = list(read_collection(path, 10**5))[1:]
-    assert "over the limit of 100,000 bytes" in str(too_long)
+    [(_, too_long)] = list(read_collection(path, Limits(file_bytes=10**5)))[1:]
+    assert "over the limit of 100,000 characters" in str(too_long)
 
 
 # -- bad input: encodings, binary files, odd names, links, broken collections ---------------------
@@ -198,13 +191,13 @@ LATIN1_TEXT = "Gr\u00fc\u00dfe aus Stra\u00dfburg: le gar\u00e7on \u00e9tait l\u
 def test_legacy_and_unicode_encodings_are_stored_as_written(tmp_path, encoded):
     path = tmp_path / "alep.txt"
     path.write_bytes(encoded)
-    assert load_document(path, max_bytes=10**6).text == CP1252_TEXT
+    assert load_document(path, Limits(file_bytes=10**6)).text == CP1252_TEXT
 
 
 def test_latin1_text_is_decoded_not_mangled(tmp_path):
     path = tmp_path / "strassburg.txt"
     path.write_bytes(LATIN1_TEXT.encode("latin-1"))
-    assert load_document(path, max_bytes=10**6).text == LATIN1_TEXT
+    assert load_document(path, Limits(file_bytes=10**6)).text == LATIN1_TEXT
 
 
 def test_a_stray_cp1252_byte_in_utf8_text_does_not_mangle_the_rest():
@@ -217,13 +210,13 @@ def test_a_stray_cp1252_byte_in_utf8_text_does_not_mangle_the_rest():
 def test_collections_in_legacy_encodings_and_stray_bytes_late_in_the_file(tmp_path):
     legacy = tmp_path / "legacy.csv"
     legacy.write_bytes(('title,text\nAlep,"' + CP1252_TEXT.strip() + '"\n').encode("cp1252"))
-    [(_, doc)] = read_collection(legacy, 10**6)
+    [(_, doc)] = read_collection(legacy, Limits(file_bytes=10**6))
     assert doc.text == CP1252_TEXT.strip()
     # UTF-8 for its first megabyte (the part looked at), then one cp1252 byte: read on, not stopped.
     mixed = tmp_path / "mixed.csv"
     filler = "".join(f"Row {i},Le caf\u00e9 num\u00e9ro {i} a ferm\u00e9.\n" for i in range(40_000))
     mixed.write_bytes(("title,text\n" + filler).encode() + "Last,Prix : 5 \u20ac pay\u00e9.\n".encode("cp1252"))
-    rows = list(read_collection(mixed, 10**6))
+    rows = list(read_collection(mixed, Limits(file_bytes=10**6)))
     assert len(rows) == 40_001 and not any(isinstance(d, DocumentError) for _, d in rows)
     assert rows[0][1].text == "Le caf\u00e9 num\u00e9ro 0 a ferm\u00e9." and rows[-1][1].text == "Prix : 5 \u20ac pay\u00e9."
 
@@ -248,7 +241,7 @@ def test_empty_binary_and_renamed_files_are_refused_with_a_reason(tmp_path, cont
     path = tmp_path / "report.txt"
     path.write_bytes(content)
     with pytest.raises(DocumentError) as caught:
-        load_document(path, max_bytes=10**6)
+        load_document(path, Limits(file_bytes=10**6))
     assert str(caught.value).startswith(f"{path}: {message}")
 
 
@@ -258,7 +251,7 @@ def test_control_characters_and_escape_sequences_are_removed_from_reports(tmp_pa
         b'---\ntitle: "Shelling \\e[31min\\a Hama\\nupdated"\n---\n'
         b"\x1b[1mShells\x1b[0m fell on Hama\x07 on Monday.\x0cA second page.\r\nA third line.\x1a\n"
     )
-    doc = load_document(path, max_bytes=10**6)
+    doc = load_document(path, Limits(file_bytes=10**6))
     assert doc.text == "Shells fell on Hama on Monday.\nA second page.\nA third line.\n"
     assert doc.title == "Shelling in Hama updated"
 
@@ -270,7 +263,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path):
     tracemalloc.start()
     try:
         with pytest.raises(DocumentError) as caught:
-            load_document(path, max_bytes=25_000_000)
+            load_document(path, Limits(file_bytes=25_000_000))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -290,7 +283,7 @@ def test_odd_file_names_are_read_when_named(tmp_path, name):
     path.write_text("Shelling hit Kafranbel on Monday.\n")
     files, problems = collect_files([path])
     assert files == [path] and problems == []
-    assert load_document(path, max_bytes=10**6).path == str(path)
+    assert load_document(path, Limits(file_bytes=10**6)).path == str(path)
 
 
 def test_unsupported_types_are_named_when_given_and_skipped_in_a_folder(tmp_path):
@@ -328,7 +321,7 @@ def test_link_loops_dangling_links_and_pipes_in_a_folder_are_each_reported_once(
     os.mkfifo(folder / "pipe.txt")  # would block a plain read forever
     files, problems = collect_files([folder])
     assert problems == []
-    results = {Path(label).name: item for label, item in iter_documents(files, 10**6)}
+    results = {Path(label).name: item for _, label, item in iter_documents(files, Limits(file_bytes=10**6))}
     assert sorted(results) == ["a.txt", "also-good.md", "b.txt", "gone.txt", "good.txt", "pipe.txt"]
     errors = {name: str(item).split(": ", 1)[1] for name, item in results.items() if isinstance(item, DocumentError)}
     assert errors == {
@@ -350,7 +343,7 @@ def test_an_unreadable_file_or_folder_is_reported(tmp_path):
     closed.chmod(0)
     try:
         files, problems = collect_files([tmp_path])
-        results = [(Path(label).name, str(item)) for label, item in iter_documents(files, 10**6)]
+        results = [(Path(label).name, str(item)) for _, label, item in iter_documents(files, Limits(file_bytes=10**6))]
     finally:
         locked.chmod(0o644)
         closed.chmod(0o755)
@@ -378,7 +371,7 @@ BROKEN_CSV = (
 def test_a_csv_with_broken_rows_reports_each_by_number_and_keeps_the_rest(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_bytes(BROKEN_CSV.encode())
-    items = list(read_collection(path, 200))
+    items = list(read_collection(path, Limits(file_bytes=200)))
     docs = {label.rsplit(" ", 1)[1]: d.text for label, d in items if not isinstance(d, DocumentError)}
     errors = [str(e).removeprefix(f"{path}, ") for _, e in items if isinstance(e, DocumentError)]
     assert docs == {
@@ -392,22 +385,22 @@ def test_a_csv_with_broken_rows_reports_each_by_number_and_keeps_the_rest(tmp_pa
         "row 3: malformed CSV (line 4): ',' expected after '\"'",
         "row 4: no text in column 'text'",
         "row 5: binary data (NUL bytes) in column 'text'",
-        "row 6: the row is over the limit of 200 bytes (setting max_file_bytes)",
+        "row 6: the row is over the limit of 200 characters (setting max_file_bytes)",
         "row 8: no text to ingest (only blank space or control characters)",
         "row 9: a quote opened on line 11 is never closed; the rows after it are read from line 12",
     ]
-    assert count_items([path], 200) == len(items)  # the progress total
+    assert count_items([path], Limits(file_bytes=200)) == len(items)  # the progress total
 
 
 def test_a_row_over_the_limit_is_skipped_to_its_end_without_being_kept(tmp_path):
     path = tmp_path / "long.csv"
     long_field = "Shelling continued.\n" * 5_000  # 100 kB over many lines, inside quotes
     path.write_text(f'title,text\nFirst,Aid reached Douma.\nHuge,"{long_field}"\nLast,Rain fell on Afrin.\n')
-    items = list(read_collection(path, 10_000))
+    items = list(read_collection(path, Limits(file_bytes=10_000)))
     shown = [(label.rsplit(" ", 1)[1], str(d).split(": ", 1)[1] if isinstance(d, DocumentError) else d.title) for label, d in items]
     assert shown == [
         ("1", "First"),
-        ("2", "the row is over the limit of 10,000 bytes (setting max_file_bytes)"),
+        ("2", "the row is over the limit of 10,000 characters (setting max_file_bytes)"),
         ("3", "Last"),
     ]
 
@@ -422,9 +415,11 @@ def test_a_30_mb_field_is_refused_row_wise_at_the_default_limit(tmp_path):
         out.write("title,text\nFirst,Aid reached Douma.\n")
         out.write('Huge,"' + "Shelling continued.\n" * 1_500_000 + '"\n')  # one 30 MB field
         out.write("Last,Rain fell on Afrin.\n")
-    items = list(read_collection(path, limit))
+    items = list(read_collection(path, Limits(file_bytes=limit)))
     assert [getattr(d, "title", None) for _, d in items] == ["First", None, "Last"]
-    assert str(items[1][1]) == f"{path}, row 2: the row is over the limit of 25,000,000 bytes (setting max_file_bytes)"
+    assert str(items[1][1]) == (
+        f"{path}, row 2: the row is over the limit of 1,008,000 characters (setting max_report_chars and max_field_chars)"
+    )
 
 
 def test_jsonl_bad_lines_are_numbered_and_the_rest_land(tmp_path):
@@ -441,7 +436,7 @@ def test_jsonl_bad_lines_are_numbered_and_the_rest_land(tmp_path):
         '{"text": "' + "y" * 500 + '"}\n'
         '{"text": "Shelling \\u001b[31mhit\\u001b[0m Hama.", "title": "T\\u0007itle\\non two lines"}'
     )
-    items = list(read_collection(path, 300))
+    items = list(read_collection(path, Limits(file_bytes=300)))
     docs = [(d.title, d.text) for _, d in items if not isinstance(d, DocumentError)]
     errors = [str(e).removeprefix(f"{path}, ") for _, e in items if isinstance(e, DocumentError)]
     assert docs == [("Douma", "Aid reached Douma on Sunday."), ("Title on two lines", "Shelling hit Hama.")]
@@ -450,10 +445,11 @@ def test_jsonl_bad_lines_are_numbered_and_the_rest_land(tmp_path):
         "row 3: not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
         "row 4: column 'text' holds a number, not text",
         "row 5: column 'text' holds a list, not text",
-        "row 6: no text in column 'text'",
-        "row 7: the line is over the limit of 300 bytes (setting max_file_bytes)",
+        "row 6: no text key (looked for text, content, body, article_content, article_text, article, story, full_text); "
+        "name it with --text-column (keys: title)",
+        "row 7: the line is over the limit of 300 characters (setting max_file_bytes)",
         "row 8: binary data (NUL bytes) in column 'text'",
-        "row 9: the line is over the limit of 300 bytes (setting max_file_bytes)",
+        "row 9: the line is over the limit of 300 characters (setting max_file_bytes)",
     ]
 
 
@@ -465,7 +461,7 @@ def test_a_lone_surrogate_in_a_field_is_replaced_and_the_rows_after_it_land(tmp_
         "null\n"
         '{"text": "Rain fell on Afrin \\ud800.", "title": "Afrin"}\n'
     )
-    items = list(read_collection(path, 10**6))
+    items = list(read_collection(path, Limits(file_bytes=10**6)))
     docs = [d for _, d in items if not isinstance(d, DocumentError)]
     assert [(d.title, d.place, d.text) for d in docs] == [
         ("Bad \ufffd title", "Douma \ufffd", "Aid reached Douma."),
@@ -486,5 +482,26 @@ def test_a_lone_surrogate_in_a_field_is_replaced_and_the_rows_after_it_land(tmp_
 def test_a_collection_that_cannot_be_read_at_all_is_one_error(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    [(label, error)] = list(iter_documents([path], 10**6))
+    [(_, label, error)] = list(iter_documents([path], Limits(file_bytes=10**6)))
     assert label == str(path) and str(error).startswith(f"{path}: {message}")
+
+
+def test_a_reports_address_comes_from_its_metadata_and_never_changes_a_rows_id(tmp_path):
+    (tmp_path / "a.md").write_text("---\nlink: https://example.org/a\n---\nShelling hit Ariha.\n")
+    (tmp_path / "b.txt").write_text("Floods hit Atmeh.\n")
+    (tmp_path / "b.meta.yaml").write_text("url: https://example.org/b\n")
+    (tmp_path / "c.html").write_text(
+        '<html><head><meta property="og:url" content="https://example.org/c"><link rel="canonical" href="https://x/other">'
+        "</head><body><p>Aid reached Saraqib.</p></body></html>"
+    )
+    (tmp_path / "d.html").write_text('<html><head><link rel="canonical" href="/relative/d"></head><body><p>Rain.</p></body></html>')
+    limits = Limits(file_bytes=10**6)
+    urls = [load_document(tmp_path / name, limits).url for name in ("a.md", "b.txt", "c.html", "d.html")]
+    assert urls == ["https://example.org/a", "https://example.org/b", "https://example.org/c", ""]
+    plain, addressed = tmp_path / "plain.csv", tmp_path / "addressed.csv"
+    plain.write_text("text,title\nShelling hit Ariha.,Ariha\n")
+    addressed.write_text("text,title,address\nShelling hit Ariha.,Ariha,https://example.org/ariha\n")
+    ((_, row),) = read_collection(plain, limits)
+    ((_, with_url),) = read_collection(addressed, limits, {"url": "address"})
+    assert with_url.url == "https://example.org/ariha" and with_url.doc_id == row.doc_id  # same report, now addressed
+    assert with_url.content_hash != row.content_hash  # so the address is stored on the next ingest

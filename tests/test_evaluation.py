@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import sentence_kind, split_sentences
+from qa.chunking import split_sentences
 from qa.errors import InputError
 from qa.evaluation import (
     BUNDLED_GOLD,
@@ -25,6 +25,7 @@ from qa.evaluation import (
     token_f1,
 )
 from qa.types import Document
+from qa.metadata import Limits
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -118,6 +119,19 @@ def test_short_answer_span_scores():
     assert figures["f1"] == pytest.approx((1 + 0.8 + 1) / 3, abs=1e-4)
 
 
+def test_accuracy_by_tag_is_in_the_report(tmp_path):
+    from qa.evaluation import EvalReport, SystemReport, tag_accuracy, write_report
+
+    tagged = [replace(q, tags=["number"] if q.id in ("a", "b") else ["unanswerable"] if not q.answerable else []) for q in GOLD]
+    outcomes = [perfect(q) for q in tagged]
+    outcomes[1] = Outcome("b", "Something else.", False)  # one of the two "number" questions wrong
+    system = SystemReport("hybrid", score(tagged, outcomes), outcomes, ["b"])
+    report = EvalReport("gold.jsonl", len(tagged), 2, 1, [system])
+    assert tag_accuracy(report, tagged) == {"number": (2, {"hybrid": 0.5}), "unanswerable": (2, {"hybrid": 1.0})}
+    _, md = write_report(report, tagged, tmp_path)
+    assert "| number | 2 | 0.50 |" in md.read_text() and "| unanswerable | 2 | 1.00 |" in md.read_text()
+
+
 def test_latency_percentiles_are_nearest_rank():
     outcomes = [perfect(q) for q in GOLD]
     for i, o in enumerate(outcomes):
@@ -158,6 +172,9 @@ def test_load_gold_names_the_bad_line(tmp_path):
         load_gold(path)
     path.write_text('{"id": "1", "question": "Q?", "answers": ["a"], "evidence": ["a b", "a c"]}\n')
     assert load_gold(path)[0].evidence == ["a b", "a c"]
+    path.write_text('{"id": "1", "question": "Q?", "answers": [], "tags": "near-miss"}\n')
+    with pytest.raises(InputError, match="'tags' must be a list of non-empty strings"):
+        load_gold(path)
     with pytest.raises(InputError, match="cannot read the gold set"):
         load_gold(tmp_path / "missing.jsonl")
 
@@ -167,7 +184,7 @@ def test_the_bundled_gold_set_is_consistent_with_the_bundled_report(bundled_repo
     from qa.documents import load_document
 
     questions = load_gold(BUNDLED_GOLD)
-    report = load_document(bundled_report, max_bytes=10**7)
+    report = load_document(bundled_report, Limits(file_bytes=10**7))
     unanswerable = [q for q in questions if not q.answerable]
     assert len(questions) >= 60 and len(unanswerable) >= 15
     assert sum("near-miss" in q.tags for q in unanswerable) >= 10
@@ -180,11 +197,12 @@ def test_the_bundled_gold_set_is_consistent_with_the_bundled_report(bundled_repo
     assert all(q.doc_id == report.doc_id for q in questions)
     # Spread over the whole report: some evidence lies in every sentence with content (both copies of
     # the caption among them, one with its credit), and a heading and the source line are asked about.
-    units = [report.text[s.start : s.end] for s in split_sentences(report.text)]
+    sentences = split_sentences(report.text)
+    units = [report.text[s.start : s.end] for s in sentences]
     touched = {i for q in questions for e in q.evidence for i, unit in enumerate(units) if e in unit}
-    content = {i for i, unit in enumerate(units) if sentence_kind(unit) == "text"}
+    content = {i for i, s in enumerate(sentences) if s.kind == "text"}
     assert len(content) == 35 and not content - touched, [units[i] for i in sorted(content - touched)]
-    assert {sentence_kind(units[i]) for i in touched} == {"text", "heading", "credit"}
+    assert {sentences[i].kind for i in touched} == {"text", "heading", "credit"}
 
 
 # -- real runs ---------------------------------------------------------------------------------

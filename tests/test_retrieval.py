@@ -54,7 +54,25 @@ def test_chunks_store_what_each_sentence_is(corpus_assistant):
 
     hits = retrieve(corpus_assistant, "Humanitarian crisis: what does the UN say?", "bm25", top_k=11)
     heading = next(h for h in hits if h.text.startswith("Humanitarian crisis"))
-    assert heading.metadata["kinds"].startswith("ht") and heading.sentence_kinds[:2] == ["heading", "text"]
-    # A chunk stored before kinds were (no "kinds" in its metadata) is classified from its text.
+    kinds = [s.kind for s in heading.sentences]
+    assert heading.metadata["kinds"].startswith("ht") and kinds[:2] == ["heading", "text"]
+    # A chunk stored before kinds were (no "kinds" in its metadata) has them worked out from its text.
     old = Hit(heading.chunk_id, heading.doc_id, heading.text, {k: v for k, v in heading.metadata.items() if k != "kinds"}, 1.0, 0)
-    assert old.sentence_kinds == heading.sentence_kinds
+    assert [s.kind for s in old.sentences] == kinds
+
+
+def test_the_kinds_stored_at_ingest_are_the_ones_answers_use(make_assistant, tmp_path):
+    """A list item is text only in the context of its line: the kind stored at ingest says so,
+    where the chunk's first sentence alone would look like a heading."""
+    from qa.retrieval import Hit
+
+    path = tmp_path / "figures.md"
+    path.write_text("Key figures\n\n- 550 civilians killed since April across Idlib\n- 400,000 people displaced from their homes\n")
+    assistant = make_assistant(chunk_words=10, chunk_overlap_sentences=0)  # the second item opens a chunk
+    assistant.ingest([path])
+    (chunk,) = retrieve(assistant, "How many people were displaced from their homes?", "bm25", top_k=1)
+    assert chunk.text == "400,000 people displaced from their homes" and [s.kind for s in chunk.sentences] == ["text"]
+    unstored = Hit(chunk.chunk_id, chunk.doc_id, chunk.text, {k: v for k, v in chunk.metadata.items() if k != "kinds"}, 1.0, 0)
+    assert [s.kind for s in unstored.sentences] == ["heading"]  # its bullet is outside the chunk
+    answer = assistant.ask("How many people were displaced from their homes?")
+    assert "400,000 people displaced from their homes" in answer.text
