@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -336,7 +337,7 @@ def _remove_gradio_copy(path: Path) -> None:
     _sweep_upload_strays()
 
 
-STRAY_AGE_S = 60.0  # an empty file in Gradio's upload folder older than this is no upload in progress
+STRAY_AGE_S = float(UPLOAD_MAX_AGE_S)  # an empty file there this old is no upload in progress, however slow
 
 
 def _sweep_upload_strays() -> None:
@@ -582,33 +583,70 @@ def _use_own_upload_folder() -> None:
 
 
 class LoginThrottle:
-    """ASGI middleware: a client (by address) that fails to log in `failures` times within
-    `window_s` seconds is refused at the login route (429, with when to try again) until the
-    window has passed since its first failure there; a successful login clears its count.
-
-    Behind a proxy every client has the proxy's address: the limit is then shared.
+    """ASGI middleware limiting logins: a client address (an IPv6 /64 counts as one) or a user
+    name with `failures` failed attempts within `window_s` seconds is refused at the login route
+    (429, with when to try again) until the oldest of them is `window_s` old, the right password
+    too. An attempt counts as failed from the moment it starts until it succeeds, so attempts in
+    parallel cannot outrun the count, and a success takes back only its own attempt: one good
+    login does not wipe out guesses at another user. Counting by user name lets anyone lock an
+    account out for `window_s` by guessing at it: the price of stopping guesses spread over
+    many addresses. At most `max_keys` addresses and names are remembered (the stalest go).
     """
 
-    def __init__(self, app: Any, failures: int = 5, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    MAX_BODY = 65_536  # a login form is a few dozen bytes
+
+    def __init__(
+        self,
+        app: Any,
+        failures: int = 5,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
         self.app = app
         self.failures = failures
         self.window_s = window_s
         self.clock = clock
-        self._failed: dict[str, list[float]] = {}
+        self.max_keys = max_keys
+        self._attempts: dict[str, list[float]] = {}  # key -> when each counted attempt started
         self._lock = threading.Lock()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("unknown",))[0]
-        wait = self._wait(client)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.MAX_BODY:
+                await self._refuse(send, 413, "The login form is too large.")
+                return
+        fields = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
+        keys = [f"address {self._address((scope.get('client') or ('unknown',))[0])}"]
+        user = (fields.get("username") or [""])[0].strip().casefold()
+        if user:
+            keys.append(f"user {user}")
+        started = self.clock()
+        with self._lock:
+            wait = max(self._wait(key, started) for key in keys)
+            if wait <= 0:
+                for key in keys:
+                    self._attempts.setdefault(key, []).append(started)
+                self._forget_stale(started)
         if wait > 0:
-            body = json.dumps({"detail": f"Too many failed logins; try again in {wait:.0f} s."}).encode()
-            await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", b"application/json"), (b"retry-after", str(int(wait) + 1).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await self._refuse(send, 429, f"Too many failed logins; try again in {wait:.0f} s.", retry_after=wait)
             return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
         status: list[int] = []
 
         async def watch(message: dict[str, Any]) -> None:
@@ -616,25 +654,55 @@ class LoginThrottle:
                 status.append(int(message["status"]))
             await send(message)
 
-        await self.app(scope, receive, watch)
-        with self._lock:
+        try:
+            await self.app(scope, replay, watch)
+        finally:
             if status and status[0] == 200:
-                self._failed.pop(client, None)
-            elif status and 400 <= status[0] < 500:
-                self._failed.setdefault(client, []).append(self.clock())
+                with self._lock:
+                    for key in keys:
+                        times = self._attempts.get(key, [])
+                        if started in times:
+                            times.remove(started)
 
-    def _wait(self, client: str) -> float:
-        """Seconds until `client` may try again (0: now)."""
-        with self._lock:
-            now = self.clock()
-            recent = [t for t in self._failed.get(client, []) if now - t < self.window_s]
-            if recent:
-                self._failed[client] = recent
-            else:
-                self._failed.pop(client, None)
-            if len(recent) < self.failures:
-                return 0.0
-            return self.window_s - (now - recent[0])
+    @staticmethod
+    def _address(host: str) -> str:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return host
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return str(address)
+
+    def _wait(self, key: str, now: float) -> float:
+        """Seconds until `key` may try again (0: now). Called under the lock."""
+        recent = [t for t in self._attempts.get(key, []) if now - t < self.window_s]
+        if recent:
+            self._attempts[key] = recent
+        else:
+            self._attempts.pop(key, None)
+        if len(recent) < self.failures:
+            return 0.0
+        return self.window_s - (now - recent[0])
+
+    def _forget_stale(self, now: float) -> None:
+        """Bound the memory: drop keys with no attempt in the window, then the stalest. Under the lock."""
+        if len(self._attempts) <= self.max_keys:
+            return
+        for key in [k for k, times in self._attempts.items() if not times or now - times[-1] >= self.window_s]:
+            del self._attempts[key]
+        while len(self._attempts) > self.max_keys:
+            del self._attempts[min(self._attempts, key=lambda k: self._attempts[k][-1] if self._attempts[k] else 0.0)]
+
+    @staticmethod
+    async def _refuse(send: Any, status: int, detail: str, retry_after: float = 0.0) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if retry_after:
+            headers.append((b"retry-after", str(int(retry_after) + 1).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
 
 
 def serve(

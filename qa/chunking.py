@@ -155,16 +155,21 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
     """
     words = [len(_WORD.findall(text[s.start : s.end])) for s in sentences]
     kinds = [s.kind for s in sentences]
+    # text_words[i]: words of text units before unit i; text_after[i]: some unit after i is text.
+    # Both in one pass each, so deciding where a section starts stays linear in the units.
+    text_words = [0]
+    for w, k in zip(words, kinds):
+        text_words.append(text_words[-1] + (w if k == "text" else 0))
+    text_after = [False] * len(kinds)
+    for i in range(len(kinds) - 2, -1, -1):
+        text_after[i] = text_after[i + 1] or kinds[i + 1] == "text"
 
     def opens_section(i: int, first: int) -> bool:
         """Whether unit i is the first heading of a run that text follows, with enough text in
         the chunk so far (a quarter of max_words) to end it there."""
-        if kinds[i] != "heading" or (i > first and kinds[i - 1] == "heading"):
+        if kinds[i] != "heading" or (i > first and kinds[i - 1] == "heading") or not text_after[i]:
             return False
-        following = next((k for k in kinds[i + 1 :] if k == "text"), None)
-        return following is not None and sum(w for w, k in zip(words[first:i], kinds[first:i]) if k == "text") >= max(
-            1, max_words // 4
-        )
+        return text_words[i] - text_words[first] >= max(1, max_words // 4)
 
     chunks: list[Chunk] = []
     seen: set[str] = set()

@@ -747,8 +747,6 @@ def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, limi
     for name in mapping.values():
         if isinstance(row.get(name), str) and "\x00" in row[name]:
             raise DocumentError(f"{label}: binary data (NUL bytes) in column {name!r}")
-    if len(text.encode("utf-8", errors="surrogatepass")) > limits.file_bytes:
-        raise DocumentError(f"{label}: the text is over the limit of {limits.file_bytes:,} bytes (setting max_file_bytes)")
     meta = {field: row.get(column) for field, column in mapping.items() if field != "text"}
     if isinstance(meta.get("doc_id"), str):
         meta["doc_id"] = meta["doc_id"].strip()

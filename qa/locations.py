@@ -13,7 +13,7 @@ ingest is asked to prune. A report still held by any location is never removed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 UPLOAD = "upload:"
@@ -54,26 +54,35 @@ def legacy_locations(path: str) -> list[str]:
     return [location_of(where)]
 
 
+def _under(location: str, folder: str) -> bool:
+    return location == folder or location.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 @dataclass
 class Survey:
-    """What one ingest saw: the reports each location it read now holds, the locations it could
-    not read (whatever they hold stays as it was), and the scopes it covered."""
+    """What one ingest saw: the locations it read (and the reports each now holds), the ones it
+    could not read (at or under them, whatever is stored stays as it was), and the scopes it was
+    given (folders and files)."""
 
     seen: dict[str, set[str]] = field(default_factory=dict)  # location -> doc ids it holds now
+    read: set[str] = field(default_factory=set)  # files and collections read whole (not uploads)
     unreadable: set[str] = field(default_factory=set)
-    scopes: set[str] = field(default_factory=set)  # folders and files the ingest was given
+    scopes: set[str] = field(default_factory=set)
+    exists: Callable[[str], bool] = os.path.lexists
 
     def saw(self, location: str, doc_id: str) -> None:
         self.seen.setdefault(location, set()).add(doc_id)
 
     def covers(self, location: str) -> bool:
-        """Whether this ingest says what `location` holds now: it read it, or it was under a
-        folder the ingest was given and not found there (the file was moved or deleted)."""
-        if location in self.unreadable:
+        """Whether this ingest says what `location` holds now: it read it whole, or it was under
+        a folder or file the ingest was given and is gone (moved or deleted). A location that
+        is still there but was not read (a hidden file, a README, a link to a folder: what the
+        walk of a folder skips), or is at or under one that could not be read, is not judged."""
+        if any(_under(location, bad) for bad in self.unreadable):
             return False
-        if location in self.seen:
+        if location in self.read:
             return True
-        return any(location == scope or location.startswith(scope.rstrip(os.sep) + os.sep) for scope in self.scopes)
+        return any(_under(location, scope) for scope in self.scopes) and not self.exists(location)
 
 
 def reconcile(before: Mapping[str, list[str]], survey: Survey) -> tuple[dict[str, list[str]], list[str]]:
@@ -84,8 +93,9 @@ def reconcile(before: Mapping[str, list[str]], survey: Survey) -> tuple[dict[str
             may concern (the reports it saw, and those stored under its scopes).
 
     Returns:
-        (after, missing): after holds only the reports whose locations change; missing lists
-        reports that had a location the survey covers and now have none, in id order.
+        (after, missing): after holds only the reports whose set of locations changes (old order
+        kept, new ones after); missing lists the reports of `before` that now have none, in id
+        order.
     """
     holders: dict[str, set[str]] = {}
     for location, ids in survey.seen.items():
@@ -95,10 +105,11 @@ def reconcile(before: Mapping[str, list[str]], survey: Survey) -> tuple[dict[str
     missing: list[str] = []
     for doc_id in sorted(set(before) | set(holders)):
         old = list(before.get(doc_id, []))
-        kept = [loc for loc in old if not survey.covers(loc)]
-        new = list(dict.fromkeys([*kept, *sorted(holders.get(doc_id, ()))]))
-        if new != old:
+        held = holders.get(doc_id, set())
+        kept = [loc for loc in old if loc in held or not survey.covers(loc)]
+        new = kept + sorted(held - set(kept))
+        if set(new) != set(old):
             after[doc_id] = new
-        if not new and (old or doc_id in before):
+        if not new and doc_id in before:
             missing.append(doc_id)
     return after, missing

@@ -72,9 +72,15 @@ def load_yaml(text: str, limits: Limits) -> Any:
 _LOADER: Any = None
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map", "null")}
+
+
 def _loader() -> Any:
-    """yaml.SafeLoader with no aliases (a 363-byte "billion laughs" block would expand into
-    gigabytes) and no timestamps (dates are read by parse_date, with messages that name them)."""
+    """yaml.SafeLoader for metadata: every value is text as written (`id: 0123` stays "0123",
+    `place: NO` stays "NO", `title: 12:30` stays "12:30": YAML 1.1 would make them 83, False
+    and 750), lists and mappings are themselves, empty is nothing; no aliases (a 363-byte
+    "billion laughs" block would expand into gigabytes) and no other tags (!!binary, !!set,
+    !!python/...)."""
     global _LOADER
     if _LOADER is None:
         import yaml
@@ -84,10 +90,14 @@ def _loader() -> Any:
                 if self.check_event(yaml.AliasEvent):
                     line = self.peek_event().start_mark.line + 1
                     raise ValueError(f"YAML aliases (*name) are not accepted in metadata (line {line})")
-                return super().compose_node(parent, index)
+                node = super().compose_node(parent, index)
+                if node.tag not in _PLAIN_TAGS:
+                    raise ValueError(f"the YAML tag {node.tag!r} is not accepted in metadata (line {node.start_mark.line + 1})")
+                return node
 
+        # Only "null" (~, null, nothing) is recognised in plain values; the rest stays text.
         MetadataLoader.yaml_implicit_resolvers = {
-            first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            first: [(tag, pattern) for tag, pattern in resolvers if tag == "tag:yaml.org,2002:null"]
             for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
         }
         _LOADER = MetadataLoader

@@ -12,7 +12,6 @@ import logging
 import math
 import threading
 import time
-import warnings
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -386,9 +385,7 @@ class _MaskedBM25(BM25Retriever):
         if not tokens.vocab:
             return None
         index = bm25s.BM25()
-        with warnings.catch_warnings():  # numpy's notes on empty documents (a chunk of stop words)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            index.index(tokens, show_progress=False)
+        index.index(tokens, show_progress=False)  # no vocabulary left it warning (mean of nothing) and failing
         return cls(ids, index, stemmer, similarity_top_k)
 
     def __init__(self, ids: list[str], index: Any, stemmer: Any, similarity_top_k: int) -> None:

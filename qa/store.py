@@ -43,7 +43,7 @@ from urllib.parse import urlparse
 
 from .chunking import read_sentences, stored_sentences
 from .errors import ConfigError, NotFoundError
-from .locations import legacy_locations, scopes_of
+from .locations import Survey, legacy_locations, reconcile, scopes_of
 from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ except ImportError:  # not on Windows: there a dead writer is told apart by age 
 
 WRITE_LOCK = "qa-write.lock"  # in a folder index: held by the process writing (see Store._write_lock)
 WRITE_WAIT_S = 300.0  # how long a write waits for another process's write before giving up
+DELETE_BATCH = 500  # documents removed per intent (see Store._delete)
 _INTENT = "intent:"  # id prefix of intent records in the state collection
 _SWEPT = "swept"  # state record: no leftovers from before intents remain (see Store.sweep_incomplete)
 
@@ -102,6 +103,11 @@ def located_fields(meta: dict[str, Any], locations: list[str] | None = None) -> 
     if scopes:  # Chroma refuses empty lists
         out["scopes"] = scopes
     return out
+
+
+def _unless(key: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """`change`, for records that do not have `key` yet (None for the others)."""
+    return lambda meta: None if key in meta else change(meta)
 
 
 def parse_chroma_url(url: str) -> tuple[str, int, bool]:
@@ -350,11 +356,13 @@ class Store:
         schema = int(self._state().get("schema", 1))
         if schema >= SCHEMA_VERSION:
             return
+        # Each step rewrites only the records still without its fields: a second process
+        # upgrading at the same moment, or one writing meanwhile, loses nothing to it.
         steps = []
         if schema < 2:
-            steps.append(("chunks", "filter fields", self._open("chunks")[0], filter_fields))
+            steps.append(("chunks", "filter fields", self._open("chunks")[0], _unless("source_key", filter_fields)))
         if schema < 3:
-            steps.append(("document records", "locations", self._open("docs")[0], located_fields))
+            steps.append(("document records", "locations", self._open("docs")[0], _unless("locations", located_fields)))
         for what, why, collection, change in steps:
             upgraded = self._update_all(collection, change)
             if upgraded:
@@ -391,14 +399,16 @@ class Store:
             offset += page
 
     @staticmethod
-    def _update_all(collection: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
-        """Rewrite every record's metadata with `change`, a page at a time; returns how many."""
+    def _update_all(collection: Any, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+        """Rewrite records' metadata with `change` (None: leave that one), a page at a time;
+        returns how many were rewritten."""
         offset, page, done = 0, 1000, 0
         while True:
             got = collection.get(include=["metadatas"], limit=page, offset=offset)
-            if got["ids"]:
-                collection.update(ids=got["ids"], metadatas=[change(m) for m in got["metadatas"]])
-                done += len(got["ids"])
+            changed = [(i, m) for i, m in ((i, change(m)) for i, m in zip(got["ids"], got["metadatas"])) if m is not None]
+            if changed:
+                collection.update(ids=[i for i, _ in changed], metadatas=[m for _, m in changed])
+                done += len(changed)
             if len(got["ids"]) < page:
                 return done
             offset += page
@@ -609,26 +619,65 @@ class Store:
                 offset += page
         return out
 
-    def relocate(self, locations: Mapping[str, list[str]], paths: Mapping[str, str]) -> None:
-        """Record where documents are now (their record's metadata only: no text or vector is
-        rewritten), and the path each was last seen at where `paths` gives one."""
-        if not locations:
-            return
+    def add_locations(self, found: Mapping[str, str]) -> list[str]:
+        """Record that each stored document (doc id -> location) is also at that location, now,
+        under the write lock: so a prune in another process, which reads locations under the
+        same lock, never removes a report an ingest has just found. Returns the ids no longer
+        stored (removed meanwhile): the caller stores them again."""
+        if not found:
+            return []
         with self._writing():
             docs = self._collection("docs")
-            ids = [i for i in locations if i]
-            batch = self._batch_size()
-            for lo in range(0, len(ids), batch):
-                part = ids[lo : lo + batch]
-                got = docs.get(ids=part, include=["metadatas"])
-                metas = []
-                for doc_id, meta in zip(got["ids"], got["metadatas"]):
-                    meta = located_fields(meta, locations[doc_id])
-                    if doc_id in paths:
-                        meta["path"] = paths[doc_id]
-                    metas.append(meta)
-                if got["ids"]:
-                    docs.update(ids=got["ids"], metadatas=metas)
+            got = docs.get(ids=list(found), include=["metadatas"])
+            updated = {}
+            for doc_id, meta in zip(got["ids"], got["metadatas"]):
+                held = stored_locations(meta)
+                if found[doc_id] not in held:
+                    updated[doc_id] = located_fields(meta, [*held, found[doc_id]])
+            if updated:
+                docs.update(ids=list(updated), metadatas=list(updated.values()))
+                self._touch()
+            return [doc_id for doc_id in found if doc_id not in set(got["ids"])]
+
+    def settle_locations(
+        self, survey: Survey, seen_ids: Iterable[str], paths: Mapping[str, str], prune: bool
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """After an ingest: record where every document it concerns is now (see
+        qa.locations.reconcile), and with `prune` remove the ones no location holds, all under
+        one hold of the write lock on a fresh read, so no other process's write lands between
+        the reading and the removing. Returns (what moved, what is missing)."""
+        with self._writing():
+            before = self.located(survey.scopes) if survey.scopes else {}
+            others = [i for i in dict.fromkeys(seen_ids) if i not in before]
+            if others:
+                got = self._collection("docs").get(ids=others, include=["metadatas"])
+                before.update((i, stored_locations(m)) for i, m in zip(got["ids"], got["metadatas"]))
+            moved, missing = reconcile(before, survey)
+            self._relocate(moved, paths)
+            if prune and missing:
+                self._delete(missing)
+            return moved, missing
+
+    def _relocate(self, locations: Mapping[str, list[str]], paths: Mapping[str, str]) -> None:
+        """Record documents' new locations and the path each was last seen at (metadata only;
+        under the write lock). With no location left a record keeps its scopes (see
+        located_fields): Chroma's update merges metadata, so keys not written stay."""
+        docs = self._collection("docs")
+        ids = list(locations)
+        batch = self._batch_size()
+        changed = False
+        for lo in range(0, len(ids), batch):
+            got = docs.get(ids=ids[lo : lo + batch], include=["metadatas"])
+            metas = []
+            for doc_id, meta in zip(got["ids"], got["metadatas"]):
+                meta = located_fields(meta, locations[doc_id])
+                if doc_id in paths:
+                    meta["path"] = paths[doc_id]
+                metas.append(meta)
+            if got["ids"]:
+                docs.update(ids=got["ids"], metadatas=metas)
+                changed = True
+        if changed:
             self._touch()
 
     def documents(self) -> list[Document]:
@@ -661,14 +710,16 @@ class Store:
     def count_documents(self) -> int:
         return self._collection("docs").count()
 
-    def write_documents(self, items: "list[tuple[Document, list[Chunk], np.ndarray, np.ndarray]]") -> None:
+    def write_documents(
+        self, items: "list[tuple[Document, list[Chunk], np.ndarray, tuple[list[int], np.ndarray]]]"
+    ) -> None:
         """Store documents whole: all their sentences and chunks first, their records last, as one
         intent (see the module docstring), so a process killed at any point leaves each document
         whole or absent (a document rewritten under the same id: see the README's two gaps).
 
-        Each item is (document, its chunks, one vector per chunk, one vector per sentence of the
-        document); the record keeps the document's locations. Writing many documents at once
-        lets Chroma take large batches.
+        Each item is (document, its chunks, one vector per chunk, (the indexes of the sentences
+        its chunks hold, one vector each)); the record keeps the document's locations. Writing
+        many documents at once lets Chroma take large batches.
         """
         import numpy as np
 
@@ -688,10 +739,10 @@ class Store:
             chunk_ids: list[str] = []
             chunk_texts: list[str] = []
             chunk_metas: list[dict[str, Any]] = []
-            for doc, chunks, _, sentence_vectors in items:
+            for doc, chunks, _, (indices, _) in items:
                 # Sentence i of a document is stored once as "{doc_id}:s{i}", whatever chunks hold it.
-                sentence_ids += [f"{doc.doc_id}:s{i}" for i in range(len(sentence_vectors))]
-                sentence_metas += [{"doc_id": doc.doc_id, "written_at": written_at}] * len(sentence_vectors)
+                sentence_ids += [f"{doc.doc_id}:s{i}" for i in indices]
+                sentence_metas += [{"doc_id": doc.doc_id, "written_at": written_at}] * len(indices)
                 base = filter_fields(
                     {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "date": doc.date, "place": doc.place, "url": doc.url}
                 )
@@ -709,7 +760,7 @@ class Store:
                     }
                     for c in chunks
                 ]
-            sentence_vectors = np.concatenate([item[3] for item in items])
+            sentence_vectors = np.concatenate([item[3][1] for item in items])
             chunk_vectors = np.concatenate([item[2] for item in items])
             batch = self._batch_size()
             for lo in range(0, len(sentence_ids), batch):
@@ -748,8 +799,8 @@ class Store:
         self.delete_documents([doc_id], must_exist=True)
 
     def delete_documents(self, doc_ids: list[str], must_exist: bool = False) -> None:
-        """Remove documents everywhere as one intent: a process killed part-way leaves each one
-        listed or gone, and the next process to open the index finishes the deletion."""
+        """Remove documents everywhere: a process killed part-way leaves each one listed or
+        gone, and the next process to open the index finishes the deletion."""
         if not doc_ids:
             return
         with self._writing():
@@ -757,9 +808,17 @@ class Store:
                 for doc_id in doc_ids:
                     if not self.has_document(doc_id):
                         raise NotFoundError(f"no document with id {doc_id!r} in the index")
-            with self._intent({"delete": list(doc_ids)}):
-                self._collection("docs").delete(ids=list(doc_ids))
-                for doc_id in doc_ids:
+            self._delete(list(doc_ids))
+
+    def _delete(self, doc_ids: list[str]) -> None:
+        """Delete under the write lock, DELETE_BATCH documents per intent: an open intent's ids
+        are left out of every search by name, and tens of thousands of names in one query are
+        more than Chroma's SQLite takes."""
+        for lo in range(0, len(doc_ids), DELETE_BATCH):
+            part = doc_ids[lo : lo + DELETE_BATCH]
+            with self._intent({"delete": part}):
+                self._collection("docs").delete(ids=part)
+                for doc_id in part:
                     self._delete_parts(doc_id)
 
     def _delete_parts(self, doc_id: str) -> None:

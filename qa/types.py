@@ -195,7 +195,9 @@ def _parse_day(value: "str | dt.date | None", name: str, last: bool) -> str:
             first = dt.date(year, month, 1)
             day = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1) if last else first
         else:
-            day = dt.date.fromisoformat(text)
+            from .metadata import parse_date  # one reading of a day, for filters as for metadata
+
+            day = dt.date.fromisoformat(parse_date(text))
     except ValueError:
         raise InputError(f"{name} must be a date like 2017-04-05 (or 2017-04, or 2017), got {text!r}") from None
     return day.isoformat()

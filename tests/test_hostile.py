@@ -70,7 +70,9 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[tuple[str, str]], int]] = {
     ),
     "front matter that is a list": ({"f.md": front("- a\n- b")}, [("f.md", "front matter must be key: value lines")], 0),
     "a python tag in yaml": (
-        {"p.md": front("title: !!python/object/apply:os.system [echo pwned]")}, [("p.md", "front matter: not valid YAML")], 0
+        {"p.md": front("title: !!python/object/apply:os.system [echo pwned]")},
+        [("p.md", "front matter: the YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not accepted")],
+        0,
     ),
     "a declared id that is a path": ({"i.md": front("id: ../../etc/passwd")}, [("i.md", "declared id '../../etc/passwd'")], 0),
     "a 254-byte file name": ({"n" * 250 + ".txt": REPORT}, [], 1),

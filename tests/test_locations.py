@@ -266,3 +266,183 @@ def test_cli_ingest_lists_what_is_missing_and_prunes_on_request(tmp_path):
 def test_location_keys_are_absolute_paths(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     assert location_of(name) == str(tmp_path / name)
+
+
+# -- cases a review found: order, skipped files, unreadable folders, two processes ------------------
+def test_a_declared_id_clash_keeps_the_stored_version_whatever_the_order(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "b.md").write_text("---\nid: convoy-7\n---\n" + TEXT_A)
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    (folder / "a.md").write_text("---\nid: convoy-7\n---\n" + TEXT_B)  # read before b.md
+    report = assistant.ingest([folder], prune=True)
+    assert [f.path for f in report.failed] == [str(folder / "a.md")] and "another file of this ingest" in report.failed[0].error
+    assert not report.removed and not report.missing and assistant.document("convoy-7").text == TEXT_A
+    # Moved away, with a new text at its old path: the archived version is the one kept.
+    (folder / "a.md").unlink()
+    (folder / "archive").mkdir()
+    shutil.move(folder / "b.md", folder / "archive" / "b.md")
+    (folder / "b.md").write_text("---\nid: convoy-7\n---\n" + TEXT_C)
+    report = assistant.ingest([folder], prune=True)
+    assert [f.path for f in report.failed] == [str(folder / "b.md")] and not report.removed
+    assert assistant.document("convoy-7").text == TEXT_A
+    assert assistant.document("convoy-7").locations == [str(folder / "archive" / "b.md")]
+
+
+def test_an_id_column_row_inserted_with_a_used_id_is_refused(make_assistant, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text(f"id,text\nr1,{ROWS['r1']}\nr2,{ROWS['r2']}\n")
+    assistant = make_assistant()
+    assistant.ingest([path])
+    path.write_text(f"id,text\nr1,{ROWS['r0']}\nr1,{ROWS['r1']}\nr2,{ROWS['r2']}\n")
+    report = assistant.ingest([path], prune=True)
+    assert [f.path for f in report.failed] == [f"{path}, row 1"] and not report.removed
+    assert assistant.document("r1").text == ROWS["r1"]
+
+
+def test_files_a_folder_walk_skips_are_not_judged_gone(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    (folder / ".drafts").mkdir(parents=True)
+    (folder / ".drafts" / "d.txt").write_text(TEXT_A)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.txt").write_text(TEXT_B)
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "README.txt").write_text(TEXT_C)
+    (folder / "main.txt").write_text("Shelling hit Kafranbel on Monday.\n")
+    assistant = make_assistant()
+    for path in (folder / ".drafts" / "d.txt", folder / "linked" / "x.txt", folder / "README.txt"):
+        assert assistant.ingest([path]).added  # each named directly
+    report = assistant.ingest([folder], prune=True)  # the walk skips all three
+    assert len(report.added) == 1 and not report.removed and len(assistant.documents()) == 4
+
+
+def test_what_is_under_an_unreadable_folder_is_left_as_it_was():
+    survey = Survey(scopes={"/r"}, unreadable={"/r/sub"}, exists=lambda path: False)
+    assert not survey.covers("/r/sub/a.txt") and not survey.covers("/r/sub") and survey.covers("/r/gone.txt")
+    after, missing = reconcile({"x": ["/r/sub/a.txt"], "y": ["/r/gone.txt"]}, survey)
+    assert missing == ["y"] and "x" not in after
+
+
+def _moving_report(tmp_path):
+    """d1 with a.txt (and another report, so d1 stays a folder of reports: an empty one is not
+    judged) and an empty d2 that a.txt will move to."""
+    first, second = tmp_path / "d1", tmp_path / "d2"
+    first.mkdir()
+    second.mkdir()
+    (first / "a.txt").write_text(TEXT_A)
+    (first / "other.txt").write_text(TEXT_C)
+    return first, second
+
+
+def test_a_prune_in_one_process_never_removes_what_another_has_just_found(make_assistant, tmp_path, monkeypatch):
+    from qa.assistant import _IngestBatch
+
+    first, second = _moving_report(tmp_path)
+    pruner, finder = make_assistant(), make_assistant()  # two Assistants: as two processes on one index
+    doc_id = pruner.ingest([first]).added[0]
+    (first / "a.txt").unlink()  # gone from d1 ...
+    (second / "a.txt").write_text(TEXT_A)  # ... and found in d2, by the other one
+    flush = _IngestBatch.flush
+    pruned = []
+
+    def prune_between_finding_and_recording(batch):
+        if batch.assistant is finder and not pruned:
+            pruned.append(pruner.ingest([first], prune=True).removed)  # lands between the two
+        return flush(batch)
+
+    monkeypatch.setattr(_IngestBatch, "flush", prune_between_finding_and_recording)
+    report = finder.ingest([second])
+    assert pruned == [[doc_id]]  # the pruner removed it, not knowing the finder had just found it ...
+    assert report.added == [doc_id] and report.unchanged == []  # ... so the finder stored it again
+    assert finder.document(doc_id).locations == [str(second / "a.txt")]
+    monkeypatch.setattr(_IngestBatch, "flush", flush)
+    assert pruner.ingest([first], prune=True).removed == []  # and a later prune leaves it: d2 holds it
+
+
+def test_a_found_report_is_recorded_before_another_process_can_prune_it(make_assistant, tmp_path, monkeypatch):
+    from qa.store import Store
+
+    first, second = _moving_report(tmp_path)
+    pruner, finder = make_assistant(), make_assistant()
+    doc_id = pruner.ingest([first]).added[0]
+    (first / "a.txt").unlink()
+    (second / "a.txt").write_text(TEXT_A)
+    settle = Store.settle_locations
+    pruned = []
+
+    def prune_before_settling(store, *args, **kwargs):
+        if store is finder.store and not pruned:
+            pruned.append(pruner.ingest([first], prune=True).removed)  # after the finder's flush
+        return settle(store, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "settle_locations", prune_before_settling)
+    assert finder.ingest([second]).unchanged == [doc_id]
+    assert pruned == [[]]  # the finder had already recorded d2: nothing to prune
+    assert finder.document(doc_id).locations == [str(second / "a.txt")]
+
+
+def test_nothing_is_written_twice_by_the_same_ingest(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "stars.txt").write_text("* * *\n")  # no sentences: refused every time
+    (folder / "a.txt").write_text(TEXT_A)
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    before = token(assistant)
+    again = assistant.ingest([folder])
+    assert len(again.failed) == 1 and token(assistant) == before
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for name in ("b.txt", "c.txt"):
+        (copies / name).write_text(TEXT_B)
+    for _ in range(2):  # one file, then the other, then again: the second round writes nothing
+        assistant.ingest([copies / "b.txt"])
+        assistant.ingest([copies / "c.txt"])
+    before = token(assistant)
+    assistant.ingest([copies / "b.txt"])
+    assistant.ingest([copies / "c.txt"])
+    assert token(assistant) == before
+
+
+def test_a_renamed_file_with_corrected_fields_is_updated_in_one_ingest(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: Ariha shelling\n---\n" + TEXT_A)
+    assistant = make_assistant()
+    (doc_id,) = assistant.ingest([folder]).added
+    (folder / "a.md").unlink()
+    (folder / "b.md").write_text("---\ntitle: Shelling in Ariha\n---\n" + TEXT_A)  # same text, new title, new name
+    report = assistant.ingest([folder], prune=True)
+    assert report.replaced == [doc_id] and not report.failed and not report.removed
+    (doc,) = assistant.documents()
+    assert doc.title == "Shelling in Ariha" and doc.locations == [str(folder / "b.md")]
+
+
+def test_the_same_text_with_other_fields_in_two_files_keeps_both_locations(make_assistant, tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: One title\n---\n" + TEXT_A)
+    (folder / "b.md").write_text("---\ntitle: Another title\n---\n" + TEXT_A)
+    assistant = make_assistant()
+    report = assistant.ingest([folder])
+    assert len(report.added) == 1 and [f.path for f in report.failed] == [str(folder / "b.md")]
+    (doc,) = assistant.documents()
+    assert doc.locations == [str(folder / "a.md"), str(folder / "b.md")]
+    (folder / "a.md").unlink()
+    assert assistant.ingest([folder], prune=True).removed == []  # b.md still holds the text
+
+
+def test_a_large_prune_is_removed_in_bounded_writes(make_assistant, tmp_path, monkeypatch):
+    import qa.store
+
+    monkeypatch.setattr(qa.store, "DELETE_BATCH", 2)
+    path = tmp_path / "strikes.csv"
+    write_rows(path, ["r0", "r1", "r2"])
+    assistant = make_assistant()
+    assistant.ingest([path])
+    path.write_text("text,title\nSomething else happened in Idlib.,Other\n")
+    report = assistant.ingest([path], prune=True)
+    assert len(report.removed) == 3 and [d.title for d in assistant.documents()] == ["Other"]
+    assert assistant.store._read_state()[1] == {}  # every intent closed

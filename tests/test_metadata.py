@@ -105,3 +105,16 @@ def test_a_bad_field_is_refused_by_name(meta, message):
 
 def test_a_web_pages_unreadable_date_is_left_out():
     assert read_fields({"title": "T", "date": "yesterday"}, LIMITS, lenient_dates=True) == {"title": "T"}
+
+
+def test_every_yaml_value_is_the_text_as_written():
+    meta = load_yaml("id: 0123\nplace: NO\ntitle: 12:30\noutlet: on\ndate: 2019-08-29\nnote:\nlist: [1, yes]", LIMITS)
+    assert meta == {"id": "0123", "place": "NO", "title": "12:30", "outlet": "on", "date": "2019-08-29", "note": None,
+                    "list": ["1", "yes"]}
+    assert read_fields(meta, LIMITS)["doc_id"] == "0123"
+
+
+@pytest.mark.parametrize("tag", ["!!binary aGVsbG8=", "!!set {a, b}", "!!python/object/apply:os.system [echo]", "!!int 12", "!!float 1.5"])
+def test_yaml_tags_other_than_text_lists_and_mappings_are_refused(tag):
+    with pytest.raises(ValueError, match=r"the YAML tag '.*' is not accepted in metadata \(line 1\)"):
+        load_yaml(f"title: {tag}", LIMITS)

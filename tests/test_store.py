@@ -173,7 +173,7 @@ def test_an_index_past_chromas_32k_record_read_limit_still_lists_sweeps_and_read
     sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
     chunk_vectors = rng.standard_normal((len(chunks), 384)).astype(np.float32)
     store = Store(tmp_path / "index", "k")
-    store.write_documents([(doc, chunks, chunk_vectors, sentence_vectors)])
+    store.write_documents([(doc, chunks, chunk_vectors, (list(range(len(sentence_vectors))), sentence_vectors))])
     assert len(sentences) == 33_000 and store._collection("sentences").count() == 33_000
 
     assert store.sweep_incomplete() == []  # scans every sentence's metadata

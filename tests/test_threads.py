@@ -32,7 +32,7 @@ def write_report(store: Store, doc_id: str, sentences: int, rng: np.random.Gener
     chunks = chunk_sentences(text, doc_id, spans, 120, 1)
     vectors = rng.random((len(spans), 8), dtype=np.float32)
     chunk_vectors = rng.random((len(chunks), 8), dtype=np.float32)
-    store.write_documents([(Document(doc_id=doc_id, text=text, title=doc_id), chunks, chunk_vectors, vectors)])
+    store.write_documents([(Document(doc_id=doc_id, text=text, title=doc_id), chunks, chunk_vectors, (list(range(len(vectors))), vectors))])
     return vectors
 
 
