@@ -99,13 +99,13 @@ def ui_error(message: str) -> gr.Error:
 
 
 def _source_line(c: Citation) -> str:
-    return " · ".join(x for x in (c.source, c.date) if x)
+    """Outlet and date, then who the passage says is its source and when its event happened."""
+    when = f"event: {c.event_date_words} ({c.event_date})" if c.event_date else ""
+    return " · ".join(x for x in (c.source, c.date, c.attribution, when) if x)
 
 
 def answer_markdown(answer: Answer) -> str:
     """The chat message for a finished answer: the text with its [n] markers, then its sources."""
-    if answer.abstained:
-        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {md(answer.text)}</span>'
     pieces = _MARKER.split(answer.text)  # text, n, text, n, ...
     body = "".join(md(p) if i % 2 == 0 else f"**\\[{p}\\]**" for i, p in enumerate(pieces))
     sources = [
@@ -113,6 +113,9 @@ def answer_markdown(answer: Answer) -> str:
         f"“{md(' '.join(c.text.split()))}”"
         for c in answer.citations
     ]
+    if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
+        nearby = "\n\n**Nearby, not an answer**\n\n" + "\n\n".join(sources) if sources else ""
+        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {body}</span>{nearby}'
     return body + "\n\n**Sources**\n\n" + "\n\n".join(sources)
 
 
@@ -122,7 +125,7 @@ def sources_html(answer: Answer | None) -> str:
         return (
             '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty">Ask a question to see its sources.</p></div>'
         )
-    if answer.abstained:
+    if answer.abstained and not answer.citations:
         return (
             '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty qa-abstained">'
             "No passage in the reports answers this question.</p></div>"
@@ -136,6 +139,8 @@ def sources_html(answer: Answer | None) -> str:
         for c in answer.citations
     ]
     hint = '<p class="qa-meta">Click a source to read it in its report; click an earlier answer to see its sources.</p>'
+    if answer.abstained:
+        hint = '<p class="qa-empty qa-abstained">No passage answers this question; this is what the reports say nearby.</p>' + hint
     return '<div class="qa-sources"><h3>Sources</h3>' + "".join(cards) + hint + "</div>"
 
 
@@ -181,7 +186,7 @@ def respond(
         raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
         filters = Filters.build(source or None, place or None, date_from or None, date_to or None)
-        stream = assistant.stream(question, top_k=int(top_k), mode=mode, **filters.to_dict())
+        stream = assistant.stream(question, top_k=int(top_k), mode=mode, history=earlier_questions(history), **filters.to_dict())
         first = next(stream)
     except QAError as exc:
         raise ui_error(str(exc)) from exc
@@ -200,6 +205,18 @@ def respond(
             text += piece
             history[-1] = {"role": "assistant", "content": md(text)}
             yield "", history, _ANSWERING, panels
+
+
+def earlier_questions(history: list[dict[str, Any]]) -> list[str]:
+    """The questions asked so far in the chat, as typed: a user message is the escaped question
+    (see `md`), then the filters it was asked under on a line of their own."""
+    asked = []
+    for message in history:
+        content = message.get("content") if isinstance(message, dict) and message.get("role") == "user" else None
+        if isinstance(content, str):
+            first = content.split("\n\n*Only ", 1)[0]
+            asked.append(html.unescape(re.sub(r"\\(.)", r"\1", first)))
+    return asked
 
 
 def earlier_sources(panels: dict[int, str] | None, index: Any) -> Any:
@@ -373,12 +390,18 @@ def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list
 
 
 def ask_json(
-    assistant: Assistant, question: str, top_k: int | None = None, mode: str | None = None, **filters: Any
+    assistant: Assistant,
+    question: str,
+    top_k: int | None = None,
+    mode: str | None = None,
+    history: list[str] | None = None,
+    **filters: Any,
 ) -> dict[str, Any]:
-    """What the /ask endpoint returns: the same JSON as `qa ask --json` (filters as `Assistant.ask`)."""
+    """What the /ask endpoint returns: the same JSON as `qa ask --json` (filters and history as
+    `Assistant.ask`; without history a question is read on its own)."""
     try:
         filters = {k: v for k, v in filters.items() if v not in (None, "", [])}
-        return assistant.ask(question, top_k=top_k, mode=mode, **filters).to_dict()
+        return assistant.ask(question, top_k=top_k, mode=mode, history=history or None, **filters).to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
 
@@ -497,9 +520,13 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             place: str | None = None,
             date_from: str | None = None,
             date_to: str | None = None,
+            history: list[str] | None = None,
         ) -> dict[str, Any]:
-            """Answer a question from the reports: the same JSON as `qa ask --json`; the filters are optional."""
-            return ask_json(assistant, question, top_k, mode, source=source, place=place, date_from=date_from, date_to=date_to)
+            """Answer a question from the reports: the same JSON as `qa ask --json`; the filters
+            are optional, and `history` (the conversation's earlier questions) reads a follow-up."""
+            return ask_json(
+                assistant, question, top_k, mode, history, source=source, place=place, date_from=date_from, date_to=date_to
+            )
 
         gr.api(ask, api_name="ask", **questions)
     return demo

@@ -39,7 +39,7 @@ DATE = re.compile(
     rf"|\d{{1,2}}\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?"
     rf"|(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?"
     rf"|(?:1[0-9]|20)\d{{2}}s?"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)\s+century|(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)\s+century"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)[\s-]century|(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)\s+century"
     rf"|yesterday|today|tonight|overnight|midnight|(?:last|this|next)\s+(?:week|month|year|night|weekend)"
     rf"|(?:morning|afternoon|evening|night))\b",
     re.IGNORECASE,
@@ -48,11 +48,18 @@ _CONNECT = r"(?:\s+(?:of|al|el|ad|as|ash|ar|an|de|du|da|del|la|le|bin|ibn|van|vo
 ENTITY = re.compile(rf"\b[A-Z][\w'’.-]*(?:{_CONNECT}[\s-]+[A-Z][\w'’.-]*)*")
 _PLACE_CUE = re.compile(r"\b(?:in|at|near|from|to|into|across|outside|inside|towards?|around|of)\s+(?:the\s+)?$", re.IGNORECASE)
 
+# The cues of each answer type. A question's type is decided by all of them together: the cue that
+# starts earliest (its question word), and of cues starting there the longest ("how long ago" is a
+# date, though "how long" is a number; "When did the number of refugees peak?" is a date).
 QUESTION_TYPES = (
-    ("number", re.compile(r"\bhow (?:many|much|long|old|far|large|big|tall|high|often|deep|wide|heavy)\b|\bwhat (?:number|percentage|percent|proportion|amount|size|age)\b|\bnumber of\b", re.I)),
-    ("date", re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period|season)\b|\bhow long ago\b|\bsince when\b", re.I)),
+    ("number", re.compile(r"\bhow (?:many|much|long|old|far|large|big|tall|high|often|deep|wide|heavy)\b|\bwhat (?:number|percentage|percent|proportion|amount|size|age|population)\b|^\s*(?:what|which)\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?(?:number|population|death toll|toll)\s+of\b", re.I)),
+    # "When" asks for a date where it opens the question (or a clause of it); "What happened
+    # when warplanes struck ...?" asks what happened.
+    ("date", re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|so|then)\s+)(?:(?:and|but|so)\s+)?when\b|\b(?:(?:on|in) )?(?:what|which) (?:year|date|day|month|time|century|decade|period|season)\b|\bhow long ago\b|\bsince when\b|\bhow (?:many|long) (?:days|weeks|months|years) ago\b", re.I)),
     ("place", re.compile(r"\bwhere\b|\b(?:what|which|in what|in which) (?:city|country|town|village|province|region|place|area|location|state|district|neighbou?rhood|continent|county|island|river)\b", re.I)),
     ("entity", re.compile(r"\bwho(?:m|se)?\b|\b(?:what|which) (?:organi[sz]ation|group|company|person|man|woman|agency|party|team|monitor|body|force|forces|militia|country's|newspaper|outlet|university|institution|army)\b", re.I)),
+    # Who the report says is the source of a claim: answered from the sentence's attribution.
+    ("source", re.compile(r"\baccording to (?:whom|who|what|which)\b|\bwho (?:said|says|say|reported|reports|claimed|claims|stated|told)\b|\b(?:what|which) (?:source|sources|monitor|monitors) (?:said|says|say|reported|gave|give|counted)\b|\bwho gave (?:the|that|this|these)\b", re.I)),
 )
 
 
@@ -102,7 +109,7 @@ class Weights:
 @dataclass
 class QuestionInfo:
     text: str
-    kind: str  # number | date | place | entity | other
+    kind: str  # number | date | place | entity | source | other
     terms: dict[str, float] = field(default_factory=dict)  # stem -> IDF weight
     words: set[str] = field(default_factory=set)  # lower-case words of the question
 
@@ -123,21 +130,38 @@ class Candidate:
     span: tuple[int, int] | None = None  # short answer, offsets into `text`
 
 
+# A when-question that asks for a point on the calendar: without one in the sentence, the report
+# does not say. ("When do ctenophores glow?" may be answered by a condition, not a date.)
+_CALENDAR = re.compile(r"\b(?:what|which)\s+(?:date|day|year|month|week)\b|\bon what\b", re.I)
+_EVENT_VERBS = re.compile(r"\b(?:happen(?:ed|s|ing)?|occur(?:red|s|ring)?|t(?:ook|akes?|aking) place|go(?:es|ing)? on|went on)\b", re.I)
+
+
 def question_kind(question: str) -> tuple[str, str]:
-    """The answer type a question asks for, and the words that ask for it ("how far")."""
-    for kind, pattern in QUESTION_TYPES:
-        match = pattern.search(question)
-        if match:
-            return kind, match.group()
-    return "other", ""
+    """The answer type a question asks for, and the words that ask for it ("how far").
+
+    Every type's cues are found; the earliest wins, and of those starting together the longest.
+    """
+    found = [(m.start(), -len(m.group()), kind, m.group()) for kind, pattern in QUESTION_TYPES for m in pattern.finditer(question)]
+    # "When forces come from two objects, what law ...?": a clause that opens with "when" and a
+    # question word after its comma; that question word decides.
+    if re.match(r"\s*when\b[^,?]*,\s*(?:what|which|who|whom|whose|how|where|why)\b", question, re.I):
+        found = [f for f in found if f[0] > 0]
+    if not found:
+        return "other", ""
+    _, _, kind, cue = min(found)
+    return kind, cue
 
 
-def analyse_question(question: str, stats: "TermStats") -> QuestionInfo:
+def analyse_question(question: str, stats: "TermStats", shown: str | None = None) -> QuestionInfo:
+    """What the question asks for; `shown` is the question as asked where `question` adds an
+    earlier question's topic (a follow-up): only the asked words are "already said" by it."""
     kind, cue = question_kind(question)
     # "how far", "what year": the cue names the answer's type, not something the answer mentions.
-    topic = question.replace(cue, " ") if kind in ("number", "date") else question
+    topic = question.replace(cue, " ") if kind in ("number", "date", "source") else question
+    # "What happened on Thursday?": the verb asks for an event; the rest says which.
+    topic = _EVENT_VERBS.sub(" ", topic)
     terms = {t: stats.idf(t) for t in content_terms(topic)}
-    words = {w for w, _, _ in tokens(question)}
+    words = {w for w, _, _ in tokens(shown or question)}
     return QuestionInfo(question, kind, terms, words)
 
 
@@ -158,13 +182,43 @@ class ExtractiveAnswerer:
         sentence_vectors: dict[str, "np.ndarray"],
         stats: "TermStats",
         mode: str = "hybrid",
+        shown: str | None = None,
     ) -> Answer:
-        info = analyse_question(question, stats)
+        """The answer to `question` (as searched); `shown` is the question as the user asked it,
+        where a follow-up was searched with an earlier question's topic."""
+        info = analyse_question(question, stats, shown)
         candidates = self.rank(info, query_vector, hits, sentence_vectors, stats)
         if not candidates or self.support(candidates[0], info, stats) < self.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, mode=mode)
-        chosen = self.choose(candidates)
-        return self.compose(question, info, chosen, mode, hits)
+        best = self.answering(info, candidates)
+        if best is None:  # about the asked event, but without the detail asked for
+            return self.not_said(shown or question, info, candidates[0], mode, hits)
+        chosen = self.choose([best, *(c for c in candidates if c is not best)], info)
+        return self.compose(question, info, chosen, mode, hits, best)
+
+    def answering(self, info: QuestionInfo, candidates: list[Candidate]) -> Candidate | None:
+        """The best candidate that holds what was asked, or None when those close to the best
+        lack it. A how-many question needs a number counting what it counts (soldiers, not
+        observation posts); a when-question a date; a number question a number."""
+        best = candidates[0]
+        if info.kind not in ("number", "date"):
+            return best
+        near = [c for c in candidates[:8] if c.score >= best.score - 2 * self.weights.second_margin]
+        if count_fit(info, best.text) == "other" or (info.kind == "date" and best.span is None and _CALENDAR.search(info.text)):
+            return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
+        if best.span is None and info.kind == "number" and count_fit(info, best.text) != "":
+            return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
+        return best
+
+    def not_said(self, question: str, info: QuestionInfo, nearby: Candidate, mode: str, hits: list["Hit"]) -> Answer:
+        """An abstention that points at what the reports do say nearby, cited and marked as not
+        an answer: "The reports don't say how many Turkish soldiers died. They say ... [1]"."""
+        asked = re.sub(r"^(?:and|but|also|so|then)\s+", "", question.strip().rstrip("?.! "), flags=re.I)
+        asked = asked[0].lower() + asked[1:] if asked[:2] != asked[:2].upper() else asked
+        citation = self._citation(1, [nearby], nearby.hit)
+        quote = _fit(" ".join(nearby.text.split()), self.max_words - 12, nearby.span, nearby.text)
+        text = f"The reports don't say {asked}. Not an answer, but nearby they say: {quote} [1]"
+        return Answer(question=question, text=text, abstained=True, citations=[citation], mode=mode)
 
     # -- ranking -------------------------------------------------------------------------
     def rank(
@@ -233,9 +287,28 @@ class ExtractiveAnswerer:
         lexical = max(best.lexical, CONTEXT_DISCOUNT * best.context_lexical)
         return w.dense * best.dense + SUPPORT_LEXICAL * lexical - w.missing * missing
 
-    def choose(self, candidates: list[Candidate]) -> list[Candidate]:
+    def choose(self, candidates: list[Candidate], info: QuestionInfo) -> list[Candidate]:
+        """The best sentence, and a second only where it may carry part of the answer: not when
+        the best already holds a short answer of the asked type."""
         best = candidates[0]
         chosen = [best]
+        if best.span is not None or (info.kind == "source" and _attributed(best.text)):
+            # The same statement in another report is another source saying it; a sentence about
+            # as strong that gives a different answer of the asked type is a rival answer the
+            # reader must see. Both are quoted; nothing else is padded on.
+            words = [w for w, _, _ in tokens(best.text)]
+            close = best.score - self.weights.second_margin
+            rivals = [
+                c
+                for c in candidates[1:8]
+                if (c.doc_id != best.doc_id and [w for w, _, _ in tokens(c.text)] == words)
+                or (c.span is not None and c.score >= close and _span_text(c) != _span_text(best)
+                    and _count_words(best.text) + _count_words(c.text) + 2 <= self.max_words)
+            ]
+            chosen += rivals[: self.max_sentences - 1]
+            if len({c.doc_id for c in chosen}) == 1:
+                chosen.sort(key=lambda c: c.index)
+            return chosen
         words = _count_words(best.text)
         for cand in candidates[1 : 8]:
             if len(chosen) >= self.max_sentences:
@@ -255,7 +328,7 @@ class ExtractiveAnswerer:
         return chosen
 
     # -- composing -----------------------------------------------------------------------
-    def compose(self, question: str, info: QuestionInfo, chosen: list[Candidate], mode: str, hits: list["Hit"]) -> Answer:
+    def compose(self, question: str, info: QuestionInfo, chosen: list[Candidate], mode: str, hits: list["Hit"], best: Candidate) -> Answer:
         """The answer text with its [n] markers; adjacent sentences share one citation where one
         retrieved chunk holds them both, so every citation is an exact slice of its report."""
         citations: list[Citation] = []
@@ -272,30 +345,77 @@ class ExtractiveAnswerer:
                 group.append(chosen[i])
                 hit = holder
             i += 1
-            start, end = group[0].start, group[-1].end
-            text = hit.text[start - hit.start : end - hit.start]
             n = len(citations) + 1
-            meta = hit.metadata
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=group[0].doc_id,
-                    title=str(meta.get("title", "")),
-                    source=str(meta.get("source", "")),
-                    date=str(meta.get("date", "")),
-                    text=text,
-                    start=start,
-                    end=end,
-                    score=round(max(c.score for c in group), 4),
-                    url=str(meta.get("url", "")),
-                )
-            )
+            citations.append(self._citation(n, group, hit))
             quote = " ".join(" ".join(c.text.split()) for c in group)
-            # Room for the marker and two ellipses when one long sentence must be cut.
-            pieces.append(f"{_fit(quote, self.max_words - 3, group[0].span, group[0].text)} [{n}]")
-        best = max(chosen, key=lambda c: c.score)
-        short = best.text[best.span[0] : best.span[1]] if best.span else ""
-        return Answer(question=question, text=" ".join(pieces), abstained=False, citations=citations, short_answer=short, mode=mode)
+            pieces.append((quote, group[0], n))
+            if best in group:
+                best_citation = citations[-1]
+        lead, short = self.lead(info, best, best_citation)
+        # Room for the lead, the marker and two ellipses when one long sentence must be cut.
+        room = self.max_words - 3 - _count_words(lead)
+        quoted = " ".join(f"{_fit(quote, room, first.span, first.text)} [{n}]" for quote, first, n in pieces)
+        text = f"{lead}. {quoted}" if lead else quoted
+        return Answer(question=question, text=text, abstained=False, citations=citations, short_answer=short, mode=mode)
+
+    def lead(self, info: QuestionInfo, best: Candidate, citation: Citation) -> tuple[str, str]:
+        """The short answer the text leads with, and the span a person would underline: "At
+        least 16 civilians, according to SOHR" / "at least 16"; "On Wednesday, 28 August 2019";
+        for who-said questions the source ("SOHR"). ("", "") when no span answers."""
+        if info.kind == "source" and citation.attributed_to:
+            return f"According to {citation.attributed_to}", citation.attributed_to
+        if best.span is None:
+            return "", ""
+        short = best.text[best.span[0] : best.span[1]]
+        lead = short
+        if info.kind == "date" and citation.event_date and citation.event_date_words:
+            words = citation.event_date_words
+            if short.lower() in words.lower() or words.lower().endswith(short.lower()):
+                from .eventdates import event_date
+
+                resolved = event_date(words, citation.date)
+                lead = resolved.describe() if resolved else short
+        if info.kind == "number":
+            # "at least 16" + "civilians": what it counts, when the sentence says it right after.
+            after = re.match(r"(?:\s+[^\W\d_][\w'’-]*){1,3}", best.text[best.span[1] :])
+            words = counted(best.text, best.span)
+            if after and words and not words & _OTHERS:
+                named = []
+                for word in after.group().split():
+                    if word.lower() in STOPWORDS:
+                        break
+                    named.append(word)
+                lead = " ".join([short, *named])
+            if citation.attributed_to:
+                lead = f"{lead}, according to {citation.attributed_to}"
+        return _capital(lead), short
+
+    def _citation(self, n: int, group: list[Candidate], hit: "Hit") -> Citation:
+        from .attribution import attribution
+        from .eventdates import event_date
+
+        start, end = group[0].start, group[-1].end
+        text = hit.text[start - hit.start : end - hit.start]
+        meta = hit.metadata
+        report_date = str(meta.get("date", ""))
+        said = next((a for a in map(attribution, (c.text for c in group)) if a is not None), None)
+        when = next((d for d in (event_date(c.text, report_date) for c in group) if d is not None), None)
+        return Citation(
+            n=n,
+            doc_id=group[0].doc_id,
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            date=report_date,
+            text=text,
+            start=start,
+            end=end,
+            score=round(max(c.score for c in group), 4),
+            url=str(meta.get("url", "")),
+            attribution=said.words if said else "",
+            attributed_to=said.source if said else "",
+            event_date=when.value if when else "",
+            event_date_words=when.words if when else "",
+        )
 
 
 def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | None":
@@ -351,30 +471,198 @@ def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | Non
             if info.kind == "place" and not _PLACE_CUE.search(sentence[max(0, m.start() - 12) : m.start()]):
                 continue
             found.append(m.span())
-    # An answer is something the question does not already say.
+    # An answer is something the question does not already say: for a number, the number with
+    # what it counts ("two largest cities" repeats "Syria's two biggest cities"; "two hours" is new).
+    asked = {stem(w) for w in info.words}
     found = [
         (a, b)
         for a, b in found
-        if any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
+        if (
+            not (_repeats_number(info, sentence[a:b]) and (counted(sentence, (a, b)) & asked or not counted(sentence, (a, b))))
+            if info.kind == "number"
+            else any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
+        )
     ]
     if not found:
         return None
     anchors = [s for w, s, _ in tokens(sentence) if stem(w) in info.terms]
+    fit = (lambda span: -_number_fit(info, sentence, span)) if info.kind == "number" else (lambda span: 0)
     if not anchors:
-        return found[0]
-    return min(found, key=lambda span: min(abs(span[0] - a) for a in anchors))
+        return min(found, key=lambda span: (fit(span), span[0]))
+    return min(found, key=lambda span: (fit(span), min(abs(span[0] - a) for a in anchors)))
 
 
-_COUNTED = re.compile(r"\bhow many\s+(?:more\s+|of\s+the\s+)?([^\W\d_]+)", re.IGNORECASE)
+def _number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int:
+    """How well one number answers a number question: one point for counting (or measuring)
+    what it asks, one for the asked casualty action ("over 400,000 people displaced", asked
+    how many were displaced, beats "over 550 civilians have been killed")."""
+    words = counted(sentence, span)
+    asked, units, action = asked_count(info.text), asked_measure(info.text), asked_action(info.text)
+    points = int(bool((asked and _same_count(asked, words)) or (units and words & units)))
+    return points + int(action is not None and number_action(sentence, span) == action)
+
+
+def _stem_groups(*groups: str) -> tuple[set[str], ...]:
+    return tuple({stem(w) for w in group.split()} for group in groups)
+
+
+# Words that count the same thing: a question about "people" is answered by "16 civilians".
+_SAME_COUNT = _stem_groups(
+    "people civilians persons residents individuals inhabitants",
+    "children kids minors boys girls",
+    "soldiers troops servicemen",
+    "fighters militants rebels combatants jihadists insurgents gunmen",
+    "km kilometre kilometres kilometer kilometers",
+    "m metre metres meter meters",
+    "mile miles mi",
+)
+# A count of "people" may be given in any word for people ("50 members", "300 residents"): not judged
+# by the noun, only by the action ("people killed" is not "people displaced").
+_ANY_PEOPLE = {stem("people"), stem("persons")}
+_OF = {"of", "the", "a", "an", "its", "their", "his", "her"}
+_OTHERS = {stem("others"), stem("other"), stem("more")}
+
+
+# What a "how long / how far / how old / how much time" question measures, and the units that measure it.
+_UNITS = {
+    "length": {stem(w) for w in "km kilometre kilometres kilometer kilometers mile miles metre metres meter meters feet foot yards".split()},
+    "time": {stem(w) for w in "second seconds minute minutes hour hours day days week weeks month months year years decade decades".split()},
+}
+_MEASURES = (
+    (re.compile(r"\bhow (?:far|tall|high|deep|wide)\b", re.I), "length"),
+    (re.compile(r"\bhow long (?:is|are|was|were)\b", re.I), "length"),  # "How long is the M5?"
+    (re.compile(r"\bhow old\b|\bhow much time\b|\bhow long (?:did|does|do|will|would|has|have|had)\b", re.I), "time"),
+    (re.compile(r"\bhow long\b", re.I), "length time"),
+)
+# Casualty actions: "How many were injured?" is not answered by a count of the killed.
+_ACTIONS = _stem_groups(
+    "killed kill killing died dead death deaths toll lives",
+    "injured injuring injuries wounded wounding hurt",
+    "displaced displacing fled flee uprooted refugees homeless",
+    "captured arrested detained abducted kidnapped seized",
+)
+
+
+def asked_measure(question: str) -> set[str]:
+    """The units a how-long/far/old question's number must carry ("hours" for "how much time")."""
+    for pattern, kinds in _MEASURES:
+        if pattern.search(question):
+            return set().union(*(_UNITS[k] for k in kinds.split()))
+    return set()
+
+
+def _action(words: list[str]) -> int | None:
+    """Which casualty action (index into _ACTIONS) the words name first, if any."""
+    for word in words:
+        for i, group in enumerate(_ACTIONS):
+            if word in group:
+                return i
+    return None
+
+
+def asked_action(question: str) -> int | None:
+    return _action([stem(w) for w, _, _ in tokens(question)])
+
+
+def number_action(sentence: str, span: tuple[int, int]) -> int | None:
+    """The casualty action nearest the number: "killed at least 16", "seven civilians were killed"."""
+    clause_before = re.split(r"[,;:—]|\band\b", sentence[: span[0]])[-1]
+    before = [stem(w) for w, _, _ in tokens(clause_before)][-3:]
+    clause = re.split(r"[,;:—]|\band\b", sentence[span[1] :], maxsplit=1)[0]
+    after = [stem(w) for w, _, _ in tokens(clause)][:6]
+    nearest_before = _action(list(reversed(before)))
+    return nearest_before if nearest_before is not None else _action(after)
+
+
+def asked_count(question: str) -> str:
+    """What a how-many question counts, as a stem ("How many Turkish soldiers died?" -> "soldier"),
+    or "" when it names nothing ("How many were injured?")."""
+    asked = re.search(r"\bhow many\s+(?:more\s+|of\s+the\s+)?((?:[^\W\d_]+\s*){1,4})", question, re.IGNORECASE)
+    if not asked:
+        return ""
+    # "Turkish soldiers died", "trucks reached Saraqib", "displaced people": the head is the last
+    # word before a verb form, a stop word or a name (a leading "-ed" word is an adjective).
+    nouns = []
+    for i, word in enumerate(asked.group(1).split()):
+        low = word.lower()
+        if low in STOPWORDS or (nouns and word[:1].isupper()):
+            break
+        if low.endswith("ed"):
+            if i == 0:
+                continue
+            break
+        nouns.append(low)
+    return stem(nouns[-1]) if nouns else ""
+
+
+def counted(sentence: str, span: tuple[int, int]) -> set[str]:
+    """The stems of the words a number counts: up to three words after it, to the clause's end
+    ("12 observation posts" -> observ, post; "two of Turkey's 12 observation posts" the same);
+    empty when nothing follows it ("killed 16 and ...")."""
+    after = re.split(r"[,.;:()!?\"“”—]", sentence[span[1] :], maxsplit=1)[0]
+    out: set[str] = set()
+    for word, start, _ in tokens(after)[:6]:
+        original = after[start : start + 1]
+        if not out and (word in _OF or word.isdigit() or original.isupper() or word == "s"):
+            continue  # "two of Turkey's 12 observation posts": what the two are two of
+        if word in STOPWORDS or word.isdigit() or len(out) == 3:
+            break
+        out.add(stem(word))
+    return out
+
+
+def _same_count(asked: str, words: set[str]) -> bool:
+    if asked in words:
+        return True
+    return any(asked in group and words & group for group in _SAME_COUNT)
+
+
+def count_fit(info: QuestionInfo, sentence: str) -> str:
+    """Whether the sentence's numbers count or measure what a number question asks for: "fits"
+    (one does), "other" (each number counts something named and different: observation posts for
+    soldiers, "three others" of a count of civilians for children, the killed for the injured,
+    cities for a length), "" (unknown: nothing asked, or a number that names nothing)."""
+    if info.kind != "number":
+        return ""
+    asked, units, action = asked_count(info.text), asked_measure(info.text), asked_action(info.text)
+    asked = "" if asked in _ANY_PEOPLE else asked
+    if not (asked or units or action is not None):
+        return ""
+    spans = [m.span() for m in NUMBER.finditer(sentence) if not DATE.fullmatch(m.group())]
+    if not spans:
+        return "other"
+    named: set[str] = set()
+    verdict = "other"
+    last_action = None
+    for span in spans:
+        words = counted(sentence, span)
+        done = number_action(sentence, span)
+        if words & _OTHERS:
+            words = named or words  # "four civilians ... and three others": others of the same count
+            done = last_action if done is None else done  # ... killed, and three others (killed)
+        last_action = done
+        if not words and done is not None:
+            words = {stem("people")}  # "has killed hundreds": people
+        if action is not None and done not in (None, action):
+            named |= words - _OTHERS
+            continue  # a count of the killed, asked for the injured
+        if not words:
+            verdict = ""
+            continue
+        if (units and words & units) or (asked and _same_count(asked, words)) or not (asked or units):
+            return "fits"
+        named |= words - _OTHERS
+    return verdict
+
+
+def _repeats_number(info: QuestionInfo, number: str) -> bool:
+    return all(w in info.words or w in STOPWORDS for w, _, _ in tokens(number))
 
 
 def counts_asked_thing(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> bool:
-    """Whether a number answers "how many X" by counting X itself ("28 civilians", "28 of the civilians")."""
-    asked = _COUNTED.search(info.text)
-    if info.kind != "number" or not asked:
-        return False
-    following = [stem(w) for w, _, _ in tokens(sentence[span[1] :])[:3]]
-    return stem(asked.group(1).lower()) in following
+    """Whether a number answers "how many X" by counting X itself ("28 civilians")."""
+    asked = asked_count(info.text)
+    return info.kind == "number" and bool(asked) and _same_count(asked, counted(sentence, span))
 
 
 def entity_terms(question: str) -> list[str]:
@@ -396,6 +684,20 @@ def _joined_compounds(question: str) -> dict[str, list[str]]:
         for part in parts:
             out.setdefault(part, []).append("".join(parts))
     return out
+
+
+def _span_text(cand: Candidate) -> str:
+    return cand.text[cand.span[0] : cand.span[1]].lower() if cand.span else ""
+
+
+def _attributed(sentence: str) -> bool:
+    from .attribution import attribution
+
+    return attribution(sentence) is not None
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _count_words(text: str) -> int:

@@ -268,10 +268,15 @@ class Assistant:
         place: str | list[str] | None = None,
         date_from: "str | dt.date | None" = None,
         date_to: "str | dt.date | None" = None,
+        history: "list[Any] | None" = None,
     ) -> Answer:
         """Answer a question from the ingested reports, citing the passages used.
 
         Args:
+            history: the conversation's earlier questions, oldest first (texts, chat messages
+                {"role": "user", "content": ...} or Answers). A follow-up that leans on them
+                ("And how many were injured?", "Who said so?") is searched with the earlier
+                question's topic (`qa.followup`); `Answer.follow_up_of` names that question.
             source, place: only reports from these outlets / naming these places (a value or a
                 list of alternatives; case, spaces and hyphens ignored; a place matches whole
                 words of a report's place, so "Idlib" matches "Armanaz, Idlib province").
@@ -282,8 +287,12 @@ class Assistant:
             InputError: the question is empty or too long, mode/top_k are invalid, a date cannot
                 be read, or an outlet or place names nothing in the index.
         """
+        from .followup import read
+
         started = time.perf_counter()
         question = self._check_question(question)
+        reading = read(question, history)
+        searched = reading.text
         filters = Filters.build(source, place, date_from, date_to)
         top_k = self.settings.top_k if top_k is None else top_k
         mode = mode or self.settings.mode
@@ -293,10 +302,10 @@ class Assistant:
         self.retriever.check(filters)
         timings: dict[str, float] = {}
         tick = time.perf_counter()
-        query_vector = self.embedder.encode([question])[0]
+        query_vector = self.embedder.encode([searched])[0]
         timings["embed"] = _ms(tick)
         tick = time.perf_counter()
-        hits, term_stats = self.retriever.retrieve(question, query_vector, mode, top_k, filters)
+        hits, term_stats = self.retriever.retrieve(searched, query_vector, mode, top_k, filters)
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
         # Overlapping chunks share sentences: ask for each once.
@@ -308,7 +317,11 @@ class Assistant:
             )
         )
         vectors = self.store.sentence_vectors(sentence_ids)
-        answer = self.answerer.answer(question, query_vector, hits, vectors, term_stats, mode)
+        answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
+        answer.question = question
+        if reading.topic_from:
+            answer.asked_as, answer.follow_up_of = searched, reading.topic_from
+            answer.text += f' (Read as a follow-up to "{reading.topic_from}".)'
         timings["answer"] = _ms(tick)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
@@ -322,12 +335,12 @@ class Assistant:
         answer.passages = [Passage(h.chunk_id, h.doc_id, h.text, h.start, h.end, h.score) for h in hits]
         return answer
 
-    def stream(self, question: str, top_k: int | None = None, mode: str | None = None, **filters: Any) -> Iterator[str | Answer]:
+    def stream(self, question: str, top_k: int | None = None, mode: str | None = None, **keywords: Any) -> Iterator[str | Answer]:
         """Yield the answer text word by word, then the finished Answer (for chat front ends).
 
-        Takes the same filter keywords as `ask`.
+        Takes the same keywords as `ask` (filters, history).
         """
-        answer = self.ask(question, top_k=top_k, mode=mode, **filters)
+        answer = self.ask(question, top_k=top_k, mode=mode, **keywords)
         for i, word in enumerate(answer.text.split(" ")):
             yield word if i == 0 else " " + word
         yield answer

@@ -277,6 +277,7 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: 
     assistant.warm_up()
     count = len(assistant.documents())
     click.echo(f"Ready: {count} report(s). Ask a question; an empty line quits.", err=True)
+    asked: list[str] = []  # follow-ups ("And how many were injured?") are read against these
     while True:
         try:
             question = input("\n? ")
@@ -285,7 +286,8 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: 
         if not question.strip():
             break
         try:
-            click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode, **_filters(**filters))))
+            click.echo(format_answer(assistant.ask(question, top_k=top_k, mode=mode, history=asked, **_filters(**filters))))
+            asked.append(question)
         except QAError as exc:
             click.echo(f"error: {printable(exc)}", err=True)
 
@@ -481,7 +483,8 @@ def format_answer(answer: Any) -> str:
     lines = [textwrap.fill(printable(" ".join(answer.text.split())), width=100)]
     for c in answer.citations:
         where = ", ".join(x for x in (c.source, c.date) if x)
-        head = f"[{c.n}] {c.title}{f' ({where})' if where else ''}: "
+        said = "; ".join(x for x in (c.attribution, f"event {c.event_date}" if c.event_date else "") if x)
+        head = f"[{c.n}] {c.title}{f' ({where})' if where else ''}{f' [{said}]' if said else ''}: "
         quote = " ".join(c.text.split())
         lines.append(textwrap.fill(printable(f'{head}"{quote}"'), width=100, subsequent_indent="    "))
     return "\n".join(lines)

@@ -77,6 +77,15 @@ class Citation:
     end: int
     score: float
     url: str = ""  # the report's address, where known
+    # Who the passage says is the claim's source, as written ("said British-based war monitor,
+    # Syrian Observatory for Human Rights (SOHR)") and shortly ("SOHR"); "" when it names none.
+    attribution: str = ""
+    attributed_to: str = ""
+    # When its event happened, resolved against the report's date (see qa.eventdates): a day
+    # "2019-08-28", a month "2019-04", a year "2017" or a range "2019-08-19/2019-08-25", and the
+    # words it came from ("On Wednesday").
+    event_date: str = ""
+    event_date_words: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -247,6 +256,10 @@ class Answer:
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # A follow-up ("And how many were injured?"): the question as searched, with the topic of
+    # the earlier question it was read against (`follow_up_of`); both "" for a question on its own.
+    asked_as: str = ""
+    follow_up_of: str = ""
     # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
     passages: list[Passage] = field(default_factory=list)
 
@@ -256,6 +269,8 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "short_answer": self.short_answer,
+            "asked_as": self.asked_as,
+            "follow_up_of": self.follow_up_of,
             "mode": self.mode,
             "filters": self.filters.to_dict(),
             "citations": [c.to_dict() for c in self.citations],

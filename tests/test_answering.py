@@ -127,7 +127,8 @@ def test_adjacent_sentences_from_two_chunks_are_cited_as_exact_slices(make_assis
     (tmp_path / "r.txt").write_text(text)
     assistant = make_assistant(chunk_words=40)  # each long sentence is a chunk of its own
     assistant.ingest([tmp_path / "r.txt"])
-    answer = assistant.ask("How many civilians were killed when warplanes struck the market in Kafranbel on Monday?")
+    # An open question both sentences answer (a how-many one is answered by one sentence alone).
+    answer = assistant.ask("What happened when warplanes struck the market in Kafranbel on Monday?")
     assert len(answer.citations) == 2 and {c.text.split()[0] for c in answer.citations} == {"Regime", "Rescuers"}
     for c in answer.citations:
         assert text[c.start : c.end] == c.text

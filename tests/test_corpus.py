@@ -108,17 +108,17 @@ def test_the_answerer_tells_the_questions_about_headings_and_credits_apart():
 def test_answers_respect_the_shape_of_the_report(corpus_assistant):
     """On every gold question and a few more: a heading or the source line is never quoted unless
     the question asks for one, the caption printed twice is cited once, and every citation is an
-    exact slice of the report with its outlet and date."""
+    exact slice of the report with its outlet and date (also where an abstention points nearby)."""
     (listed,) = corpus_assistant.documents()
     report = corpus_assistant.document(listed.doc_id).text
     questions = [q.question for q in load_gold(BUNDLED_GOLD)] + EXTRA
     answered = 0
     for question in questions:
         answer = corpus_assistant.ask(question)
-        if answer.abstained:
-            assert answer.citations == []
-            continue
-        answered += 1
+        if answer.abstained:  # silent, or pointing at one passage nearby, marked as not an answer
+            assert len(answer.citations) <= 1 and (not answer.citations or "Not an answer" in answer.text)
+        else:
+            answered += 1
         cited = [c.text for c in answer.citations]
         for c in answer.citations:
             assert report[c.start : c.end] == c.text and (c.source, c.date, c.url) == ("TRT World", "2019-08-29", URL)

@@ -199,9 +199,9 @@ def test_an_answer_is_weighed_with_the_statistics_of_its_own_search(make_assista
         upload.join(timeout=120)  # written and rebuilt before the answer is weighed
         return found
 
-    def answer_recording(question, query_vector, found, vectors, term_stats, mode):
+    def answer_recording(question, query_vector, found, vectors, term_stats, mode, **keywords):
         weighed_with.append(term_stats.chunks)
-        return answer(question, query_vector, found, vectors, term_stats, mode)
+        return answer(question, query_vector, found, vectors, term_stats, mode, **keywords)
 
     retriever._hits, answerer.answer = hits_then_an_upload, answer_recording
     try:

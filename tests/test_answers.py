@@ -1,0 +1,208 @@
+"""Answers an analyst can check: who says it (attribution), when it happened (event dates
+resolved against the report's date), what a question asks for, near misses answered with what the
+reports say nearby, short answers first, and follow-ups read against the question before."""
+
+import datetime as dt
+
+import pytest
+
+from qa.answering import analyse_question, asked_count, count_fit, question_kind
+from qa.attribution import attribution
+from qa.chunking import split_sentences
+from qa.eventdates import event_date, event_dates
+from qa.followup import is_follow_up, read
+
+
+class _NoStats:
+    def idf(self, term: str) -> float:
+        return 1.0
+
+
+def _info(question: str):
+    return analyse_question(question, _NoStats())
+
+
+def _sentences(bundled_report) -> list[str]:
+    text = bundled_report.read_text(encoding="utf-8")
+    return [text[s.start : s.end] for s in split_sentences(text)]
+
+
+# Every sentence of the bundled report that names the source of its claim, by its opening words:
+# (the words as written, the short name an answer uses).
+ATTRIBUTED = {
+    "At least seven civilians were killed": ("according to local sources", "local sources"),
+    "Syrian opposition aircraft monitors said": ("Syrian opposition aircraft monitors said", "Syrian opposition aircraft monitors"),
+    "According to the monitors": ("According to the monitors", "the monitors"),
+    "On Wednesday, regime strikes": (
+        "said British-based war monitor, Syrian Observatory for Human Rights (SOHR)",
+        "SOHR",
+    ),
+    "The April offensive has killed": ("according to the UN and US monitors", "the UN and US monitors"),
+    "The regime-controlled Syrian Central Military Media said": (
+        "The regime-controlled Syrian Central Military Media said",
+        "the regime-controlled Syrian Central Military Media",
+    ),
+    "The UN says": ("The UN says", "the UN"),
+    "UN spokesman Stephane Dujarric said": ("UN spokesman Stephane Dujarric said", "UN spokesman Stephane Dujarric"),
+    "Dujarric said three-quarters": ("Dujarric said", "Dujarric"),
+    "The fighting occurred in the evening": ("according to ground reports", "ground reports"),
+}
+
+
+def test_every_sentence_of_the_bundled_report_gets_its_attribution_or_none(bundled_report):
+    seen = set()
+    for sentence in _sentences(bundled_report):
+        expected = next((v for k, v in ATTRIBUTED.items() if sentence.startswith(k)), None)
+        found = attribution(sentence)
+        assert (found.words, found.source) == expected if expected else found is None, sentence
+        seen |= {k for k in ATTRIBUTED if sentence.startswith(k)}
+    assert seen == set(ATTRIBUTED)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source"),
+    [
+        ("He said the town fell.", None),  # a pronoun names nobody
+        ("Residents said the bakery was hit.", "Residents"),
+        ("The bakery was hit, the ministry said.", None),  # "X said" after a comma, not "said X"
+        ("Two people died, said Reuters.", "Reuters"),
+        ("Turkey has raised the alarm over the attacks.", None),
+    ],
+)
+def test_attribution_forms(sentence, source):
+    found = attribution(sentence)
+    assert (found.source if found else None) == source
+
+
+# Every date the bundled report states, resolved against its date (Thursday 2019-08-29).
+EVENT_DATES = [
+    ("on Thursday", "2019-08-29"),  # the lede
+    ("on August 28, 2019", "2019-08-28"),  # the caption, printed twice
+    ("on August 28, 2019", "2019-08-28"),
+    ("on Thursday", "2019-08-29"),
+    ("On Wednesday", "2019-08-28"),
+    ("Since April", "2019-04"),
+    ("April", "2019-04"),  # "The April offensive"
+    ("in 2017", "2017"),
+    ("2018", "2018"),  # "Under a 2018 demilitarisation deal"
+    ("on Tuesday", "2019-08-27"),
+    ("Last week", "2019-08-19/2019-08-25"),  # the week before the report's
+    ("in late April", "2019-04-21/2019-04-30"),
+    ("on Wednesday", "2019-08-28"),
+    ("in 2016", "2016"),
+    ("on Wednesday night", "2019-08-28"),
+    ("Since 2016", "2016"),
+]
+
+
+def test_every_date_in_the_bundled_report_is_resolved_against_its_date(bundled_report):
+    found = [(d.words, d.value) for s in _sentences(bundled_report) for d in event_dates(s, "2019-08-29")]
+    assert found == EVENT_DATES
+
+
+def test_relative_dates_elsewhere():
+    told = "2019-02-10"  # a Sunday
+    assert event_date("In November the town fell", told).value == "2018-11"  # the latest November before
+    assert event_date("Yesterday shelling resumed", told).value == "2019-02-09"
+    assert event_date("last month", told).value == "2019-01"
+    assert event_date("early March", told).value == "2018-03-01/2018-03-10"
+    assert event_date("on Sunday", told).value == "2019-02-10"  # the report's own day
+    assert event_date("on 5 January 2018", told).value == "2018-01-05"
+    assert event_date("on Wednesday", "").__class__.__name__ == "NoneType"  # no report date: not guessed
+    assert event_date("on August 28, 2019", "").value == "2019-08-28"
+    assert event_date("a 30-year campaign", told) is None
+    wednesday = event_date("On Wednesday", "2019-08-29")
+    assert (wednesday.start, wednesday.describe()) == (dt.date(2019, 8, 28), "On Wednesday, 28 August 2019")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How long ago did the FSA clear Al Bab?", "date"),  # not "how long": a number
+        ("When did the number of refugees peak?", "date"),  # not "number of"
+        ("How long is the M5 highway?", "number"),
+        ("What is the population of Idlib city?", "number"),
+        ("In which city did the fighting break out?", "place"),
+        ("According to whom were seven civilians killed?", "source"),  # not "whom": an entity
+        ("Who said so?", "source"),
+        ("Who controls Diklabas?", "entity"),
+        ("What happened when the warplanes struck?", "other"),  # "when" inside: not a when-question
+        ("And when was that?", "date"),
+    ],
+)
+def test_question_type_is_decided_by_the_whole_question(question, kind):
+    assert question_kind(question)[0] == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fit"),
+    [
+        ("How many Turkish soldiers died?", "The regime attacked at least two of Turkey's 12 observation posts.", "other"),
+        (
+            "How many children were killed in Alteh?",
+            "Monitors said four civilians were killed in Maar Shamshah and three others in Alteh.",
+            "other",
+        ),
+        (
+            "How many people were killed in Alteh?",
+            "Monitors said four civilians were killed in Maar Shamshah and three others in Alteh.",
+            "fits",
+        ),
+        ("How many civilians were injured on Thursday?", "At least seven civilians were killed on Thursday.", "other"),
+        ("How many were injured?", "Strikes killed at least 16 civilians and injured 34 others.", "fits"),
+        ("How many hospitals were destroyed?", "The offensive has killed hundreds.", "other"),
+        ("How much time would the highway save?", "It would cut the trip between the two largest cities by two hours.", "fits"),
+        ("How long is the M5 highway?", "It would cut the trip between the two largest cities by two hours.", "other"),
+        ("How many trucks reached Saraqib?", "A convoy of 27 trucks reached Saraqib.", "fits"),
+        ("How many fled?", "Thousands fled the town.", "fits"),  # the fled are people
+        ("How many returned?", "Thousands returned.", ""),  # nothing counted or done asked: not judged
+    ],
+)
+def test_a_number_must_count_what_the_question_counts(question, sentence, fit):
+    assert count_fit(_info(question), sentence) == fit
+
+
+def test_the_counted_thing_of_a_question():
+    assert [asked_count(q) for q in ("How many Turkish soldiers died?", "How many displaced people returned?", "How many were hurt?")] == [
+        "soldier",
+        "peopl",
+        "",
+    ]
+
+
+def test_a_near_miss_says_what_the_reports_do_say_nearby(corpus_assistant):
+    answer = corpus_assistant.ask("How many Turkish soldiers died?")
+    assert answer.abstained and answer.short_answer == ""
+    assert answer.text.startswith("The reports don't say how many Turkish soldiers died.") and "Not an answer" in answer.text
+    (cited,) = answer.citations
+    assert "[1]" in answer.text and corpus_assistant.document(cited.doc_id).text[cited.start : cited.end] == cited.text
+
+
+def test_the_short_answer_leads_with_its_source_and_date(corpus_assistant):
+    killed = corpus_assistant.ask("How many civilians were killed in Maarat al Numan on Wednesday?")
+    assert killed.short_answer == "at least 16" and killed.text.startswith("At least 16 civilians, according to SOHR.")
+    (cited,) = killed.citations  # one sentence answers: nothing padded on
+    assert (cited.attributed_to, cited.event_date, cited.event_date_words) == ("SOHR", "2019-08-28", "On Wednesday")
+    met = corpus_assistant.ask("When did Erdogan discuss Idlib with Putin?")
+    assert met.short_answer == "Tuesday" and met.text.startswith("On Tuesday, 27 August 2019.")
+    said = corpus_assistant.ask("According to whom were at least seven civilians killed on Thursday?")
+    assert said.short_answer == "local sources" and said.text.startswith("According to local sources.")
+
+
+def test_follow_ups_are_read_against_the_question_before(corpus_assistant):
+    first = "How many civilians were killed in Maarat al Numan on Wednesday?"
+    injured = corpus_assistant.ask("And how many were injured?", history=[first])
+    assert injured.short_answer == "34" and injured.follow_up_of == first and first in injured.text
+    assert injured.question == "And how many were injured?" and "Maarat al Numan" in injured.asked_as
+    when = corpus_assistant.ask("When did that happen?", history=[first, "And how many were injured?"])
+    assert when.short_answer == "Wednesday" and when.text.startswith("On Wednesday, 28 August 2019")
+    who = corpus_assistant.ask("Who said so?", history=[{"role": "user", "content": first}, {"role": "assistant", "content": "…"}])
+    assert who.short_answer == "SOHR" and who.follow_up_of == first
+    alone = corpus_assistant.ask("And how many were injured?")  # no history: read on its own, as before
+    assert alone.follow_up_of == "" and alone.asked_as == ""
+
+
+def test_what_counts_as_a_follow_up():
+    assert is_follow_up("And how many were injured?") and is_follow_up("Who said so?") and is_follow_up("How many were injured?")
+    assert not is_follow_up("How many civilians were killed in Maarat al Numan?")
+    assert read("What is the YPG?", ["How many civilians were killed?"]).topic_from == ""
