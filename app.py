@@ -213,6 +213,8 @@ def earlier_questions(history: list[dict[str, Any]]) -> list[str]:
     asked = []
     for message in history:
         content = message.get("content") if isinstance(message, dict) and message.get("role") == "user" else None
+        if isinstance(content, list):  # Gradio 6 sends a message's content back as its parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text") or None
         if isinstance(content, str):
             first = content.split("\n\n*Only ", 1)[0]
             asked.append(html.unescape(re.sub(r"\\(.)", r"\1", first)))

@@ -1175,3 +1175,23 @@ def test_the_upload_sweep_takes_only_old_empty_files_of_the_apps_own_folder(tmp_
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
         "abc123/tmpempty_old", "tmpempty_new", "tmpfull_old",
     ]
+
+
+def test_the_chat_passes_its_earlier_questions_as_typed():
+    """The questions a follow-up is read against: user messages as the chat holds them (escaped,
+    with a filters line), and as Gradio 6 sends them back (a list of content parts)."""
+    typed = "How many (people) were killed: 3.5?"
+    history = [
+        {"role": "user", "content": app.md(typed) + "\n\n*Only outlet TRT World*"},
+        {"role": "assistant", "content": "At least 16 ..."},
+        {"role": "user", "content": [{"type": "text", "text": app.md("And how many were injured?")}]},
+    ]
+    assert app.earlier_questions(history) == [typed, "And how many were injured?"]
+
+
+def test_a_chat_follow_up_is_read_against_the_question_before(corpus_assistant):
+    first = "How many civilians were killed in Maarat al Numan on Wednesday?"
+    *_, (_, history, _, _) = app.respond(corpus_assistant, first, [], "hybrid", 5)
+    as_sent_back = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in history]
+    *_, (_, history, _, _) = app.respond(corpus_assistant, "And how many were injured?", as_sent_back, "hybrid", 5)
+    assert history[-1]["content"].startswith("34, according to SOHR") and "Read as a follow\\-up to" in history[-1]["content"]
