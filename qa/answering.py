@@ -112,6 +112,14 @@ class QuestionInfo:
     kind: str  # number | date | place | entity | source | other
     terms: dict[str, float] = field(default_factory=dict)  # stem -> IDF weight
     words: set[str] = field(default_factory=set)  # lower-case words of the question
+    # What a number question asks for, read once (see asked_count, asked_measure, asked_action).
+    count: str = field(init=False, default="")
+    units: set[str] = field(init=False, default_factory=set)
+    action: int | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.kind == "number":
+            self.count, self.units, self.action = asked_count(self.text), asked_measure(self.text), asked_action(self.text)
 
 
 @dataclass
@@ -497,7 +505,7 @@ def _number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int
     what it asks, one for the asked casualty action ("over 400,000 people displaced", asked
     how many were displaced, beats "over 550 civilians have been killed")."""
     words = counted(sentence, span)
-    asked, units, action = asked_count(info.text), asked_measure(info.text), asked_action(info.text)
+    asked, units, action = info.count, info.units, info.action
     points = int(bool((asked and _same_count(asked, words)) or (units and words & units)))
     return points + int(action is not None and number_action(sentence, span) == action)
 
@@ -624,7 +632,7 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
     cities for a length), "" (unknown: nothing asked, or a number that names nothing)."""
     if info.kind != "number":
         return ""
-    asked, units, action = asked_count(info.text), asked_measure(info.text), asked_action(info.text)
+    asked, units, action = info.count, info.units, info.action
     asked = "" if asked in _ANY_PEOPLE else asked
     if not (asked or units or action is not None):
         return ""
@@ -661,8 +669,7 @@ def _repeats_number(info: QuestionInfo, number: str) -> bool:
 
 def counts_asked_thing(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> bool:
     """Whether a number answers "how many X" by counting X itself ("28 civilians")."""
-    asked = asked_count(info.text)
-    return info.kind == "number" and bool(asked) and _same_count(asked, counted(sentence, span))
+    return info.kind == "number" and bool(info.count) and _same_count(info.count, counted(sentence, span))
 
 
 def entity_terms(question: str) -> list[str]:
