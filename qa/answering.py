@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .chunking import read_section
 from .text import STOPWORDS, content_terms, stem, tokens
-from .types import Answer, Citation
+from .types import Answer, Citation, Sentence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,6 +80,49 @@ ASKS_ABOUT = {
         re.I,
     ),
 }
+# What a question asks about the report itself rather than its events: the heading of a section,
+# the credit of a photo, or the sources the report names for itself ("Source: TRTWorld and
+# agencies"). These are answered from the report's structure, not by how well a sentence matches.
+_PICTURE = r"(?:photos?|photographs?|pictures?|images?|captions?)"
+_WHOLE = r"(?:report|article|story|piece)"
+ASKS_FOR = {
+    "heading": ASKS_ABOUT["heading"],
+    "photo-credit": re.compile(
+        rf"\bphotographers?\b|\b(?:who|which \w+)\s+(?:took|shot)\b.*\b{_PICTURE}\b"
+        rf"|\b(?:credit(?:ed)?|agency|agencies|sources?)\b.*\b{_PICTURE}\b|\b{_PICTURE}\b.*\b(?:credit(?:ed)?|taken by|by whom)\b",
+        re.I,
+    ),
+    "report-credit": re.compile(
+        rf"\b(?:sources?|agencies)\b.*\b{_WHOLE}\b.*\b(?:based on|draws? on|drawn from|compiled from|credit(?:ed)?)\b"
+        rf"|\b{_WHOLE}\b.*\b(?:based on|draws? on|drawn from|compiled from|credited to)\b|\bbyline\b"
+        rf"|\bwho (?:wrote|is the author of)\b|\bwritten by\b",
+        re.I,
+    ),
+}
+# Words about the report rather than its content ("quoted in the report", "does the article say"):
+# no sentence is about them, so they are not key terms of the question.
+_ABOUT_REPORT = re.compile(
+    rf"\b(?:(?:quoted|mentioned|named|cited|described|given|reported|listed)\s+)?(?:in|by|from)\s+(?:the|this)\s+{_WHOLE}\b"
+    rf"|\b(?:does|did|do)\s+(?:the|this)\s+{_WHOLE}\s+(?:say|give|mention|list|name|cite|quote|report|describe)\b"
+    rf"|\baccording to (?:the|this) {_WHOLE}\b|\b(?:the|this) {_WHOLE}\s+(?:says?|gives?|mentions?|names?|quotes?)\b",
+    re.I,
+)
+_STRUCTURE_WORDS = re.compile(rf"\b(?:{_HEADING_NAMES}|under|credit(?:ed)?|agency|agencies|sources?|{_PICTURE}|photographers?|took|shot|taken|byline|authors?|wrote|written|based|{_WHOLE})\b", re.I)
+# "What is the name of the UN spokesman ...?": the role whose holder is asked for ("spokesman").
+_NAME_OF = re.compile(
+    r"\bnames?\s+of\s+(?:the\s+|a\s+|an\s+|this\s+|that\s+)?(?P<np>(?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"
+    r"(?=\s+(?:who|whom|whose|that|which|in|on|at|from|of|with|north|south|east|west|near|said|by|for|to|\w+ed)\b|\s*[?,.;]|\s*$)",
+    re.I,
+)
+# "Which villages did ...?", "Which heavy weapons ...": the kind of thing whose name is asked for.
+# ("What problem ...?" and "What color ...?" ask for a description, not a name: only "which".)
+_WHICH = re.compile(
+    r"^\s*(?i:(?:and|but|so|then)\s+)?(?i:which)\s+(?P<np>(?:[\w'’-]+\s+){0,2}?[a-z][\w'’-]*)(?:,\s*if any,)?"
+    r"\s+(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|\w+ed|said|says|took|gave|led|told|won|began)\b"
+)
+# Heads too general to need naming ("What kind of ...", "Which one ...").
+_GENERAL_HEADS = set("type kind sort part way one thing name term word event side role".split())
+
 # Two sentences of one report are one statement when the shorter is the longer with at most
 # this share of its words missing (a caption printed twice, once with its credit): quoted once,
 # the fuller one. Across reports a repeated sentence is another source saying it, and stays.
@@ -116,10 +160,27 @@ class QuestionInfo:
     count: str = field(init=False, default="")
     units: set[str] = field(init=False, default_factory=set)
     action: int | None = field(init=False, default=None)
+    # What it asks of the report itself (a key of ASKS_FOR) or "".
+    asks: str = field(init=False, default="")
+    # The noun whose named holder is asked for ("spokesman" in "the name of the UN spokesman",
+    # "village" in "Which villages ...", singular and lower-case), and whether it asks for a name outright.
+    head: str = field(init=False, default="")
+    names_role: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.kind == "number":
             self.count, self.units, self.action = asked_count(self.text), asked_measure(self.text), asked_action(self.text)
+        self.asks = next((name for name, pattern in ASKS_FOR.items() if pattern.search(self.text)), "")
+        named = _NAME_OF.search(self.text)
+        which = _WHICH.match(self.text) if self.kind not in ("number", "date") else None
+        found = named or which
+        written = found.group("np").split() if found else []
+        words = [w.lower() for w in written]
+        # Not "Which danger to civilians ...", nor a name ("the name of the Doctor Who play").
+        if words and not self.asks and written[-1][:1].islower() and not (which and not named and set(words) & STOPWORDS):
+            head = _singular(words[-1])
+            if head not in _GENERAL_HEADS and words[-1] not in STOPWORDS:
+                self.head, self.names_role = head, bool(named)
 
 
 @dataclass
@@ -136,6 +197,9 @@ class Candidate:
     typed: float = 0.0  # 1 with an answer of the expected type; 2 when it counts what was asked ("28 civilians")
     score: float = 0.0
     span: tuple[int, int] | None = None  # short answer, offsets into `text`
+    kind: str = "text"  # text | heading | credit (see chunking.sentence_kind)
+    credit: bool = False  # its span is the credit asked for (a photo's, or the report's sources)
+    heading: "tuple[Sentence, str] | None" = None  # the heading of its section, with its text
 
 
 # A when-question that asks for a point on the calendar: without one in the sentence, the report
@@ -167,7 +231,9 @@ def analyse_question(question: str, stats: "TermStats", shown: str | None = None
     # "how far", "what year": the cue names the answer's type, not something the answer mentions.
     topic = question.replace(cue, " ") if kind in ("number", "date", "source") else question
     # "What happened on Thursday?": the verb asks for an event; the rest says which.
-    topic = _EVENT_VERBS.sub(" ", topic)
+    topic = _ABOUT_REPORT.sub(" ", _EVENT_VERBS.sub(" ", topic))
+    if any(pattern.search(question) for pattern in ASKS_FOR.values()):
+        topic = _STRUCTURE_WORDS.sub(" ", topic)  # "Under which heading ...": the rest says which section
     terms = {t: stats.idf(t) for t in content_terms(topic)}
     words = {w for w, _, _ in tokens(shown or question)}
     return QuestionInfo(question, kind, terms, words)
@@ -196,8 +262,15 @@ class ExtractiveAnswerer:
         where a follow-up was searched with an earlier question's topic."""
         info = analyse_question(question, stats, shown)
         candidates = self.rank(info, query_vector, hits, sentence_vectors, stats)
+        credited = [c for c in candidates if c.credit]
+        if credited:  # a photo's credit or the report's sources: read off the report, as asked
+            return self.compose(question, info, [credited[0]], mode, hits, credited[0])
+        if info.asks == "heading":
+            candidates = [c for c in candidates if c.kind in ("text", "heading")]
         if not candidates or self.support(candidates[0], info, stats) < self.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, mode=mode)
+        if info.asks == "heading":
+            return self.under_heading(shown or question, info, candidates[0], mode, hits)
         best = self.answering(info, candidates)
         if best is None:  # about the asked event, but without the detail asked for
             return self.not_said(shown or question, info, candidates[0], mode, hits)
@@ -209,9 +282,22 @@ class ExtractiveAnswerer:
         lack it. A how-many question needs a number counting what it counts (soldiers, not
         observation posts); a when-question a date; a number question a number."""
         best = candidates[0]
+        near = [c for c in candidates[:8] if c.score >= best.score - 2 * self.weights.second_margin]
+        if info.head:
+            # "Which villages did the troops capture?" is not answered by "three small villages":
+            # where the sentence names the asked kind of thing, it must also name which one.
+            if info.names_role or _mentions(best.text, info.head):
+                for cand in near:
+                    span = named_as(cand.text, info)
+                    if span is not None:
+                        cand.span = span
+                        return cand
+                # A "which team / group / city" question may still be answered by a name the
+                # sentence gives elsewhere; other kinds ("which weapons") need the naming.
+                return best if info.kind in ("entity", "place") and best.span is not None and not info.names_role else None
+            return best
         if info.kind not in ("number", "date"):
             return best
-        near = [c for c in candidates[:8] if c.score >= best.score - 2 * self.weights.second_margin]
         if count_fit(info, best.text) == "other" or (info.kind == "date" and best.span is None and _CALENDAR.search(info.text)):
             return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
         if best.span is None and info.kind == "number" and count_fit(info, best.text) != "":
@@ -227,6 +313,24 @@ class ExtractiveAnswerer:
         quote = _fit(" ".join(nearby.text.split()), self.max_words - 12, nearby.span, nearby.text)
         text = f"The reports don't say {asked}. Not an answer, but nearby they say: {quote} [1]"
         return Answer(question=question, text=text, abstained=True, citations=[citation], mode=mode)
+
+    def under_heading(self, question: str, info: QuestionInfo, best: Candidate, mode: str, hits: list["Hit"]) -> Answer:
+        """The heading of the section holding what was asked about, cited with that sentence:
+        'Under the heading "Humanitarian crisis" [1]: The UN says ... [2]'."""
+        if best.kind == "heading":
+            heading = Sentence(best.start, best.end, "heading"), best.text
+        elif best.heading is not None:
+            heading = best.heading
+        else:
+            return self.not_said(question, info, best, mode, hits)
+        sentence, text = heading
+        first = self._citation(1, [best], best.hit, span=(sentence.start, sentence.end, text))
+        if best.kind == "heading":
+            return Answer(question=question, text=f'"{text}" [1]', abstained=False, citations=[first], short_answer=text, mode=mode)
+        second = self._citation(2, [best], best.hit)
+        quote = _fit(" ".join(best.text.split()), self.max_words - 6 - _count_words(text), None, best.text)
+        answer = f'Under the heading "{text}" [1]: {quote} [2]'
+        return Answer(question=question, text=answer, abstained=False, citations=[first, second], short_answer=text, mode=mode)
 
     # -- ranking -------------------------------------------------------------------------
     def rank(
@@ -247,27 +351,36 @@ class ExtractiveAnswerer:
         terms_of: dict[tuple[str, int], set[str]] = {}
         for hit in hits:
             first = int(hit.metadata.get("first_sentence", 0))
+            heading = read_section(hit.metadata)
             for offset, sentence in enumerate(hit.sentences):
                 start, end, kind = sentence.start, sentence.end, sentence.kind
                 key = (hit.doc_id, first + offset)
                 text = hit.text[start - hit.start : end - hit.start]
+                if kind == "heading":
+                    heading = sentence, text
                 if key not in lexical_of:
                     terms_of[key] = set(content_terms(text))
                     lexical_of[key] = sum(v for t, v in info.terms.items() if t in terms_of[key]) / total_idf
                 if key in by_key or kind not in quotable or not any(ch.isalpha() for ch in text):  # "7." says nothing
                     continue
-                cand = Candidate(hit.doc_id, first + offset, start, end, text, hit)
+                cand = Candidate(hit.doc_id, first + offset, start, end, text, hit, kind=kind, heading=heading)
                 vector = sentence_vectors.get(f"{hit.doc_id}:s{first + offset}")
                 cand.dense = float(np.dot(vector, query_vector)) if vector is not None else 0.0
                 cand.lexical = lexical_of[key]
-                cand.span = find_answer_span(info, text)
-                cand.typed = 0.0 if cand.span is None else 1.0 + counts_asked_thing(info, text, cand.span)
+                credit = credit_span(info.asks, text, kind)
+                if credit is not None:
+                    cand.span, cand.credit = credit, True
+                else:
+                    cand.span = find_answer_span(info, text)
+                cand.typed = 0.0 if cand.span is None else 1.0 + (cand.credit or counts_asked_thing(info, text, cand.span))
                 by_key[key] = cand
         for key, cand in by_key.items():
             previous = (key[0], key[1] - 1)
             before = lexical_of.get(previous, 0.0)
             both = terms_of[key] | terms_of.get(previous, set())
             cand.context_lexical = sum(v for t, v in info.terms.items() if t in both) / total_idf
+            if _REFERS_BACK.match(cand.text):  # "He called on ...": the sentence before says who
+                cand.lexical = max(cand.lexical, CONTEXT_DISCOUNT * cand.context_lexical)
             cand.score = (
                 w.dense * cand.dense
                 + w.lexical * cand.lexical
@@ -398,19 +511,24 @@ class ExtractiveAnswerer:
                 lead = f"{lead}, according to {citation.attributed_to}"
         return _capital(lead), short
 
-    def _citation(self, n: int, group: list[Candidate], hit: "Hit") -> Citation:
-        from .attribution import attribution
+    def _citation(self, n: int, group: list[Candidate], hit: "Hit", span: tuple[int, int, str] | None = None) -> Citation:
+        """The citation of a run of sentences of one chunk, or of `span` (start, end, text) of its
+        report, such as its section's heading."""
+        from .attribution import attribution_in_context
         from .eventdates import event_date
 
         start, end = group[0].start, group[-1].end
         text = hit.text[start - hit.start : end - hit.start]
+        said_in = [(c.text, _sentence_before(c)) for c in group]
+        if span is not None:
+            (start, end, text), said_in = span, []
         meta = hit.metadata
         report_date = str(meta.get("date", ""))
-        said = next((a for a in map(attribution, (c.text for c in group)) if a is not None), None)
-        when = next((d for d in (event_date(c.text, report_date) for c in group) if d is not None), None)
+        said = next((a for a in (attribution_in_context(t, before) for t, before in said_in) if a is not None), None)
+        when = next((d for d in (event_date(t, report_date) for t, _ in said_in) if d is not None), None)
         return Citation(
             n=n,
-            doc_id=group[0].doc_id,
+            doc_id=hit.doc_id,
             title=str(meta.get("title", "")),
             source=str(meta.get("source", "")),
             date=report_date,
@@ -424,6 +542,104 @@ class ExtractiveAnswerer:
             event_date=when.value if when else "",
             event_date_words=when.words if when else "",
         )
+
+
+# A sentence that opens with a pronoun takes its subject from the sentence before.
+_REFERS_BACK = re.compile(r"\s*(?:He|She|They|It|His|Her|Their|Its|This|These)\b")
+# A photo's credit: "(AFP)" or "(Photo: Reuters)" closing a caption, or a line "Photo: AFP".
+_CAPTION_CREDIT = re.compile(r"\((?:(?:photo|picture|image)s?\s*(?:by\s+|:\s*))?(?P<who>[A-Z][\w&.'’/ -]{0,40}?)\)\s*$", re.I)
+_PHOTO_LINE = re.compile(r"^\s*(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*(?:by\s+|:\s*)(?P<who>.+?)\s*$", re.I)
+# The report's own sources or author: "Source: TRTWorld and agencies", "By Jane Doe".
+_SOURCE_LINE = re.compile(r"^\s*(?:sources?|by|reporting by|written by|compiled by)\s*:?\s+(?P<who>.+?)\s*\.?\s*$", re.I)
+
+
+def credit_span(asks: str, sentence: str, kind: str) -> tuple[int, int] | None:
+    """Where the sentence gives the credit a question asks for (see ASKS_FOR), if it does."""
+    if asks == "photo-credit":
+        found = _CAPTION_CREDIT.search(sentence) if kind == "text" else _PHOTO_LINE.match(sentence)
+    elif asks == "report-credit" and kind == "credit":
+        found = _SOURCE_LINE.match(sentence)
+    else:
+        return None
+    return found.span("who") if found else None
+
+
+def _singular(word: str) -> str:
+    """A noun's singular, roughly: "villages" -> "village", "militias" -> "militia", "casualties" ->
+    "casualty". Not a stem: the noun "crossing" must not match the verb "crossed"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
+
+
+def _mentions(sentence: str, head: str) -> bool:
+    return any(_singular(w) == head for w, _, _ in tokens(sentence))
+
+
+# Where a name stands for the noun it names: "spokesman Stephane Dujarric", "war monitor, Syrian
+# Observatory ...", "the villages of Telmenes" (after it); "Diklabas, a village", "Telmenes village" (before).
+_NAMED_AFTER = re.compile(
+    # "operations in northwestern Syria — X", "green space in Newcastle is the Town Moor"
+    r"(?:\s+(?:in|on|at|of|from)\s+(?:[\w'’-]+\s+){0,2}?(?:[\w'’-]+\s*[—–:]|(?:is|was|are|were))|\s+(?:is|was|are|were)|\s*[—–:]|\s*,)?"
+    r"\s*(?:(?:of|named|called|such as|including|like)\s+)?(?:the\s+)?"
+)
+_NAMED_BEFORE = re.compile(r",\s*(?:an?|the)\s+(?:[\w'’-]+\s+){0,3}|\s+(?:[\w'’-]+\s+)?")
+
+
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:St|Mr|Mrs|Ms|Dr|Jr|Gen|Col|Lt|Maj|Capt|Sgt|Co|Inc|Ltd))\.$")
+
+
+# A one-word nationality or creed before a noun is an adjective, not a name: "the Turkish military's
+# Operation ...", "two Shiite villages", "the official Syrian news agency"; so is "the YPG-led militia".
+_DEMONYM = re.compile(
+    r"(?:[A-Z][a-z]+(?:ian|ite|ese|ish|i|an)|[\w'’.-]+-(?:affiliated|backed|led|based|linked|controlled|held|run|allied|aligned|dominated))(?=\s+[a-z])"
+)
+
+
+def names_in(sentence: str) -> list[tuple[int, int]]:
+    """The spans of capitalised names, without the full stop that ends a sentence after one
+    ("... of Kafr Sajna." -> "Kafr Sajna"; "U.S." keeps its own), nor nationalities used as
+    adjectives ("Turkish military")."""
+    spans = []
+    for m in ENTITY.finditer(sentence):
+        a, b = m.span()
+        if sentence[b - 1] == "." and not _ABBREVIATION.search(sentence, a, b):
+            b -= 1
+        if _DEMONYM.match(sentence, a) and _DEMONYM.match(sentence, a).end() == b:
+            continue
+        spans.append((a, b))
+    return spans
+
+
+def named_as(sentence: str, info: QuestionInfo) -> tuple[int, int] | None:
+    """The name the sentence gives the question's asked noun (`info.head`), if it gives one that
+    the question does not already say."""
+    names = [
+        (a, b)
+        for a, b in names_in(sentence)
+        if (a > 0 or " " in sentence[a:b]) and any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
+    ]
+    for word, start, end in tokens(sentence):
+        if _singular(word) != info.head:
+            continue
+        for a, b in names:
+            if (a >= end and _NAMED_AFTER.fullmatch(sentence, end, a)) or (b <= start and _NAMED_BEFORE.fullmatch(sentence, b, start)):
+                return a, b
+            if a <= start and end <= b and " " in sentence[a:b]:  # the noun in the name: "Newcastle University", "Operation X"
+                return a, b
+    return None
+
+
+def _sentence_before(cand: Candidate) -> str:
+    """The sentence before the candidate's, where its chunk holds it ("" otherwise)."""
+    hit = cand.hit
+    k = cand.index - int(hit.metadata.get("first_sentence", 0)) - 1
+    if not 0 <= k < len(hit.sentences):
+        return ""
+    sentence = hit.sentences[k]
+    return hit.text[sentence.start - hit.start : sentence.end - hit.start]
 
 
 def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | None":
@@ -468,17 +684,17 @@ def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | Non
     if info.kind == "other":
         return None
     if info.kind == "number":
-        found = [m.span() for m in NUMBER.finditer(sentence) if not DATE.fullmatch(m.group())]
+        found = numbers_in(sentence)
     elif info.kind == "date":
         found = [m.span() for m in DATE.finditer(sentence)]
     else:
         found = []
-        for m in ENTITY.finditer(sentence):
-            if m.start() == 0 and " " not in m.group():
+        for a, b in names_in(sentence):
+            if a == 0 and " " not in sentence[a:b]:
                 continue  # a capital at the start of a sentence is no sign of a name
-            if info.kind == "place" and not _PLACE_CUE.search(sentence[max(0, m.start() - 12) : m.start()]):
+            if info.kind == "place" and not _PLACE_CUE.search(sentence[max(0, a - 12) : a]):
                 continue
-            found.append(m.span())
+            found.append((a, b))
     # An answer is something the question does not already say: for a number, the number with
     # what it counts ("two largest cities" repeats "Syria's two biggest cities"; "two hours" is new).
     asked = {stem(w) for w in info.words}
@@ -502,12 +718,13 @@ def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | Non
 
 def _number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int:
     """How well one number answers a number question: one point for counting (or measuring)
-    what it asks, one for the asked casualty action ("over 400,000 people displaced", asked
+    what it asks, two for the asked casualty action ("over 400,000 people displaced", asked
     how many were displaced, beats "over 550 civilians have been killed")."""
     words = counted(sentence, span)
     asked, units, action = info.count, info.units, info.action
     points = int(bool((asked and _same_count(asked, words)) or (units and words & units)))
-    return points + int(action is not None and number_action(sentence, span) == action)
+    # The asked action weighs most: "34 others" injured beats "16 civilians" killed, asked for the injured.
+    return points + 2 * int(action is not None and number_action(sentence, span) == action)
 
 
 def _stem_groups(*groups: str) -> tuple[set[str], ...]:
@@ -572,11 +789,15 @@ def asked_action(question: str) -> int | None:
     return _action([stem(w) for w, _, _ in tokens(question)])
 
 
+_ASIDE = re.compile(r",\s*(?:including|among them|among whom|mostly|most of them|many of them|some of them)\b[^,;:—]*,")
+
+
 def number_action(sentence: str, span: tuple[int, int]) -> int | None:
     """The casualty action nearest the number: "killed at least 16", "seven civilians were killed"."""
     clause_before = re.split(r"[,;:—]|\band\b", sentence[: span[0]])[-1]
     before = [stem(w) for w, _, _ in tokens(clause_before)][-3:]
-    clause = re.split(r"[,;:—]|\band\b", sentence[span[1] :], maxsplit=1)[0]
+    # "more than 40,000 people, including women and children, have been killed": past the aside.
+    clause = re.split(r"[,;:—]|\band\b", _ASIDE.sub(" ", sentence[span[1] :]), maxsplit=1)[0]
     after = [stem(w) for w, _, _ in tokens(clause)][:6]
     nearest_before = _action(list(reversed(before)))
     return nearest_before if nearest_before is not None else _action(after)
@@ -636,7 +857,7 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
     asked = "" if asked in _ANY_PEOPLE else asked
     if not (asked or units or action is not None):
         return ""
-    spans = [m.span() for m in NUMBER.finditer(sentence) if not DATE.fullmatch(m.group())]
+    spans = numbers_in(sentence)
     if not spans:
         return "other"
     named: set[str] = set()
@@ -647,13 +868,15 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
         done = number_action(sentence, span)
         if words & _OTHERS:
             words = named or words  # "four civilians ... and three others": others of the same count
-            done = last_action if done is None else done  # ... killed, and three others (killed)
+        # "... killed, and three others", "killed 16 people, among them three children": the
+        # action said before it in the sentence.
+        done = last_action if done is None else done
         last_action = done
         if not words and done is not None:
             words = {stem("people")}  # "has killed hundreds": people
-        if action is not None and done not in (None, action):
+        if action is not None and done != action and (done is not None or words):
             named |= words - _OTHERS
-            continue  # a count of the killed, asked for the injured
+            continue  # a count of the killed (or of hospitals, or of people who were not hurt), asked for the injured
         if not words:
             verdict = ""
             continue
@@ -661,6 +884,23 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
             return "fits"
         named |= words - _OTHERS
     return verdict
+
+
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b(?:\s*[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?", re.I)  # "10:07", "3 pm"
+
+
+def numbers_in(sentence: str) -> list[tuple[int, int]]:
+    """The spans of the numbers that are not (part of) dates or times: not the 2 and 2016 of
+    "2 July 2016", nor the 07 of "10:07"."""
+    # A bare year ("2000") may as well be a count ("at most 2000 km"): only a number that is nothing
+    # but a year is left out for it, as before dates within dates were.
+    dates = [m.span() for m in DATE.finditer(sentence) if not m.group().isdigit()] + [m.span() for m in _CLOCK.finditer(sentence)]
+    return [
+        (a, b)
+        for m in NUMBER.finditer(sentence)
+        for a, b in [m.span()]
+        if not DATE.fullmatch(m.group()) and not any(x < b and a < y for x, y in dates)
+    ]
 
 
 def _repeats_number(info: QuestionInfo, number: str) -> bool:

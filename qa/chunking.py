@@ -163,6 +163,11 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
     text_after = [False] * len(kinds)
     for i in range(len(kinds) - 2, -1, -1):
         text_after[i] = text_after[i + 1] or kinds[i + 1] == "text"
+    # heading_of[i]: the last heading at or before unit i (the section it is in), or -1.
+    heading_of, last_heading = [], -1
+    for i, kind in enumerate(kinds):
+        last_heading = i if kind == "heading" else last_heading
+        heading_of.append(last_heading)
 
     def opens_section(i: int, first: int) -> bool:
         """Whether unit i is the first heading of a run that text follows, with enough text in
@@ -191,6 +196,8 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
                     text=text[start:end],
                     first_sentence=first,
                     sentences=sentences[first : last + 1],
+                    section=sentences[heading_of[first]] if heading_of[first] >= 0 else None,
+                    section_text=text[sentences[heading_of[first]].start : sentences[heading_of[first]].end] if heading_of[first] >= 0 else "",
                 )
             )
         if last + 1 >= len(sentences):
@@ -312,6 +319,22 @@ def stored_sentences(sentences: list[Sentence]) -> dict[str, str]:
         "sentences": ",".join(f"{s.start}-{s.end}" for s in sentences),
         "kinds": "".join(KIND_CODES[s.kind] for s in sentences),
     }
+
+
+def stored_section(section: Sentence | None, text: str) -> dict[str, object]:
+    """The heading a chunk's section opens with, as metadata ("section": its text, "section_at":
+    its document offsets); nothing before a report's first heading."""
+    return {"section": text, "section_at": f"{section.start}-{section.end}"} if section else {}
+
+
+def read_section(meta: dict[str, object]) -> tuple[Sentence, str] | None:
+    """A stored chunk's section heading (see `stored_section`); None where it has none, or was
+    stored before sections were."""
+    at, text = str(meta.get("section_at", "")), str(meta.get("section", ""))
+    if not at or not text:
+        return None
+    a, b = at.split("-")
+    return Sentence(int(a), int(b), "heading"), text
 
 
 def read_sentences(meta: dict[str, object], text: str = "", start: int = 0) -> list[Sentence]:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from .chunking import read_sentences, stored_sentences
+from .chunking import read_sentences, stored_section, stored_sentences
 from .errors import ConfigError, NotFoundError
 from .locations import Survey, legacy_locations, reconcile, scopes_of
 from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
@@ -757,6 +757,7 @@ class Store:
                         "end": c.end,
                         "first_sentence": c.first_sentence,
                         **stored_sentences(c.sentences),
+                        **stored_section(c.section, c.section_text),
                     }
                     for c in chunks
                 ]

@@ -57,6 +57,9 @@ class Chunk:
     text: str
     first_sentence: int  # index of its first sentence in the document
     sentences: list[Sentence] = field(default_factory=list)
+    # The heading of the section its first sentence is in, with its text; None before any heading.
+    section: Sentence | None = None
+    section_text: str = ""
 
     @property
     def chunk_id(self) -> str:

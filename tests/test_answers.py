@@ -64,7 +64,12 @@ def test_every_sentence_of_the_bundled_report_gets_its_attribution_or_none(bundl
     [
         ("He said the town fell.", None),  # a pronoun names nobody
         ("Residents said the bakery was hit.", "Residents"),
-        ("The bakery was hit, the ministry said.", None),  # "X said" after a comma, not "said X"
+        ("The bakery was hit, the ministry said.", "the ministry"),
+        ("Four people died on Thursday state news agency SANA reported.", "state news agency SANA"),  # commas lost
+        ("Meanwhile the monitor said dozens were killed.", "the monitor"),
+        ("According to activists the town fell on Monday.", "activists"),
+        ("Thirty fighters were killed in the tunnels Konashenkov said.", "Konashenkov"),
+        ("The town fell, he said.", None),  # alone, a pronoun names nobody
         ("Two people died, said Reuters.", "Reuters"),
         ("Turkey has raised the alarm over the attacks.", None),
     ],
@@ -72,6 +77,16 @@ def test_every_sentence_of_the_bundled_report_gets_its_attribution_or_none(bundl
 def test_attribution_forms(sentence, source):
     found = attribution(sentence)
     assert (found.source if found else None) == source
+
+
+def test_a_pronoun_source_is_read_from_the_sentence_before():
+    from qa.attribution import attribution_in_context
+
+    before = "UN spokesman Stephane Dujarric said the camps were full."
+    assert attribution_in_context("He said aid was blocked.", before).source == "UN spokesman Stephane Dujarric"
+    assert attribution_in_context("Aid was blocked, he said.", before).words == "he said"
+    assert attribution_in_context("He called for calm.", before) is None  # no claim is reported
+    assert attribution_in_context("He said aid was blocked.", "The camps were full.") is None
 
 
 # Every date the bundled report states, resolved against its date (Thursday 2019-08-29).
@@ -206,3 +221,101 @@ def test_what_counts_as_a_follow_up():
     assert is_follow_up("And how many were injured?") and is_follow_up("Who said so?") and is_follow_up("How many were injured?")
     assert not is_follow_up("How many civilians were killed in Maarat al Numan?")
     assert read("What is the YPG?", ["How many civilians were killed?"]).topic_from == ""
+
+
+# -- what is asked of the report itself, and names of what was asked --------------------------
+@pytest.mark.parametrize(
+    "question, sentence, name",
+    [
+        ("What is the name of the police chief?", "Police chief Ahmad Hallak said the road was closed.", "Ahmad Hallak"),
+        ("Which town did the rebels retake?", "The rebels retook Kafr Nabudah, a town in Hama, on Monday.", "Kafr Nabudah"),
+        ("Which villages were shelled?", "Artillery shelled the villages of Hish and Kafr Sajna.", "Hish and Kafr Sajna"),
+        ("What are the names of the two crossings?", "Aid enters through two crossings on the border: Bab al Hawa and Bab al Salam.", "Bab al Hawa and Bab al Salam"),
+        ("Which weapons did the gunmen use?", "The gunmen attacked the checkpoint with heavy weapons.", None),
+        ("What is the name of the driver?", "The driver of the truck was killed.", None),
+        ("Which town near Hama did the rebels retake?", "The rebels retook a town near Hama.", None),  # Hama is asked, not answered
+        ("Which crossing did they use?", "They crossed from Turkey.", None),  # "crossed" is not the noun "crossing"
+    ],
+)
+def test_a_which_or_name_question_needs_the_name_itself(question, sentence, name):
+    from qa.answering import named_as
+
+    found = named_as(sentence, _info(question))
+    assert (sentence[found[0] : found[1]] if found else None) == name
+
+
+def test_the_noun_whose_name_is_asked():
+    assert _info("Which war monitor is based in Britain?").head == "monitor"
+    assert _info("What is the name of the UN envoy quoted in the article?").head == "envoy"
+    assert _info("Which villages were shelled?").head == "village"
+    assert _info("What kind of weapons were used?").head == ""  # too general to need a name
+    assert _info("What danger to civilians has Turkey warned about?").head == ""  # "to civilians" is not the asked noun
+    assert _info("How many villages were shelled?").head == ""  # a number is asked, not a name
+
+
+@pytest.mark.parametrize(
+    "question, asks",
+    [
+        ("Who took the photo?", "photo-credit"),
+        ("Which agency is the picture credited to?", "photo-credit"),
+        ("What sources is the article based on?", "report-credit"),
+        ("Who wrote the report?", "report-credit"),
+        ("Under which heading does the report describe the convoy?", "heading"),
+        ("Which agency reported the strike?", ""),  # a claim's source: attribution, not a credit line
+        ("What did the report say about the convoy?", ""),
+    ],
+)
+def test_what_a_question_asks_of_the_report_itself(question, asks):
+    assert _info(question).asks == asks
+
+
+def test_credits_are_read_where_reports_print_them():
+    from qa.answering import credit_span
+
+    caption = "Rescuers search the rubble in Ariha on May 5. (AFP)"
+    a, b = credit_span("photo-credit", caption, "text")
+    assert caption[a:b] == "AFP"
+    line = "Photo: Omar Haj Kadour"
+    a, b = credit_span("photo-credit", line, "credit")
+    assert line[a:b] == "Omar Haj Kadour"
+    source = "Source: Reuters and agencies"
+    a, b = credit_span("report-credit", source, "credit")
+    assert source[a:b] == "Reuters and agencies"
+    assert credit_span("report-credit", "The source said 12 died.", "text") is None  # only a line of its own
+    assert credit_span("", caption, "text") is None
+
+
+_SECTIONED = (
+    "Shelling hit the old town of Ariha overnight, killing five civilians, rescuers said.\n\n"
+    "Rescuers search the rubble of a bakery in Ariha on May 5. (AFP)\n\n"
+    "Aid convoy reaches Saraqib\n\n"
+    "A convoy of 27 trucks carrying flour reached Saraqib on Tuesday, the World Food Programme said.\n\n"
+    "The trucks crossed from Turkey at Bab al Hawa.\n\n"
+    "Talks in Geneva\n\n"
+    "Envoys met in Geneva to discuss a ceasefire, but no date was set for a second round.\n\n"
+    "Source: Reuters and agencies\n"
+)
+
+
+def test_headings_credits_and_sources_are_answered_from_the_report(make_assistant, tmp_path):
+    (tmp_path / "r.md").write_text(f"---\ntitle: Ariha shelled\noutlet: Wire\ndate: 2020-05-06\n---\n{_SECTIONED}")
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "r.md"])
+    text = assistant.document(assistant.documents()[0].doc_id).text
+
+    heading = assistant.ask("Under which heading does the report describe the flour deliveries?")
+    assert heading.short_answer == "Aid convoy reaches Saraqib" and not heading.abstained, heading.text
+    assert heading.text.startswith('Under the heading "Aid convoy reaches Saraqib" [1]: A convoy of 27 trucks')
+    for cited in heading.citations:
+        assert text[cited.start : cited.end] == cited.text
+    assert assistant.ask("What is the title of the section about the Geneva talks?").short_answer == "Talks in Geneva"
+
+    photo = assistant.ask("Who took the photo?")
+    assert photo.short_answer == "AFP" and "(AFP) [1]" in photo.text, photo.text
+    sources = assistant.ask("What sources is the article based on?")
+    assert sources.short_answer == "Reuters and agencies", sources.text
+
+    driver = assistant.ask("What is the name of the envoy who met in Geneva?")  # no envoy is named
+    assert driver.abstained and driver.citations and "Not an answer" in driver.text, driver.text
+    crossing = assistant.ask("Which crossing did the trucks use?")  # "crossed" is no mention of a crossing
+    assert not crossing.abstained and "Bab al Hawa" in crossing.text, crossing.text
