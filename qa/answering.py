@@ -46,7 +46,9 @@ DATE = re.compile(
     re.IGNORECASE,
 )
 _CONNECT = r"(?:\s+(?:of|al|el|ad|as|ash|ar|an|de|du|da|del|la|le|bin|ibn|van|von|the|and|for)(?=\s+[A-Z]))?"
-ENTITY = re.compile(rf"\b[A-Z][\w'’.-]*(?:{_CONNECT}[\s-]+[A-Z][\w'’.-]*)*")
+# (A name may open with a lower-case particle: "al-Foua", "el-Sisi", "ad-Dana".)
+_PARTICLE = r"(?:(?:al|el|ad|as|ash|ar|an|at|az|ibn|bin|abu)[-‑])?"
+ENTITY = re.compile(rf"\b{_PARTICLE}[A-Z][\w'’.-]*(?:{_CONNECT}[\s-]+{_PARTICLE}[A-Z][\w'’.-]*)*")
 _PLACE_CUE = re.compile(r"\b(?:in|at|near|from|to|into|across|outside|inside|towards?|around|of)\s+(?:the\s+)?$", re.IGNORECASE)
 
 # The cues of each answer type. A question's type is decided by all of them together: the cue that
@@ -58,7 +60,9 @@ QUESTION_TYPES = (
     # when warplanes struck ...?" asks what happened.
     ("date", re.compile(r"(?:^|[,;:]\s*|\b(?:and|but|so|then)\s+)(?:(?:and|but|so)\s+)?when\b|\b(?:(?:on|in) )?(?:what|which) (?:year|date|day|month|time|century|decade|period|season)\b|\bhow long ago\b|\bsince when\b|\bhow (?:many|long) (?:days|weeks|months|years) ago\b", re.I)),
     ("place", re.compile(r"\bwhere\b|\b(?:what|which|in what|in which) (?:city|country|town|village|province|region|place|area|location|state|district|neighbou?rhood|continent|county|island|river)\b", re.I)),
-    ("entity", re.compile(r"\bwho(?:m|se)?\b|\b(?:what|which) (?:organi[sz]ation|group|company|person|man|woman|agency|party|team|monitor|body|force|forces|militia|country's|newspaper|outlet|university|institution|army)\b", re.I)),
+    # "Who" asks for a person where it opens the question or a clause ("the people who fled" is
+    # no question about a person), or after a preposition ("by whom").
+    ("entity", re.compile(r"(?:^\s*|[,;:]\s*|\b(?:and|but|so|then|by|to|for|with|from|of)\s+)(?:(?:and|but|so)\s+)?who(?:m|se)?\b|\b(?:what|which) (?:organi[sz]ation|group|company|person|man|woman|agency|party|team|monitor|body|force|forces|militia|country's|newspaper|outlet|university|institution|army)\b", re.I)),
     # Who the report says is the source of a claim: answered from the sentence's attribution.
     ("source", re.compile(r"\baccording to (?:whom|who|what|which)\b|\bwho (?:said|says|say|reported|reports|claimed|claims|stated|told)\b|\b(?:what|which) (?:source|sources|monitor|monitors) (?:said|says|say|reported|gave|give|counted)\b|\bwho gave (?:the|that|this|these)\b", re.I)),
 )
@@ -68,11 +72,15 @@ QUESTION_TYPES = (
 # otherwise they only lend their words to the sentences after them, as context.
 # A question asks for a heading when it asks which heading or section ("Under which heading ..."),
 # not when it names one ("What happened in the humanitarian crisis section?").
-_HEADING_NAMES = r"(?:sub-?)?headings?|headlines?|sections?|sub-?titles?|titles?"
+_SECTION_NAMES = r"(?:sub-?)?headings?|headlines?|sections?|sub-?titles?"
+_HEADING_NAMES = rf"{_SECTION_NAMES}|titles?"
 ASKS_ABOUT = {
+    # (A bare "title" is a report's only where it is the title of one of its parts: "the title of
+    # ABC's film program" asks for a name.)
     "heading": re.compile(
-        rf"\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+(?:the\s+)?(?:{_HEADING_NAMES})\b"
-        rf"|\b(?:{_HEADING_NAMES})\s+(?:of|for|is|are|was)\b",
+        rf"\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+(?:the\s+)?(?:{_SECTION_NAMES})\b"
+        rf"|\b(?:{_SECTION_NAMES})\s+(?:of|for|is|are|was)\b"
+        rf"|\b(?:sub-?)?titles?\s+(?:of|for)\s+(?:the|this|its)\s+(?:section|part|paragraph|report|article|story|piece)\b",
         re.I,
     ),
     "credit": re.compile(
@@ -156,6 +164,7 @@ class QuestionInfo:
     kind: str  # number | date | place | entity | source | other
     terms: dict[str, float] = field(default_factory=dict)  # stem -> IDF weight
     words: set[str] = field(default_factory=set)  # lower-case words of the question
+    cue: str = ""  # the words that ask for it ("how many", "which group")
     # What a number question asks for, read once (see asked_count, asked_measure, asked_action).
     count: str = field(init=False, default="")
     units: set[str] = field(init=False, default_factory=set)
@@ -166,11 +175,14 @@ class QuestionInfo:
     # "village" in "Which villages ...", singular and lower-case), and whether it asks for a name outright.
     head: str = field(init=False, default="")
     names_role: bool = field(init=False, default=False)
+    # The days, months and years the question dates its event by ("thursday", "july", "2016").
+    dated: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         if self.kind == "number":
             self.count, self.units, self.action = asked_count(self.text), asked_measure(self.text), asked_action(self.text)
         self.asks = next((name for name, pattern in ASKS_FOR.items() if pattern.search(self.text)), "")
+        self.dated = calendar_words(self.text)
         named = _NAME_OF.search(self.text)
         which = _WHICH.match(self.text) if self.kind not in ("number", "date") else None
         found = named or which
@@ -236,7 +248,7 @@ def analyse_question(question: str, stats: "TermStats", shown: str | None = None
         topic = _STRUCTURE_WORDS.sub(" ", topic)  # "Under which heading ...": the rest says which section
     terms = {t: stats.idf(t) for t in content_terms(topic)}
     words = {w for w, _, _ in tokens(shown or question)}
-    return QuestionInfo(question, kind, terms, words)
+    return QuestionInfo(question, kind, terms=terms, words=words, cue=cue)
 
 
 class ExtractiveAnswerer:
@@ -283,6 +295,13 @@ class ExtractiveAnswerer:
         observation posts); a when-question a date; a number question a number."""
         best = candidates[0]
         near = [c for c in candidates[:8] if c.score >= best.score - 2 * self.weights.second_margin]
+        if info.kind != "date" and info.dated:
+            # "How many were wounded in Thursday's strikes?" is not answered by "On Saturday an
+            # air raid ... wounded five": a sentence that dates its event otherwise is about another.
+            near = [c for c in near if not _dated_otherwise(info.dated, c.text)]
+            if not near:
+                return None
+            best = near[0]
         if info.head:
             # "Which villages did the troops capture?" is not answered by "three small villages":
             # where the sentence names the asked kind of thing, it must also name which one.
@@ -296,6 +315,10 @@ class ExtractiveAnswerer:
                 # sentence gives elsewhere; other kinds ("which weapons") need the naming.
                 return best if info.kind in ("entity", "place") and best.span is not None and not info.names_role else None
             return best
+        if info.kind == "entity" and best.span is None and re.match(r"(?i)\s*(?:which|what)\b", info.cue):
+            # "Which group claimed the bombing?": a sentence that names none does not answer it.
+            # ("Who ...?" may be answered by "the owner", "a doctor".)
+            return next((c for c in near if c.span is not None), None)
         if info.kind not in ("number", "date"):
             return best
         if count_fit(info, best.text) == "other" or (info.kind == "date" and best.span is None and _CALENDAR.search(info.text)):
@@ -553,6 +576,29 @@ _PHOTO_LINE = re.compile(r"^\s*(?:photo(?:graph)?s?|pictures?|images?|credits?)\
 _SOURCE_LINE = re.compile(r"^\s*(?:sources?|by|reporting by|written by|compiled by)\s*:?\s+(?P<who>.+?)\s*\.?\s*$", re.I)
 
 
+_CALENDAR_WORD = re.compile(rf"\b(?:{_DAYS}|January|February|March|April|May|June|July|August|September|October|November|December)\b|\b(?:1[89]|20)\d\d\b")
+_WEEKDAYS = {d.lower() for d in _DAYS.split("|")}
+
+
+def calendar_words(text: str) -> set[str]:
+    """The weekdays, months and years a text names, lower-case ("Thursday's" -> "thursday")."""
+    return {m.group().lower() for m in _CALENDAR_WORD.finditer(text)}
+
+
+def _calendar_kind(word: str) -> str:
+    return "year" if word.isdigit() else "day" if word in _WEEKDAYS else "month"
+
+
+def _dated_otherwise(asked: set[str], sentence: str) -> bool:
+    """Whether the sentence dates its event by other days, months or years than the question,
+    and by none of them: "On Saturday ..." for a question about Thursday."""
+    said = calendar_words(sentence)
+    if not said or said & asked:
+        return False
+    kinds = {_calendar_kind(w) for w in asked}
+    return any(_calendar_kind(w) in kinds for w in said)
+
+
 def credit_span(asks: str, sentence: str, kind: str) -> tuple[int, int] | None:
     """Where the sentence gives the credit a question asks for (see ASKS_FOR), if it does."""
     if asks == "photo-credit":
@@ -583,9 +629,11 @@ def _mentions(sentence: str, head: str) -> bool:
 _NAMED_AFTER = re.compile(
     # "operations in northwestern Syria — X", "green space in Newcastle is the Town Moor"
     r"(?:\s+(?:in|on|at|of|from)\s+(?:[\w'’-]+\s+){0,2}?(?:[\w'’-]+\s*[—–:]|(?:is|was|are|were))|\s+(?:is|was|are|were)|\s*[—–:]|\s*,)?"
-    r"\s*(?:(?:of|named|called|such as|including|like)\s+)?(?:the\s+)?"
+    r"\s*(?:(?:of|named|called|such as|including|like)\s+)?(?:the\s+)?[\"“‘']?"
 )
-_NAMED_BEFORE = re.compile(r",\s*(?:an?|the)\s+(?:[\w'’-]+\s+){0,3}|\s+(?:[\w'’-]+\s+)?")
+_NAMED_BEFORE = re.compile(r"[\"”’']?(?:,\s*(?:an?|the)\s+(?:[\w'’-]+\s+){0,3}|\s+(?:[\w'’-]+\s+)?)")
+# A quoted title names what it follows: the single "Hymn for the Weekend".
+_QUOTED = re.compile(r"[\"“‘'](?P<name>[A-Z0-9][^\"”’']{1,60}?)[\"”’']")
 
 
 _ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:St|Mr|Mrs|Ms|Dr|Jr|Gen|Col|Lt|Maj|Capt|Sgt|Co|Inc|Ltd))\.$")
@@ -616,9 +664,10 @@ def names_in(sentence: str) -> list[tuple[int, int]]:
 def named_as(sentence: str, info: QuestionInfo) -> tuple[int, int] | None:
     """The name the sentence gives the question's asked noun (`info.head`), if it gives one that
     the question does not already say."""
+    quoted = [m.span("name") for m in _QUOTED.finditer(sentence)]
     names = [
         (a, b)
-        for a, b in names_in(sentence)
+        for a, b in quoted + names_in(sentence)
         if (a > 0 or " " in sentence[a:b]) and any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
     ]
     for word, start, end in tokens(sentence):
@@ -740,6 +789,7 @@ _SAME_COUNT = _stem_groups(
     "km kilometre kilometres kilometer kilometers",
     "m metre metres meter meters",
     "mile miles mi",
+    "strikes airstrikes raids airraids sorties bombings",
 )
 # A count of "people" may be given in any word for people ("50 members", "300 residents"): not judged
 # by the noun, only by the action ("people killed" is not "people displaced").

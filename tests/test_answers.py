@@ -143,6 +143,8 @@ def test_relative_dates_elsewhere():
         ("Who controls Diklabas?", "entity"),
         ("What happened when the warplanes struck?", "other"),  # "when" inside: not a when-question
         ("And when was that?", "date"),
+        ("What share of the people who fled live in camps?", "other"),  # "who" inside: not a who-question
+        ("By whom was the convoy attacked?", "entity"),
     ],
 )
 def test_question_type_is_decided_by_the_whole_question(question, kind):
@@ -231,6 +233,7 @@ def test_what_counts_as_a_follow_up():
         ("Which town did the rebels retake?", "The rebels retook Kafr Nabudah, a town in Hama, on Monday.", "Kafr Nabudah"),
         ("Which villages were shelled?", "Artillery shelled the villages of Hish and Kafr Sajna.", "Hish and Kafr Sajna"),
         ("What are the names of the two crossings?", "Aid enters through two crossings on the border: Bab al Hawa and Bab al Salam.", "Bab al Hawa and Bab al Salam"),
+        ("Which single did they record together?", 'They recorded the single "Hymn for the Weekend" in 2015.', "Hymn for the Weekend"),
         ("Which weapons did the gunmen use?", "The gunmen attacked the checkpoint with heavy weapons.", None),
         ("What is the name of the driver?", "The driver of the truck was killed.", None),
         ("Which town near Hama did the rebels retake?", "The rebels retook a town near Hama.", None),  # Hama is asked, not answered
@@ -262,6 +265,8 @@ def test_the_noun_whose_name_is_asked():
         ("Who wrote the report?", "report-credit"),
         ("Under which heading does the report describe the convoy?", "heading"),
         ("Which agency reported the strike?", ""),  # a claim's source: attribution, not a credit line
+        ("What was the title of the film program that debuted in 1962?", ""),  # a name, not a heading
+        ("What is the title of the section on the talks?", "heading"),
         ("What did the report say about the convoy?", ""),
     ],
 )
@@ -319,3 +324,24 @@ def test_headings_credits_and_sources_are_answered_from_the_report(make_assistan
     assert driver.abstained and driver.citations and "Not an answer" in driver.text, driver.text
     crossing = assistant.ask("Which crossing did the trucks use?")  # "crossed" is no mention of a crossing
     assert not crossing.abstained and "Bab al Hawa" in crossing.text, crossing.text
+
+
+def test_a_sentence_dated_otherwise_is_about_another_event(make_assistant, tmp_path):
+    from qa.answering import _dated_otherwise, calendar_words
+
+    assert calendar_words("How many were wounded in Thursday's strikes in 2016?") == {"thursday", "2016"}
+    assert _dated_otherwise({"thursday"}, "On Saturday an air raid wounded five people.")
+    assert not _dated_otherwise({"thursday"}, "On Thursday and Saturday raids wounded five.")  # it names the asked day too
+    assert not _dated_otherwise({"thursday"}, "In July raids wounded five.")  # a month says nothing against a day
+    assert not _dated_otherwise({"thursday"}, "Raids wounded five.")
+
+    (tmp_path / "r.md").write_text(
+        "---\ntitle: Ariha\ndate: 2020-05-09\n---\n"
+        "On Thursday, strikes on the market in Ariha killed 12 people and wounded 30, rescuers said.\n\n"
+        "On Saturday, an air raid on the hospital in Ariha wounded five people, the monitor said.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "r.md"])
+    assert assistant.ask("How many people were wounded in Thursday's strikes on Ariha?").short_answer == "30"
+    killed = assistant.ask("How many people were killed in Saturday's raid on the Ariha hospital?")
+    assert killed.abstained and "Not an answer" in killed.text, killed.text  # 12 were killed on Thursday
