@@ -345,3 +345,32 @@ def test_a_sentence_dated_otherwise_is_about_another_event(make_assistant, tmp_p
     assert assistant.ask("How many people were wounded in Thursday's strikes on Ariha?").short_answer == "30"
     killed = assistant.ask("How many people were killed in Saturday's raid on the Ariha hospital?")
     assert killed.abstained and "Not an answer" in killed.text, killed.text  # 12 were killed on Thursday
+
+
+def test_a_count_from_another_event_is_no_answer(make_assistant, tmp_path):
+    (tmp_path / "r.md").write_text(
+        "---\ntitle: Aleppo\ndate: 2014-12-15\n---\n"
+        "Helicopters dropped barrel bombs on the Maadi district of Aleppo on Sunday, killing 28 children, the monitor said.\n\n"
+        "Separately, barrel bombs also hit a camp for displaced people near Habeet on Monday.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "r.md"])
+    maadi = assistant.ask("How many children were killed by the barrel bombs on the Maadi district?")
+    assert maadi.short_answer == "28", maadi.text
+    # The one count of children is the Maadi district's; of the camp's toll the report says nothing.
+    camp = assistant.ask("How many children were killed when barrel bombs hit the displaced camp near Habeet?")
+    assert camp.abstained and "Not an answer" in camp.text, camp.text
+
+
+def test_the_event_words_of_a_number_question():
+    from qa.answering import Candidate, event_coverage
+
+    class _Hit:
+        metadata = {"first_sentence": 0}
+        sentences = []
+
+    info = _info("How many children were killed when barrel bombs hit the camp near Habeet?")
+    maadi = Candidate("d", 0, 0, 0, "Barrel bombs on the Maadi district killed 28 children.", _Hit())
+    camp = Candidate("d", 1, 0, 0, "Barrel bombs hit the camp near Habeet, killing 28 children.", _Hit())
+    assert event_coverage(info, camp) == 1.0 and event_coverage(info, maadi) < 0.5  # children and killed are not the event
+    assert event_coverage(_info("How many were killed?"), maadi) == 1.0  # no event named: nothing to hold
