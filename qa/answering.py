@@ -95,16 +95,17 @@ _PICTURE = r"(?:photos?|photographs?|pictures?|images?|captions?)"
 _WHOLE = r"(?:report|article|story|piece)"
 ASKS_FOR = {
     "heading": ASKS_ABOUT["heading"],
+    # (Each part a lookahead from the start, so a long question is read once per part, not
+    # once per pair of its words.)
     "photo-credit": re.compile(
-        rf"\bphotographers?\b|\b(?:who|which \w+)\s+(?:took|shot)\b.*\b{_PICTURE}\b"
-        rf"|\b(?:credit(?:ed)?|agency|agencies|sources?)\b.*\b{_PICTURE}\b|\b{_PICTURE}\b.*\b(?:credit(?:ed)?|taken by|by whom)\b",
-        re.I,
+        rf"^(?=.*\bphotographers?\b)|^(?=.*\b(?:who|which \w+)\s+(?:took|shot)\b)(?=.*\b{_PICTURE}\b)"
+        rf"|^(?=.*\b(?:credit(?:ed)?|taken by|by whom)\b)(?=.*\b{_PICTURE}\b)",
+        re.I | re.S,
     ),
     "report-credit": re.compile(
-        rf"\b(?:sources?|agencies)\b.*\b{_WHOLE}\b.*\b(?:based on|draws? on|drawn from|compiled from|credit(?:ed)?)\b"
-        rf"|\b{_WHOLE}\b.*\b(?:based on|draws? on|drawn from|compiled from|credited to)\b|\bbyline\b"
-        rf"|\bwho (?:wrote|is the author of)\b|\bwritten by\b",
-        re.I,
+        rf"^(?=.*\b{_WHOLE}\b)(?=.*\b(?:based on|draws? on|drawn from|compiled from|credited to)\b)"
+        rf"|\bbyline\b|\bwho (?:wrote|is the author of)\b|\bwritten by\b",
+        re.I | re.S,
     ),
 }
 # Words about the report rather than its content ("quoted in the report", "does the article say"):
@@ -174,8 +175,8 @@ class QuestionInfo:
     count: str = field(init=False, default="")
     units: set[str] = field(init=False, default_factory=set)
     action: int | None = field(init=False, default=None)
-    # What it asks of the report itself (a key of ASKS_FOR) or "".
-    asks: str = field(init=False, default="")
+    # What it asks of the report itself (a key of ASKS_FOR, see asked_of_report) or "".
+    asks: str = ""
     # The noun whose named holder is asked for ("spokesman" in "the name of the UN spokesman",
     # "village" in "Which villages ...", singular and lower-case), and whether it asks for a name outright.
     head: str = field(init=False, default="")
@@ -186,7 +187,6 @@ class QuestionInfo:
     def __post_init__(self) -> None:
         if self.kind == "number":
             self.count, self.units, self.action = asked_count(self.text), asked_measure(self.text), asked_action(self.text)
-        self.asks = next((name for name, pattern in ASKS_FOR.items() if pattern.search(self.text)), "")
         self.dated = calendar_words(self.text)
         named = _NAME_OF.search(self.text)
         which = _WHICH.match(self.text) if self.kind not in ("number", "date") else None
@@ -249,11 +249,17 @@ def analyse_question(question: str, stats: "TermStats", shown: str | None = None
     topic = question.replace(cue, " ") if kind in ("number", "date", "source") else question
     # "What happened on Thursday?": the verb asks for an event; the rest says which.
     topic = _ABOUT_REPORT.sub(" ", _EVENT_VERBS.sub(" ", topic))
-    if any(pattern.search(question) for pattern in ASKS_FOR.values()):
+    asks = asked_of_report(question)
+    if asks:
         topic = _STRUCTURE_WORDS.sub(" ", topic)  # "Under which heading ...": the rest says which section
     terms = {t: stats.idf(t) for t in content_terms(topic)}
     words = {w for w, _, _ in tokens(shown or question)}
-    return QuestionInfo(question, kind, terms=terms, words=words, cue=cue)
+    return QuestionInfo(question, kind, terms=terms, words=words, cue=cue, asks=asks)
+
+
+def asked_of_report(question: str) -> str:
+    """What the question asks of the report itself: "heading", "photo-credit", "report-credit" or ""."""
+    return next((name for name, pattern in ASKS_FOR.items() if pattern.search(question)), "")
 
 
 class ExtractiveAnswerer:
@@ -279,8 +285,10 @@ class ExtractiveAnswerer:
         where a follow-up was searched with an earlier question's topic."""
         info = analyse_question(question, stats, shown)
         candidates = self.rank(info, query_vector, hits, sentence_vectors, stats)
-        credited = [c for c in candidates if c.credit]
-        if credited:  # a photo's credit or the report's sources: read off the report, as asked
+        # A photo's credit or the report's sources: read off the report, as asked; where the
+        # question says which photo ("of the camp"), a caption that says nothing of it is not it.
+        credited = [c for c in candidates if c.credit and (not info.terms or max(c.lexical, c.context_lexical) > 0)]
+        if credited:
             return self.compose(question, info, [credited[0]], mode, hits, credited[0])
         if info.asks == "heading":
             candidates = [c for c in candidates if c.kind in ("text", "heading")]
@@ -384,6 +392,8 @@ class ExtractiveAnswerer:
         w = self.weights
         total_idf = sum(info.terms.values()) or 1.0
         quotable = {"text"} | {kind for kind, asks in ASKS_ABOUT.items() if asks.search(info.text)}
+        if info.asks.endswith("credit"):
+            quotable.add("credit")  # "Photo: Reuters", "(AFP)" on a line of its own
         by_key: dict[tuple[str, int], Candidate] = {}
         lexical_of: dict[tuple[str, int], float] = {}
         terms_of: dict[tuple[str, int], set[str]] = {}
@@ -586,7 +596,7 @@ class ExtractiveAnswerer:
 _REFERS_BACK = re.compile(r"\s*(?:He|She|They|It|His|Her|Their|Its|This|These)\b")
 # A photo's credit: "(AFP)" or "(Photo: Reuters)" closing a caption, or a line "Photo: AFP".
 _CAPTION_CREDIT = re.compile(r"\((?:(?:photo|picture|image)s?\s*(?:by\s+|:\s*))?(?P<who>[A-Z][\w&.'’/ -]{0,40}?)\)\s*$", re.I)
-_PHOTO_LINE = re.compile(r"^\s*(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*(?:by\s+|:\s*)(?P<who>.+?)\s*$", re.I)
+_PHOTO_LINE = re.compile(r"^\s*(?:(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*(?:by\s+|:\s*)(?P<who>.+?)|\((?P<bracketed>[^()]{2,40})\))\s*$", re.I)
 # The report's own sources or author: "Source: TRTWorld and agencies", "By Jane Doe".
 _SOURCE_LINE = re.compile(r"^\s*(?:sources?|by|reporting by|written by|compiled by)\s*:?\s+(?P<who>.+?)\s*\.?\s*$", re.I)
 
@@ -622,7 +632,9 @@ def credit_span(asks: str, sentence: str, kind: str) -> tuple[int, int] | None:
         found = _SOURCE_LINE.match(sentence)
     else:
         return None
-    return found.span("who") if found else None
+    if found is None or "pictured" in found.group().lower():  # "(pictured)" says where, not who
+        return None
+    return found.span("bracketed" if found.groupdict().get("bracketed") else "who")
 
 
 def _singular(word: str) -> str:
@@ -656,8 +668,14 @@ _ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:St|Mr|Mrs|Ms|Dr|Jr|Gen|Col|Lt|Maj|C
 
 # A one-word nationality or creed before a noun is an adjective, not a name: "the Turkish military's
 # Operation ...", "two Shiite villages", "the official Syrian news agency"; so is "the YPG-led militia".
+_DEMONYMS = (
+    "Syrian|Turkish|Kurdish|Russian|Iranian|Iraqi|Lebanese|Jordanian|Israeli|Palestinian|Saudi|Qatari|Emirati|Egyptian|"
+    "Libyan|Yemeni|Afghan|Pakistani|American|British|French|German|Italian|Chinese|Ukrainian|European|Arab|Arabic|"
+    "Western|Eastern|Northern|Southern|Shiite|Shia|Sunni|Alawite|Druze|Christian|Muslim|Islamic|Islamist|Jihadist|"
+    "Armenian|Assyrian|Turkmen|Circassian|Yazidi|Ismaili|Kurd|Baathist"
+)
 _DEMONYM = re.compile(
-    r"(?:[A-Z][a-z]+(?:ian|ite|ese|ish|i|an)|[\w'’.-]+-(?:affiliated|backed|led|based|linked|controlled|held|run|allied|aligned|dominated))(?=\s+[a-z])"
+    rf"(?:(?:{_DEMONYMS})|[\w'’.-]+-(?:affiliated|backed|led|based|linked|controlled|held|run|allied|aligned|dominated))(?=\s+[a-z])"
 )
 
 
@@ -670,7 +688,9 @@ def names_in(sentence: str) -> list[tuple[int, int]]:
         a, b = m.span()
         if sentence[b - 1] == "." and not _ABBREVIATION.search(sentence, a, b):
             b -= 1
-        if _DEMONYM.match(sentence, a) and _DEMONYM.match(sentence, a).end() == b:
+        bare = a + 4 if sentence.startswith("The ", a) else a  # "The Turkish military"
+        adjective = _DEMONYM.match(sentence, bare)
+        if adjective and adjective.end() == b:
             continue
         spans.append((a, b))
     return spans
@@ -700,7 +720,7 @@ def event_coverage(info: QuestionInfo, cand: Candidate) -> float:
     """The IDF-weighted share of a number question's event words (its key terms but for what it
     counts, the units and casualty words) that the sentence or the one before it holds; 1.0
     when the question names no event."""
-    counting = {info.count, *info.units, *_ANY_PEOPLE, *_NUMBER_WORDS}.union(*_ACTIONS)
+    counting = {info.count, *info.units, *_ANY_PEOPLE, *_NUMBER_WORDS, *_TELLING_WORDS}.union(*_ACTIONS)
     event = {t: v for t, v in info.terms.items() if t not in counting}
     total = sum(event.values())
     if not total:
@@ -823,6 +843,8 @@ _SAME_COUNT = _stem_groups(
 # by the noun, only by the action ("people killed" is not "people displaced").
 _ANY_PEOPLE = {stem("people"), stem("persons")}
 _NUMBER_WORDS = {stem(w) for w in "number numbers toll tolls total".split()}
+# Words for a report and its telling ("according to the aid report"): no event's.
+_TELLING_WORDS = {stem(w) for w in "report reports reported article story piece according said say says".split()}
 _OF = {"of", "the", "a", "an", "its", "their", "his", "her"}
 _OTHERS = {stem("others"), stem("other"), stem("more")}
 
@@ -965,7 +987,10 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
     return verdict
 
 
-_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b(?:\s*[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?", re.I)  # "10:07", "3 pm"
+# "10:07", "10.30 am", "3 pm" (not "4.81 million").
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b(?:\s*[ap]\.?m\.?)?|\b\d{1,2}(?:\.\d{2})?\s*[ap]\.?m\b\.?", re.I)
+# A date names its month or day with a capital: "40 may have died" and "60 march" are counts.
+_LOWER_CALENDAR = re.compile(rf"\b(?!(?:{_MONTHS}|{_DAYS})\b)(?i:{_MONTHS}|{_DAYS})\b")
 
 
 def numbers_in(sentence: str) -> list[tuple[int, int]]:
@@ -973,7 +998,8 @@ def numbers_in(sentence: str) -> list[tuple[int, int]]:
     "2 July 2016", nor the 07 of "10:07"."""
     # A bare year ("2000") may as well be a count ("at most 2000 km"): only a number that is nothing
     # but a year is left out for it, as before dates within dates were.
-    dates = [m.span() for m in DATE.finditer(sentence) if not m.group().isdigit()] + [m.span() for m in _CLOCK.finditer(sentence)]
+    dates = [m.span() for m in DATE.finditer(sentence) if not m.group().isdigit() and not _LOWER_CALENDAR.search(m.group())]
+    dates += [m.span() for m in _CLOCK.finditer(sentence)]
     return [
         (a, b)
         for m in NUMBER.finditer(sentence)

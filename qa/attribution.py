@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 _SAY = r"(?:said|says|say|reported|reports|stated|states|told|claimed|claims|announced|confirmed|added|estimated|estimates)"
+_SAY_BASE = r"(?:say|report|state|tell|claim|announce|confirm|comment|estimate|give)"
 # "according to local sources", "According to the monitors," up to the clause's end.
 # (Where commas are missing, the source ends where its clause's subject begins: "According to AFP
 # the Druze are ...".)
@@ -70,9 +71,17 @@ class Attribution:
         return f"according to {self.source}"
 
 
+# "The UN did not say how many died": a source that says nothing is no source of the claim
+# (unless it says something after all: "... did not say what agent was used but said ...").
+_NOT_SAID = re.compile(r"\b(?:did not|does not|do not|didn't|doesn't|don't|would not|could not|declined to|refused to)\s+$", re.IGNORECASE)
+
+
 def attribution(sentence: str) -> Attribution | None:
     """The source the sentence attributes its claim to, or None when it names none."""
     text = " ".join(sentence.split())
+    verbs = list(re.finditer(rf"\b(?:{_SAY}|{_SAY_BASE})\b", text, re.IGNORECASE))
+    if verbs and all(_NOT_SAID.search(text, 0, v.start()) for v in verbs) and not _ACCORDING.search(text):
+        return None
     found = _ACCORDING.search(text)
     if found:
         return Attribution(found.group().strip(), _short(found.group("who")))
@@ -99,8 +108,9 @@ def _said_at_end(text: str) -> Attribution | None:
     for i in range(len(split) - 1, -1, -1):
         word = split[i]
         bare = word.strip("\"“”'’")
-        if word.endswith((",", ";", ":", ".")) or _STOP_BACK.match(bare) or len(words) == 8:
-            break
+        if word.rstrip("\"”’'").endswith((",", ";", ":", ".", "!", "?")) or word.endswith(("\"", "”")) or _STOP_BACK.match(bare) or len(words) == 8:
+            break  # a comma, or the end of a quotation: '"We will stay," Commander Ali said.'
+
         # "of" and "for" inside a name ("Ministry of Defence") but not before one ("the city of Homs").
         if bare.lower() in ("of", "for") and not (words and words[0][:1].isupper() and i > 0 and split[i - 1][:1].isupper()):
             break
@@ -109,7 +119,7 @@ def _said_at_end(text: str) -> Attribution | None:
             break
     # "the underground tunnels Konashenkov said": a name after words that name no source is the source.
     names = next((i for i, w in enumerate(words) if w[:1].isupper()), None)
-    if names and not _SOURCE_NOUN.search(" ".join(words[:names])):
+    if names is not None and names > 0 and not _SOURCE_NOUN.search(" ".join(words[:names])):
         words = words[names:]
     # Lower-case words before the source proper are the claim's own: "... keeping them alive
     # Observatory chief Rami Abdel Rahman told AFP" starts at "Observatory".

@@ -141,6 +141,15 @@ def sentence_kind(sentence: str, own_line: bool = True) -> str:
     return "text"
 
 
+def section_headings(sentences: list[Sentence]) -> list[int]:
+    """For each unit, the index of the last heading at or before it (the section it is in), or -1."""
+    heading_of, last = [], -1
+    for i, sentence in enumerate(sentences):
+        last = i if sentence.kind == "heading" else last
+        heading_of.append(last)
+    return heading_of
+
+
 def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words: int, overlap: int) -> list[Chunk]:
     """Group consecutive sentences into chunks of at most `max_words` words.
 
@@ -163,11 +172,7 @@ def chunk_sentences(text: str, doc_id: str, sentences: list[Sentence], max_words
     text_after = [False] * len(kinds)
     for i in range(len(kinds) - 2, -1, -1):
         text_after[i] = text_after[i + 1] or kinds[i + 1] == "text"
-    # heading_of[i]: the last heading at or before unit i (the section it is in), or -1.
-    heading_of, last_heading = [], -1
-    for i, kind in enumerate(kinds):
-        last_heading = i if kind == "heading" else last_heading
-        heading_of.append(last_heading)
+    heading_of = section_headings(sentences)
 
     def opens_section(i: int, first: int) -> bool:
         """Whether unit i is the first heading of a run that text follows, with enough text in
@@ -330,11 +335,11 @@ def stored_section(section: Sentence | None, text: str) -> dict[str, object]:
 def read_section(meta: dict[str, object]) -> tuple[Sentence, str] | None:
     """A stored chunk's section heading (see `stored_section`); None where it has none, or was
     stored before sections were."""
-    at, text = str(meta.get("section_at", "")), str(meta.get("section", ""))
-    if not at or not text:
-        return None
-    a, b = at.split("-")
-    return Sentence(int(a), int(b), "heading"), text
+    found = re.fullmatch(r"(\d+)-(\d+)", str(meta.get("section_at", "")))
+    text = str(meta.get("section", ""))
+    if not found or not text or int(found.group(1)) >= int(found.group(2)):
+        return None  # none stored, or not as stored_section writes it: no section rather than no answer
+    return Sentence(int(found.group(1)), int(found.group(2)), "heading"), text
 
 
 def read_sentences(meta: dict[str, object], text: str = "", start: int = 0) -> list[Sentence]:

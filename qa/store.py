@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from .chunking import read_sentences, stored_section, stored_sentences
+from .chunking import read_sentences, section_headings, split_sentences, stored_section, stored_sentences
 from .errors import ConfigError, NotFoundError
 from .locations import Survey, legacy_locations, reconcile, scopes_of
 from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
@@ -57,7 +57,7 @@ _DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash"
 # 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
 # their locations (see qa.locations) and the scopes that find them. Older indexes are upgraded
 # in place on first open (see Store._upgrade); vectors are untouched, so the index key stays.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Where no lock file tells a dead writer from a live one (a Chroma server), parts of a document
 # and intents younger than this are never taken for a dead ingest's leftovers: another process
@@ -371,7 +371,40 @@ class Store:
             upgraded = self._store_kinds()
             if upgraded:
                 logger.warning("upgraded %d chunks of the index to schema %d (sentence kinds)", upgraded, SCHEMA_VERSION)
+        if schema < 4:
+            upgraded = self._store_sections()
+            if upgraded:
+                logger.warning("upgraded %d chunks of the index to schema %d (section headings)", upgraded, SCHEMA_VERSION)
         self._touch()
+
+    def _store_sections(self) -> int:
+        """Give chunks stored before sections were the heading of the section they open in,
+        worked out from their document's text as ingest would (a page at a time)."""
+        chunks, docs = self._open("chunks")[0], self._open("docs")[0]
+        offset, page, done = 0, 1000, 0
+        while True:
+            got = chunks.get(include=["metadatas"], limit=page, offset=offset)
+            needed = sorted({str(m.get("doc_id", "")) for m in got["metadatas"] if "section_at" not in m})
+            texts = dict(zip(*[docs.get(ids=needed, include=["documents"])[k] for k in ("ids", "documents")])) if needed else {}
+            split = {doc_id: split_sentences(text) for doc_id, text in texts.items()}
+            heading_of = {doc_id: section_headings(sentences) for doc_id, sentences in split.items()}
+            ids, metas = [], []
+            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+                doc_id = str(meta.get("doc_id", ""))
+                if "section_at" in meta or doc_id not in split:
+                    continue
+                sentences, first = split[doc_id], int(meta.get("first_sentence", 0))
+                heading = heading_of[doc_id][first] if first < len(sentences) else -1
+                if heading >= 0:
+                    unit = sentences[heading]
+                    ids.append(chunk_id)
+                    metas.append({**meta, **stored_section(unit, texts[doc_id][unit.start : unit.end])})
+            if ids:
+                chunks.update(ids=ids, metadatas=metas)
+                done += len(ids)
+            if len(got["ids"]) < page:
+                return done
+            offset += page
 
     def _store_kinds(self) -> int:
         """Give chunks stored before sentence kinds were their kinds, worked out from their

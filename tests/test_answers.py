@@ -374,3 +374,41 @@ def test_the_event_words_of_a_number_question():
     camp = Candidate("d", 1, 0, 0, "Barrel bombs hit the camp near Habeet, killing 28 children.", _Hit())
     assert event_coverage(info, camp) == 1.0 and event_coverage(info, maadi) < 0.5  # children and killed are not the event
     assert event_coverage(_info("How many were killed?"), maadi) == 1.0  # no event named: nothing to hold
+
+
+def test_numbers_and_names_as_answers_read_them():
+    from qa.answering import names_in, numbers_in
+
+    def numbers(text):
+        return [text[a:b] for a, b in numbers_in(text)]
+
+    def names(text):
+        return [text[a:b] for a, b in names_in(text)]
+
+    assert numbers("On 2 July 2016 at 10:07, 4.81 million people had fled.") == ["4.81 million"]
+    assert numbers("As many as 40 may have died at 3 pm.") == ["As many as 40"]  # "may" is no month here
+    assert numbers("At most 2000 km of road.") == ["At most 2000"]  # a bare year-like number may count
+    assert names("The Turkish military and the YPG-led militia met Erdogan and Brian in Pakistan.") == ["Erdogan and Brian", "Pakistan"]
+    assert names("Residents of al-Foua and Kefraya fled.") == ["Residents", "al-Foua and Kefraya"]
+
+
+def test_a_stored_section_is_read_or_ignored():
+    from qa.chunking import read_section
+    from qa.types import Sentence
+
+    assert read_section({"section": "Talks in Geneva", "section_at": "10-25"}) == (Sentence(10, 25, "heading"), "Talks in Geneva")
+    for broken in ({"section": "X", "section_at": "12"}, {"section": "X", "section_at": "a-b"}, {"section": "X", "section_at": "5-2"}, {}):
+        assert read_section(broken) is None  # not as written: no section, and no error for the question
+
+
+@pytest.mark.parametrize(
+    ("sentence", "source"),
+    [
+        ('"We will stay," Commander Ali said.', "Commander Ali"),
+        ("The UN did not say how many died.", None),  # says nothing
+        ("A ministry spokesman did not say which agent was used but said rebels had used it.", "A ministry spokesman"),
+    ],
+)
+def test_attribution_of_quotes_and_denials(sentence, source):
+    found = attribution(sentence)
+    assert (found.source if found else None) == source

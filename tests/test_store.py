@@ -77,6 +77,30 @@ def test_an_index_of_the_older_schema_is_upgraded_in_place(make_assistant, tmp_p
 
 
 @pytest.mark.slow
+def test_an_index_without_section_headings_gets_them_in_place(make_assistant, tmp_path):
+    report = tmp_path / "r.md"
+    report.write_text(
+        "---\ntitle: Ariha\n---\nShelling hit Ariha overnight, rescuers said.\n\nAid convoy reaches Saraqib\n\n"
+        "The roads into the city were cleared on Monday by the local council.\n\n"
+        "A convoy of 27 trucks carrying flour reached Saraqib on Tuesday, the World Food Programme said.\n"
+    )
+    # Chunks of one sentence: the flour sentence's chunk does not hold its section's heading.
+    assistant = make_assistant(chunk_words=12, chunk_overlap_sentences=0)
+    assistant.ingest([report])
+    store = assistant.store
+    # What schema 3 stored: no section fields on chunks.
+    got = store.chunks.get(include=["metadatas"])
+    store.chunks.update(ids=got["ids"], metadatas=[{"section": None, "section_at": None}] * len(got["ids"]))
+    state = store._state()
+    store._collection("state").upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{**state, "schema": 3}])
+
+    reopened = make_assistant(chunk_words=12, chunk_overlap_sentences=0)
+    answer = reopened.ask("Under which heading does the report describe the flour deliveries?")
+    assert answer.short_answer == "Aid convoy reaches Saraqib", answer.text
+    assert reopened.store._state()["schema"] == SCHEMA_VERSION
+
+
+@pytest.mark.slow
 def test_reports_written_by_another_process_are_answerable_without_restart(make_assistant, tmp_path):
     """The serving process keeps its index open while `qa ingest` and `qa delete` run beside it."""
     (tmp_path / "saraqib.txt").write_text(SARAQIB)
