@@ -44,7 +44,7 @@ from urllib.parse import urlparse
 from .chunking import read_sentences, section_headings, split_sentences, stored_section, stored_sentences
 from .errors import ConfigError, NotFoundError
 from .locations import Survey, legacy_locations, reconcile, scopes_of
-from .types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
+from .types import Chunk, Document, Filters, Sentence, day_number, outlet_key, place_key, place_terms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -379,51 +379,57 @@ class Store:
 
     def _store_sections(self) -> int:
         """Give chunks stored before sections were the heading of the section they open in,
-        worked out from their document's text as ingest would (a page at a time)."""
-        chunks, docs = self._open("chunks")[0], self._open("docs")[0]
-        offset, page, done = 0, 1000, 0
-        while True:
-            got = chunks.get(include=["metadatas"], limit=page, offset=offset)
-            needed = sorted({str(m.get("doc_id", "")) for m in got["metadatas"] if "section_at" not in m})
-            texts = dict(zip(*[docs.get(ids=needed, include=["documents"])[k] for k in ("ids", "documents")])) if needed else {}
-            split = {doc_id: split_sentences(text) for doc_id, text in texts.items()}
-            heading_of = {doc_id: section_headings(sentences) for doc_id, sentences in split.items()}
-            ids, metas = [], []
-            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
-                doc_id = str(meta.get("doc_id", ""))
-                if "section_at" in meta or doc_id not in split:
-                    continue
-                sentences, first = split[doc_id], int(meta.get("first_sentence", 0))
-                heading = heading_of[doc_id][first] if first < len(sentences) else -1
-                if heading >= 0:
-                    unit = sentences[heading]
-                    ids.append(chunk_id)
-                    metas.append({**meta, **stored_section(unit, texts[doc_id][unit.start : unit.end])})
-            if ids:
-                chunks.update(ids=ids, metadatas=metas)
-                done += len(ids)
-            if len(got["ids"]) < page:
-                return done
-            offset += page
+        worked out from their document's text as ingest would."""
+        split: dict[str, tuple[list[Sentence], list[int]]] = {}  # per page of chunks: its documents' units
+
+        def section(meta: dict[str, Any], text: str) -> dict[str, Any] | None:
+            doc_id = str(meta.get("doc_id", ""))
+            if doc_id not in split:
+                sentences = split_sentences(text)
+                split[doc_id] = sentences, section_headings(sentences)
+            sentences, heading_of = split[doc_id]
+            first = int(meta.get("first_sentence", 0))
+            heading = heading_of[first] if first < len(sentences) else -1
+            if heading < 0:
+                return None
+            unit = sentences[heading]
+            return stored_section(unit, text[unit.start : unit.end])
+
+        return self._rewrite_chunks("section_at", section, split.clear)
 
     def _store_kinds(self) -> int:
         """Give chunks stored before sentence kinds were their kinds, worked out from their
-        document's text as ingest would (a page of chunks and their documents at a time)."""
+        document's text as ingest would."""
+
+        def kinds(meta: dict[str, Any], text: str) -> dict[str, Any]:
+            # Without stored kinds, read_sentences works them out from the text: the document's here.
+            return stored_sentences(read_sentences({"sentences": meta.get("sentences", "")}, text))
+
+        return self._rewrite_chunks("kinds", kinds)
+
+    def _rewrite_chunks(
+        self,
+        field: str,
+        fields_of: Callable[[dict[str, Any], str], dict[str, Any] | None],
+        next_page: Callable[[], None] = lambda: None,
+    ) -> int:
+        """Add to each chunk without `field` the fields `fields_of(metadata, its document's text)`
+        gives (None: leave it), a page of chunks and their documents at a time; returns how many
+        were rewritten. `next_page` is called before each page (to drop what a page kept)."""
         chunks, docs = self._open("chunks")[0], self._open("docs")[0]
         offset, page, done = 0, 1000, 0
         while True:
+            next_page()
             got = chunks.get(include=["metadatas"], limit=page, offset=offset)
-            needed = sorted({str(m.get("doc_id", "")) for m in got["metadatas"] if "kinds" not in m})
+            needed = sorted({str(m.get("doc_id", "")) for m in got["metadatas"] if field not in m})
             texts = dict(zip(*[docs.get(ids=needed, include=["documents"])[k] for k in ("ids", "documents")])) if needed else {}
             ids, metas = [], []
             for chunk_id, meta in zip(got["ids"], got["metadatas"]):
                 text = texts.get(str(meta.get("doc_id", "")))
-                if "kinds" in meta or text is None:
-                    continue
-                # Without stored kinds, read_sentences works them out from the text: the document's here.
-                sentences = read_sentences({"sentences": meta.get("sentences", "")}, text)
-                ids.append(chunk_id)
-                metas.append({**meta, **stored_sentences(sentences)})
+                added = fields_of(meta, text) if field not in meta and text is not None else None
+                if added:
+                    ids.append(chunk_id)
+                    metas.append({**meta, **added})
             if ids:
                 chunks.update(ids=ids, metadatas=metas)
                 done += len(ids)
