@@ -211,6 +211,7 @@ class Candidate:
     dense: float = 0.0
     lexical: float = 0.0
     context_lexical: float = 0.0  # the same, counting the sentence before it too ("the town" -> its name)
+    context_terms: set[str] = field(default_factory=set)  # key terms of it and the sentence before it
     typed: float = 0.0  # 1 with an answer of the expected type; 2 when it counts what was asked ("28 civilians")
     score: float = 0.0
     span: tuple[int, int] | None = None  # short answer, offsets into `text`
@@ -425,7 +426,7 @@ class ExtractiveAnswerer:
         for key, cand in by_key.items():
             previous = (key[0], key[1] - 1)
             before = lexical_of.get(previous, 0.0)
-            both = terms_of[key] | terms_of.get(previous, set())
+            cand.context_terms = both = terms_of[key] | terms_of.get(previous, set())
             cand.context_lexical = sum(v for t, v in info.terms.items() if t in both) / total_idf
             if _REFERS_BACK.match(cand.text):  # "He called on ...": the sentence before says who
                 cand.lexical = max(cand.lexical, CONTEXT_DISCOUNT * cand.context_lexical)
@@ -725,8 +726,7 @@ def event_coverage(info: QuestionInfo, cand: Candidate) -> float:
     total = sum(event.values())
     if not total:
         return 1.0
-    held = set(content_terms(cand.text)) | set(content_terms(_sentence_before(cand)))
-    return sum(v for t, v in event.items() if t in held) / total
+    return sum(v for t, v in event.items() if t in cand.context_terms) / total
 
 
 def _sentence_before(cand: Candidate) -> str:
