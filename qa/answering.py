@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .chunking import read_section
-from .text import STOPWORDS, content_terms, stem, tokens
+from .text import STOPWORDS, content_terms, spelled_like, stem, tokens
 from .types import Answer, Citation, Sentence
 
 if TYPE_CHECKING:
@@ -357,8 +357,11 @@ class ExtractiveAnswerer:
         asked = re.sub(r"^(?:and|but|also|so|then)\s+", "", question.strip().rstrip("?.! "), flags=re.I)
         asked = asked[0].lower() + asked[1:] if asked[:2] != asked[:2].upper() else asked
         citation = self._citation(1, [nearby], nearby.hit)
-        quote = _fit(" ".join(nearby.text.split()), self.max_words - 12, nearby.span, nearby.text)
-        text = f"The reports don't say {asked}. Not an answer, but nearby they say: {quote} [1]"
+        said = f"The reports don't say {asked}. Not an answer, but nearby they say:"
+        if self.max_words - _count_words(said) - 1 < _LEAST_QUOTE:  # a long question is not repeated
+            said = "The reports don't say that. Not an answer, but nearby they say:"
+        [quote] = _fit_all([(" ".join(nearby.text.split()), nearby.span, nearby.text)], self.max_words - _count_words(said) - 1)
+        text = f"{said} {quote} [1]"
         return Answer(question=question, text=text, abstained=True, citations=[citation], mode=mode)
 
     def under_heading(self, question: str, info: QuestionInfo, best: Candidate, mode: str, hits: list["Hit"]) -> Answer:
@@ -375,7 +378,7 @@ class ExtractiveAnswerer:
         if best.kind == "heading":
             return Answer(question=question, text=f'"{text}" [1]', abstained=False, citations=[first], short_answer=text, mode=mode)
         second = self._citation(2, [best], best.hit)
-        quote = _fit(" ".join(best.text.split()), self.max_words - 6 - _count_words(text), None, best.text)
+        [quote] = _fit_all([(" ".join(best.text.split()), None, best.text)], self.max_words - 5 - _count_words(text))
         answer = f'Under the heading "{text}" [1]: {quote} [2]'
         return Answer(question=question, text=answer, abstained=False, citations=[first, second], short_answer=text, mode=mode)
 
@@ -522,9 +525,9 @@ class ExtractiveAnswerer:
             if best in group:
                 best_citation = citations[-1]
         lead, short = self.lead(info, best, best_citation)
-        # Room for the lead, the marker and two ellipses when one long sentence must be cut.
-        room = self.max_words - 3 - _count_words(lead)
-        quoted = " ".join(f"{_fit(quote, room, first.span, first.text)} [{n}]" for quote, first, n in pieces)
+        # The lead and each quotation's "[n]" marker count as words too.
+        fitted = _fit_all([(quote, first.span, first.text) for quote, first, _ in pieces], self.max_words - _count_words(lead) - len(pieces))
+        quoted = " ".join(f"{quote} [{n}]" for quote, (_, _, n) in zip(fitted, pieces))
         text = f"{lead}. {quoted}" if lead else quoted
         return Answer(question=question, text=text, abstained=False, citations=citations, short_answer=short, mode=mode)
 
@@ -689,6 +692,9 @@ def names_in(sentence: str) -> list[tuple[int, int]]:
         a, b = m.span()
         if sentence[b - 1] == "." and not _ABBREVIATION.search(sentence, a, b):
             b -= 1
+        first = re.match(r"([^\W\d_]+)\s+", sentence[a:b])
+        if a == 0 and first and first.group(1).lower() in STOPWORDS - {"the"}:
+            a = first.end()  # "But Stephen Eilmann argues": the capital of a sentence's first word is no name's
         bare = a + 4 if sentence.startswith("The ", a) else a  # "The Turkish military"
         adjective = _DEMONYM.match(sentence, bare)
         if adjective and adjective.end() == b:
@@ -726,7 +732,8 @@ def event_coverage(info: QuestionInfo, cand: Candidate) -> float:
     total = sum(event.values())
     if not total:
         return 1.0
-    return sum(v for t, v in event.items() if t in cand.context_terms) / total
+    # "Maaret" for "Maarat", a typo: a spelling variant holds the word.
+    return sum(v for t, v in event.items() if t in cand.context_terms or spelled_like(t, cand.context_terms)) / total
 
 
 def _sentence_before(cand: Candidate) -> str:
@@ -941,8 +948,12 @@ def counted(sentence: str, span: tuple[int, int]) -> set[str]:
     return out
 
 
+# A measure's multiples and fractions: "1.5 gigatons" is a number of tons, "3 kilowatts" of watts.
+_UNIT_PREFIXES = ("kilo", "mega", "giga", "tera", "milli", "micro", "nano", "centi")
+
+
 def _same_count(asked: str, words: set[str]) -> bool:
-    if asked in words:
+    if asked in words or any(prefix + asked in words for prefix in _UNIT_PREFIXES):
         return True
     return any(asked in group and words & group for group in _SAME_COUNT)
 
@@ -1054,6 +1065,24 @@ def _capital(text: str) -> str:
 
 def _count_words(text: str) -> int:
     return len(text.split())
+
+
+# A not-said answer repeats the question only where this much of the quotation still fits;
+# a cut quotation costs an ellipsis at each end.
+_LEAST_QUOTE = 12
+_ELLIPSES = 2
+
+
+def _fit_all(quotes: list[tuple[str, tuple[int, int] | None, str]], room: int) -> list[str]:
+    """Cut quotations (text, answer span, the sentence the span is in) to hold `room` words in
+    all, ellipses included: the longest is cut first, each around its span."""
+    allowed = [_count_words(text) for text, _, _ in quotes]
+    while sum(allowed) > room and max(allowed) > _ELLIPSES + 1:
+        allowed[allowed.index(max(allowed))] -= 1
+    return [
+        text if words >= _count_words(text) else _fit(text, words - _ELLIPSES, span, sentence)
+        for (text, span, sentence), words in zip(quotes, allowed)
+    ]
 
 
 def _fit(text: str, max_words: int, span: tuple[int, int] | None, sentence: str) -> str:

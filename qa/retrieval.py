@@ -31,7 +31,7 @@ from pydantic import PrivateAttr
 
 from .chunking import read_sentences
 from .errors import InputError
-from .text import content_terms, stem
+from .text import content_terms, spelled_like, stem
 from .types import Filters, Sentence, outlet_key, place_key
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class TermStats:
                 by_prefix.setdefault(known[:2], []).append(known)
             self._by_prefix = by_prefix  # set whole: a question in another thread never sees it half built
         near = by_prefix.get(term[:2], [])
-        return bool(difflib.get_close_matches(term, near, n=1, cutoff=0.8))
+        return spelled_like(term, near)
 
 
 class Retrieval(NamedTuple):

@@ -3,8 +3,10 @@ untrusted text (questions, reports, metadata) so control characters never reach 
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 # Letters of Latin, Cyrillic and Arabic scripts, digits, with inner apostrophes, dots in numbers.
@@ -63,6 +65,12 @@ def stem(word: str) -> str:
 def tokens(text: str) -> list[tuple[str, int, int]]:
     """(lower-case word, start, end) for every word or number in the text."""
     return [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+def spelled_like(term: str, known: Iterable[str]) -> bool:
+    """Whether a known stem is a spelling variant of `term` (Maaret / Maarat, a typo): the same
+    first two letters and a close match."""
+    return bool(difflib.get_close_matches(term, [k for k in known if k[:2] == term[:2]], n=1, cutoff=0.8))
 
 
 def content_terms(text: str) -> list[str]:

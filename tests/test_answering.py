@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.answering import ABSTAIN_TEXT, QuestionInfo, find_answer_span, question_kind
+from qa.answering import ABSTAIN_TEXT, QuestionInfo, find_answer_span, names_in, question_kind
 
 # (question, a gold answer, a phrase of the supporting sentence). Paraphrased on purpose.
 ANSWERABLE = [
@@ -154,3 +154,46 @@ def test_the_same_sentence_in_two_reports_is_two_sources(make_assistant, tmp_pat
     assistant.ingest([tmp_path])
     answer = assistant.ask("How many civilians were killed in Ariha on Friday?")
     assert {c.source for c in answer.citations} == {"Wire A", "Wire B"}, answer.text  # each outlet's copy cited
+
+
+def test_no_answer_is_longer_than_its_word_limit(make_assistant, tmp_path):
+    """The lead, every quotation, its ellipses and its [n] markers together stay within
+    `answer_max_words`: for two rival counts quoted after their lead, and for a long question not answered."""
+    (tmp_path / "a.txt").write_text(
+        "Regime warplanes struck the crowded vegetable market in the centre of Kafranbel on Monday morning, killing "
+        "at least nine civilians and wounding dozens of shoppers and traders, local rescuers said.\n"
+    )
+    (tmp_path / "b.txt").write_text(
+        "Regime warplanes struck the crowded vegetable market in the centre of Kafranbel on Monday, killing eleven "
+        "civilians, among them two bakers, and wounding dozens more, the monitor said.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path])
+    rivals = assistant.ask("How many civilians were killed when warplanes struck the vegetable market in Kafranbel on Monday?")
+    assert not rivals.abstained and len(rivals.citations) == 2 and "…" in rivals.text, rivals.text
+    assert len(rivals.text.split()) <= assistant.settings.answer_max_words, rivals.text
+    long_question = (
+        "How many ambulances were sent to the crowded vegetable market in the centre of Kafranbel on Monday morning "
+        "after the regime warplanes struck it, killing civilians and wounding dozens of shoppers and traders there, "
+        "according to the local rescuers and the monitor who counted the dead and the wounded?"
+    )
+    missed = assistant.ask(long_question)
+    assert missed.abstained and missed.citations, missed.text
+    assert missed.text.startswith("The reports don't say that.") and len(missed.text.split()) <= assistant.settings.answer_max_words
+
+
+def test_a_name_does_not_start_with_the_sentence_opening_word():
+    sentences = ("But Stephen Eilmann argues", "In Kafranbel the market burned")
+    assert [s[a:b] for s in sentences for a, b in names_in(s)] == ["Stephen Eilmann", "Kafranbel"]
+
+
+def test_a_misspelled_place_still_finds_the_event(make_assistant, tmp_path):
+    (tmp_path / "r.txt").write_text(
+        "Shelling killed 14 civilians in Kafranbel on Friday, the monitor said.\n\n"
+        "Aid convoys reached Saraqib on Saturday.\n"
+    )
+    assistant = make_assistant()
+    assistant.ingest([tmp_path / "r.txt"])
+    answer = assistant.ask("How many civilians were killed in Kafranbul?")
+    assert not answer.abstained and answer.short_answer == "14", answer.text
+    assert assistant.ask("How many civilians were killed in Saraqib?").abstained  # another event's place

@@ -173,6 +173,8 @@ def test_question_type_is_decided_by_the_whole_question(question, kind):
         ("How many trucks reached Saraqib?", "A convoy of 27 trucks reached Saraqib.", "fits"),
         ("How many fled?", "Thousands fled the town.", "fits"),  # the fled are people
         ("How many returned?", "Thousands returned.", ""),  # nothing counted or done asked: not judged
+        ("How many tons of wheat were delivered?", "The convoy delivered 1.5 kilotons of wheat.", "fits"),  # a multiple of tons
+        ("How many tons of wheat were delivered?", "The convoy delivered 40 trucks of wheat.", "other"),
     ],
 )
 def test_a_number_must_count_what_the_question_counts(question, sentence, fit):
