@@ -12,7 +12,9 @@ Reports and questions are untrusted: every piece of their text reaches the page 
 """
 
 import atexit
+import functools
 import html
+import inspect
 import ipaddress
 import json
 import logging
@@ -62,6 +64,7 @@ CSS = """
 .qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; }
 .qa-doc mark { background: #fde68a; padding: 0 .1em; }
 .qa-empty { color: #6b7280; }
+.qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 
 # A click on a source card sends which passage it names; the server re-reads and checks it.
@@ -71,6 +74,19 @@ element.addEventListener('click', (event) => {
   if (!card || !element.contains(card)) return;
   trigger('click', {doc_id: card.dataset.doc, start: card.dataset.start, end: card.dataset.end});
 });
+"""
+
+# Every mistake a handler sees is shown in place (see shown_in_place); what Gradio itself refuses
+# before a handler runs (a file over the size limit) gets its toast, which goes by itself, and an
+# "Error" badge over the component that stays until closed and blocks clicks into it: the page
+# closes those badges itself.
+PAGE_JS = """
+() => {
+  const close = () => document.querySelectorAll('[data-testid="status-tracker"] .error').forEach((badge) => {
+    badge.closest('[data-testid="status-tracker"]').querySelector('.clear-status button')?.click();
+  });
+  new MutationObserver(close).observe(document.body, {subtree: true, childList: true});
+}
 """
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
@@ -96,6 +112,60 @@ def ui_error(message: str) -> gr.Error:
     """A gr.Error whose message is escaped: Gradio renders toast text as (cleaned) HTML, and
     messages can quote report text (a declared id, a YAML error, a title)."""
     return gr.Error(esc(message), print_exception=False)  # a user's mistake: no traceback in the log
+
+
+# The settings' own names in a message, as the page labels them.
+_FIELD_LABELS = {"date_from": "the From date", "date_to": "the To date", "source": "the outlet", "place": "the place"}
+_FIELD_NAME = re.compile(r"\b(?:" + "|".join(_FIELD_LABELS) + r")\b")
+
+
+def notice_html(message: str) -> str:
+    """A user's mistake, shown in place: one short line, announced to screen readers."""
+    return f'<p class="qa-notice" role="alert">{esc(message)}</p>'
+
+
+def shown_in_place(handler: Callable[..., Any], outputs: int, notice: int | None = None) -> Callable[..., Any]:
+    """The handler as the page runs it: a user's mistake (gr.Error) becomes one line in a notice
+    next to its cause, and every other output stays as it was, usable at once. (Gradio's own
+    handling of an error puts an "Error" badge over every output of the event, which stays until
+    closed and blocks clicks into it.)
+
+    `notice` is the index of the handler's own output that shows the message (a status line);
+    without it the notice is one more output after the handler's, emptied when the handler works.
+    """
+
+    def failed(exc: gr.Error) -> tuple[Any, ...]:
+        message = _FIELD_NAME.sub(lambda m: _FIELD_LABELS[m.group()], html.unescape(str(exc.message))).strip()
+        message = message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
+        kept = [gr.update()] * outputs
+        if notice is None:
+            return (*kept, notice_html(message))
+        kept[notice] = notice_html(message)
+        return tuple(kept)
+
+    def shaped(result: Any) -> Any:
+        return result if notice is not None else (*(result if isinstance(result, tuple) else (result,)), "")
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def streamed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                for result in handler(*args, **kwargs):
+                    yield shaped(result)
+            except gr.Error as exc:
+                yield failed(exc)
+
+        return streamed
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return shaped(handler(*args, **kwargs))
+        except gr.Error as exc:
+            return failed(exc)
+
+    return run
 
 
 def _source_line(c: Citation) -> str:
@@ -432,6 +502,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         submit_btn="Ask",
                         elem_id="qa-question",
                     )
+                    ask_notice = gr.HTML("", elem_id="qa-ask-notice")
                     gr.Examples(examples=[[q] for q in settings.example_questions], inputs=[question], label="Try")
                     with gr.Accordion("Filters", open=False):
                         with gr.Row():
@@ -482,10 +553,12 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.concurrency_limit}
         changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
+        # A mistake (an empty question, a bad date) is one line under the question box; the
+        # question stays in the box to be mended, and the chat and sources keep what they show.
         question.submit(
-            on_question,
+            shown_in_place(on_question, 4),
             [question, chat, mode, top_k, panels, outlets, place, date_from, date_to],
-            [question, chat, sources, panels],
+            [question, chat, sources, panels, ask_notice],
             **private,
             **questions,
         )
@@ -499,17 +572,21 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             data = getattr(evt, "_data", None) or {}
             return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
 
-        sources.click(on_source_click, None, viewer, **private)
+        sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, **private)
 
         def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any]:
             return ingest_uploads(assistant, files, progress)
 
         # Empty the file box either way, so a failed file is not sent again with the next upload.
         listed = [status, table, to_delete, outlets]
-        uploaded = upload.upload(on_upload, upload, listed, **private, **changes)
+        # A mistake there shows in the status line beside them, in place of the last status.
+        uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
         uploaded.success(lambda: None, None, upload, **private)
         uploaded.failure(lambda: None, None, upload, **private)
-        delete.click(lambda d: delete_document(assistant, d), to_delete, listed, **private, **changes)
+        def on_delete(doc_id: str | None) -> tuple[str, Any, Any, Any]:
+            return delete_document(assistant, doc_id)
+
+        delete.click(shown_in_place(on_delete, len(listed), notice=0), to_delete, listed, **private, **changes)
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
         demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
         refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
@@ -782,6 +859,7 @@ def serve(
             font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
         ),
         css=CSS,
+        js=PAGE_JS,
         prevent_thread_lock=not block,
         quiet=not block,
         footer_links=["api"],

@@ -701,7 +701,67 @@ def test_browser_filters_narrow_the_answer(page, server):
     page.fill("#qa-filter-to input, #qa-filter-to textarea", "someday")
     page.fill("#qa-question textarea", QUESTION)
     page.keyboard.press("Enter")
-    page.get_by_text("date_to must be a date like 2017-04-05", exact=False).first.wait_for()
+    page.get_by_text("The To date must be a date like 2017-04-05", exact=False).first.wait_for()
+    assert page.dialogs == [] and page.external == []
+
+
+ERROR_BADGES = '[data-testid="status-tracker"] .error'
+
+
+def still_usable(page) -> None:
+    """No "Error" badge is left over any component, and a question typed now is answered."""
+    page.wait_for_timeout(300)  # time for a badge to appear, were one coming
+    assert page.locator(ERROR_BADGES).count() == 0
+    page.get_by_role("tab", name="Ask").click()
+    ask_in_browser(page, QUESTION)
+    assert ANSWER in page.locator("#qa-chat .bot-row").last.inner_text()
+
+
+@pytest.mark.slow
+def test_browser_shows_each_mistake_in_place_and_blocks_nothing(page, server, tmp_path):
+    notice = page.locator("#qa-ask-notice")
+    page.fill("#qa-question textarea", "   ")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#qa-ask-notice').innerText.includes('empty')")
+    assert page.locator("#qa-ask-notice [role=alert]").count() == 1
+    still_usable(page)
+    assert notice.inner_text().strip() == "", "an answered question clears the notice"
+
+    page.get_by_text("Filters", exact=True).click()
+    for field, value, message in (
+        ("#qa-filter-from", "someday", "The From date must be a date"),
+        ("#qa-filter-from", "2019-09", "The From date 2019-09-01 is after the To date 2019-01-31"),
+    ):
+        page.fill(f"{field} input, {field} textarea", value)
+        if value == "2019-09":
+            page.fill("#qa-filter-to input, #qa-filter-to textarea", "2019-01")
+        page.fill("#qa-question textarea", QUESTION)
+        page.keyboard.press("Enter")
+        page.get_by_text(message, exact=False).first.wait_for()
+        assert page.input_value("#qa-question textarea") == QUESTION, "the question stays to be asked again"
+        assert "date_from" not in notice.inner_text() and "date_to" not in notice.inner_text()
+        page.wait_for_timeout(300)
+        assert page.locator(ERROR_BADGES).count() == 0
+    page.fill("#qa-filter-from input, #qa-filter-from textarea", "")
+    page.fill("#qa-filter-to input, #qa-filter-to textarea", "")
+    page.fill("#qa-filter-place input, #qa-filter-place textarea", "Idleb")
+    page.fill("#qa-question textarea", QUESTION)
+    page.keyboard.press("Enter")
+    page.get_by_text("did you mean", exact=False).first.wait_for()
+    page.fill("#qa-filter-place input, #qa-filter-place textarea", "")
+    still_usable(page)
+
+    page.get_by_role("tab", name="Documents").click()
+    page.click("#qa-delete")
+    page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('Choose a report to delete first')")
+    still_usable(page)
+
+    page.get_by_role("tab", name="Documents").click()
+    image = tmp_path / "photo.txt"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    page.set_input_files("#qa-upload input[type=file]", str(image))
+    page.wait_for_function("() => document.querySelector('#qa-status').innerText.includes('photo.txt: this is a PNG image')")
+    still_usable(page)
     assert page.dialogs == [] and page.external == []
 
 
@@ -1055,6 +1115,8 @@ def test_browser_explains_a_bad_upload_and_keeps_working(browser, small_server, 
         assert "up to 6 kB each" in page.inner_text("#qa-upload")
         page.get_by_text("exceed the maximum allowed size", exact=False).first.wait_for()
         assert "long-report.txt" in page.inner_text("body")
+        # Gradio refuses it before any handler runs; its badge over the upload box is closed at once.
+        page.wait_for_function(f"() => document.querySelectorAll('{ERROR_BADGES}').length === 0")
 
         image = tmp_path / "photo.txt"
         image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
