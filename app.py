@@ -36,7 +36,10 @@ from pydantic import SecretStr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from qa import Answer, Assistant, Citation  # noqa: E402
+from qa.attribution import attribution_in_context  # noqa: E402
+from qa.chunking import split_sentences  # noqa: E402
 from qa.errors import ConfigError, QAError  # noqa: E402
+from qa.eventdates import event_date  # noqa: E402
 from qa.text import clean_question  # noqa: E402
 from qa.types import Filters  # noqa: E402
 
@@ -61,31 +64,80 @@ CSS = """
 .qa-source:hover, .qa-source:focus { border-color: #f97316; background: #fff7ed; }
 .qa-meta { color: #6b7280; font-size: .9em; }
 .qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
-.qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; }
+.qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; position: relative; }
+.qa-marker { font-weight: 600; text-decoration: none; }
 .qa-doc mark { background: #fde68a; padding: 0 .1em; }
 .qa-empty { color: #6b7280; }
 .qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 
-# A click on a source card sends which passage it names; the server re-reads and checks it.
+# A click on a source card, or on an answer's [n] in the chat, sends which passage it names; the
+# server re-reads and checks it. The document view follows the answer whose sources are shown: a
+# new answer, or an earlier one clicked, opens its first passage (an answer without one, none).
 SOURCES_JS = """
+const open = (from, user) => {
+  window.qaScrollPage = user;
+  trigger('click', {doc_id: from ? from.doc : '', start: from ? from.start : 0, end: from ? from.end : 0});
+  // The passage asked for may be the one already open (nothing changes then): go to it all the same.
+  if (user) setTimeout(() => {
+    if (!window.qaScrollPage) return;
+    window.qaScrollPage = false;
+    document.querySelector('#qa-document').scrollIntoView({block: 'nearest'});
+  }, 600);
+};
+window.qaOpenPassage = open;
 element.addEventListener('click', (event) => {
   const card = event.target.closest('.qa-source');
-  if (!card || !element.contains(card)) return;
-  trigger('click', {doc_id: card.dataset.doc, start: card.dataset.start, end: card.dataset.end});
+  if (card && element.contains(card)) open(card.dataset, true);
 });
+if (!window.qaMarkersHeard) {
+  window.qaMarkersHeard = true;
+  document.addEventListener('click', (event) => {
+    const marker = event.target.closest('#qa-chat .qa-marker');
+    if (!marker) return;
+    event.preventDefault();
+    const [, doc, start, end] = marker.getAttribute('href').split('/');
+    window.qaOpenPassage({doc: decodeURIComponent(doc), start, end}, true);
+  });
+}
+let shown = null;
+new MutationObserver(() => {
+  const first = element.querySelector('.qa-source');
+  const key = first ? [first.dataset.doc, first.dataset.start, first.dataset.end].join(':') : '';
+  if (key !== shown) { shown = key; open(first && first.dataset, false); }
+}).observe(element, {subtree: true, childList: true});
+"""
+
+# The document view keeps its highlighted passage in view: inside its scrolling text always, and
+# on the page too when the reader asked for it (not when a new answer opens it, which would carry
+# a phone's page away from the answer).
+VIEWER_JS = """
+new MutationObserver(() => {
+  const mark = element.querySelector('mark');
+  if (!mark) return;
+  const box = mark.closest('.qa-text');
+  box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  if (window.qaScrollPage) { window.qaScrollPage = false; element.scrollIntoView({block: 'nearest'}); }
+}).observe(element, {subtree: true, childList: true});
 """
 
 # Every mistake a handler sees is shown in place (see shown_in_place); what Gradio itself refuses
 # before a handler runs (a file over the size limit) gets its toast, which goes by itself, and an
 # "Error" badge over the component that stays until closed and blocks clicks into it: the page
-# closes those badges itself.
+# closes those badges itself. A chat message's accessible label is Gradio's raw Markdown ("\\.",
+# "**"): the page labels each by what it shows.
 PAGE_JS = """
 () => {
-  const close = () => document.querySelectorAll('[data-testid="status-tracker"] .error').forEach((badge) => {
-    badge.closest('[data-testid="status-tracker"]').querySelector('.clear-status button')?.click();
-  });
-  new MutationObserver(close).observe(document.body, {subtree: true, childList: true});
+  const tidy = () => {
+    document.querySelectorAll('[data-testid="status-tracker"] .error').forEach((badge) => {
+      badge.closest('[data-testid="status-tracker"]').querySelector('.clear-status button')?.click();
+    });
+    document.querySelectorAll('#qa-chat .message > [aria-label]').forEach((message) => {
+      const label = (message.closest('.bot-row') ? 'Answer: ' : 'Question: ') + message.innerText.trim();
+      if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
+    });
+  };
+  new MutationObserver(tidy).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['aria-label']});
 }
 """
 
@@ -174,19 +226,30 @@ def _source_line(c: Citation) -> str:
     return " · ".join(x for x in (c.source, c.date, c.attribution, when) if x)
 
 
+def _marker(c: Citation) -> str:
+    """A citation's "[n]" in the chat: a link that opens its passage in the document view."""
+    # (The chat's sanitiser keeps a link's address but drops data- attributes: the passage rides in it.)
+    where = f"#passage/{urllib.parse.quote(c.doc_id, safe='')}/{c.start}/{c.end}"
+    return f'<a class="qa-marker" href="{esc(where)}" title="{esc(c.title)}">[{c.n}]</a>'
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The chat message for a finished answer: the text with its [n] markers, then its sources."""
+    """The chat message for a finished answer: its text, the short answer in bold, each [n] a
+    link to its passage. The sources themselves are the Sources panel's cards, shown once."""
+    by_n = {c.n: c for c in answer.citations}
     pieces = _MARKER.split(answer.text)  # text, n, text, n, ...
-    body = "".join(md(p) if i % 2 == 0 else f"**\\[{p}\\]**" for i, p in enumerate(pieces))
-    sources = [
-        f"**\\[{c.n}\\]** *{md(c.title)}*{(' — ' + md(_source_line(c))) if _source_line(c) else ''}  \n"
-        f"“{md(' '.join(c.text.split()))}”"
-        for c in answer.citations
-    ]
+    short = answer.short_answer
+    body = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            body.append(_marker(by_n[int(piece)]) if int(piece) in by_n else md(f"[{piece}]"))
+        elif short and i == 0 and piece.lower().startswith(short.lower()):
+            body.append(f"**{md(piece[: len(short)])}**{md(piece[len(short) :])}")
+        else:
+            body.append(md(piece))
     if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
-        nearby = "\n\n**Nearby, not an answer**\n\n" + "\n\n".join(sources) if sources else ""
-        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {body}</span>{nearby}'
-    return body + "\n\n**Sources**\n\n" + "\n\n".join(sources)
+        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
+    return "".join(body)
 
 
 def sources_html(answer: Answer | None) -> str:
@@ -201,14 +264,14 @@ def sources_html(answer: Answer | None) -> str:
             "No passage in the reports answers this question.</p></div>"
         )
     cards = [
-        f'<button type="button" class="qa-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
+        f'<button type="button" class="qa-source" data-n="{c.n}" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
         f'data-end="{c.end}" title="Open this passage in its report">'
         f'<strong>[{c.n}]</strong> <span class="qa-title">{esc(c.title)}</span> '
         f'<span class="qa-meta">{esc(_source_line(c))}</span>'
         f"<blockquote>{esc(c.text)}</blockquote></button>"
         for c in answer.citations
     ]
-    hint = '<p class="qa-meta">Click a source to read it in its report; click an earlier answer to see its sources.</p>'
+    hint = '<p class="qa-meta">Click a source or its [n] in the answer to read it in its report; click an earlier answer to see its sources.</p>'
     if answer.abstained:
         hint = '<p class="qa-empty qa-abstained">No passage answers this question; this is what the reports say nearby.</p>' + hint
     return '<div class="qa-sources"><h3>Sources</h3>' + "".join(cards) + hint + "</div>"
@@ -322,11 +385,22 @@ def open_source(assistant: Assistant, doc_id: Any, start: Any, end: Any) -> str:
         hi = next((i for i in range(hi, end, -1) if text[i].isspace()), hi)
     meta = " · ".join(x for x in (document.source, document.date, document.place) if x)
     return (
-        f'<div class="qa-doc"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>'
+        f'<div class="qa-doc"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
         f'<div class="qa-text">{"… " if lo > 0 else ""}{esc(text[lo:start])}'
         f'<mark id="qa-passage">{esc(text[start:end])}</mark>{esc(text[end:hi])}{" …" if hi < len(text) else ""}'
         "</div></div>"
     )
+
+
+def _told(text: str, start: int, end: int, report_date: str) -> str:
+    """Who the passage says is its source and when its event happened, as its citation says
+    (the sentence before it lends a "He said" its speaker)."""
+    window = max(0, start - CONTEXT_CHARS)
+    before = split_sentences(text[window:start])
+    said = attribution_in_context(text[start:end], text[window + before[-1].start : window + before[-1].end] if before else "")
+    when = event_date(text[start:end], report_date)
+    told = [f"source: {said.words}" if said else "", f"event: {when.words} ({when.value})" if when else ""]
+    return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
 
 
 def document_rows(assistant: Assistant) -> list[list[Any]]:
@@ -493,7 +567,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(
-                        label="Chat", height=460, latex_delimiters=[], sanitize_html=True, elem_id="qa-chat"
+                        label="Chat", show_label=False, buttons=["copy", "copy_all"], height=460, latex_delimiters=[], sanitize_html=True, elem_id="qa-chat"
                     )
                     question = gr.Textbox(
                         label="Question",
@@ -518,7 +592,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
                 with gr.Column(scale=2):
                     sources = gr.HTML(sources_html(None), js_on_load=SOURCES_JS, elem_id="qa-sources")
-                    viewer = gr.HTML(_empty_document_view(), elem_id="qa-document")
+                    viewer = gr.HTML(_empty_document_view(), js_on_load=VIEWER_JS, elem_id="qa-document")
         with gr.Tab("Documents"):
             table = gr.Dataframe(
                 headers=TABLE_HEADERS,
@@ -567,9 +641,16 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             return earlier_sources(p, evt.index)
 
         chat.select(on_message_click, panels, sources, **private)
+        # The chat's own Clear empties every part of the conversation: its sources, the open
+        # passage, a notice.
+        chat.clear(
+            lambda: ({}, sources_html(None), _empty_document_view(), ""), None, [panels, sources, viewer, ask_notice], **private
+        )
 
         def on_source_click(evt: gr.EventData) -> str:
             data = getattr(evt, "_data", None) or {}
+            if not data.get("doc_id"):  # the answer shown has no passage
+                return _empty_document_view()
             return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
 
         sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, **private)

@@ -77,15 +77,18 @@ def test_chat_streams_the_answer_then_shows_cited_sources(assistant):
     assert panels == {1: panel}
     assert textbox == "" and [m["role"] for m in history] == ["user", "assistant"]
     final = history[-1]["content"]
-    assert ANSWER in final and "**\\[1\\]**" in final and "**Sources**" in final
-    assert "TRT World" in final and "2019" in final  # outlet and date under the answer
     answer = assistant.ask(QUESTION)
     first = answer.citations[0]
+    # The answer with its [1] a link to the passage; the sources are shown once, as the panel's cards.
+    assert ANSWER in final and f'href="#passage/{first.doc_id}/{first.start}/{first.end}"' in final and ">[1]</a>" in final
+    assert app.esc(first.text) not in final and "Sources" not in final
     assert f'data-doc="{first.doc_id}" data-start="{first.start}" data-end="{first.end}"' in panel
-    assert app.esc(first.text) in panel and "2019-08-29" in panel
+    assert app.esc(first.text) in panel and "2019-08-29" in panel and "TRT World" in panel
 
     view = app.open_source(assistant, first.doc_id, first.start, first.end)
     assert f'<mark id="qa-passage">{app.esc(first.text)}</mark>' in view
+    # Who says it and when it happened, as its citation has them.
+    assert app.esc(f"source: {first.attribution}") in view and app.esc(f"event: {first.event_date_words} ({first.event_date})") in view
     before, after = view.split("<mark", 1)[0], view.split("</mark>", 1)[1]
     assert len(before) > 200 and len(after) > 200, "the passage should come with the text around it"
 
@@ -644,6 +647,14 @@ def page(browser, server):
     page.close()
 
 
+# Whether the element is inside the visible part of its scrolling box (and of the window).
+VISIBLE_IN_ITS_BOX = """(selector) => {
+  const mark = document.querySelector(selector), box = mark.closest('.qa-text');
+  const m = mark.getBoundingClientRect(), b = box.getBoundingClientRect();
+  return m.top >= b.top - 1 && m.top < b.bottom && m.top < window.innerHeight;
+}"""
+
+
 def ask_in_browser(page, question: str) -> None:
     """Type a question, press Enter and wait until its answer has finished streaming."""
     answers = page.locator("#qa-chat .bot-row").count()
@@ -660,13 +671,15 @@ def test_browser_asks_sees_a_cited_answer_and_opens_the_source(page, server):
     ask_in_browser(page, QUESTION)
     page.wait_for_selector("#qa-sources .qa-source")
     chat = page.inner_text("#qa-chat")
-    assert ANSWER in chat and "[1]" in chat and "Sources" in chat
     citation = assistant.ask(QUESTION).citations[0]
+    assert ANSWER in chat and "[1]" in chat and chat.count(citation.text) == 1, "the answer quotes it; no list of sources repeats it"
     assert citation.text in page.inner_text("#qa-sources .qa-source >> nth=0")
-    page.click("#qa-sources .qa-source >> nth=0")
+    # A new answer opens its first passage, highlighted and scrolled into its view.
     page.wait_for_selector("#qa-document mark")
     assert page.inner_text("#qa-document mark").strip() == citation.text
     assert "Bashar al Assad" in page.inner_text("#qa-document .qa-text")  # surrounding text
+    assert "SOHR" in page.inner_text("#qa-document .qa-meta >> nth=1")  # who says it
+    assert page.evaluate(VISIBLE_IN_ITS_BOX, "#qa-document mark")
     if os.environ.get("QA_SCREENSHOT"):  # `make screenshot` refreshes the README picture
         page.screenshot(path=os.environ["QA_SCREENSHOT"])
 
@@ -674,9 +687,24 @@ def test_browser_asks_sees_a_cited_answer_and_opens_the_source(page, server):
     page.wait_for_selector("#qa-chat .qa-abstained")  # styled apart from answers
     assert "No answer in the reports" in page.inner_text("#qa-chat .qa-abstained")
     page.wait_for_function("() => document.querySelector('#qa-sources').innerText.includes('No passage')")
+    page.wait_for_selector("#qa-document mark", state="detached")  # the view follows: no passage
+    # The first answer's [1] opens its passage again, from the keyboard too.
+    page.focus("#qa-chat .qa-marker >> nth=0")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#qa-document mark")
+    assert page.inner_text("#qa-document mark").strip() == citation.text
+    page.locator("#qa-chat .bot-row").nth(1).click()  # the view follows the answer clicked
+    page.wait_for_function("() => document.querySelector('#qa-sources').innerText.includes('No passage')")
+    page.wait_for_selector("#qa-document mark", state="detached")
     page.locator("#qa-chat .bot-row").first.click()  # an earlier answer brings its sources back
     page.wait_for_selector("#qa-sources .qa-source")
     assert ANSWER in page.inner_text("#qa-sources")
+    page.wait_for_selector("#qa-document mark")  # and its passage
+
+    page.locator("#qa-chat button[aria-label=Clear]").click()  # the chat's Clear clears everything
+    page.wait_for_function("() => document.querySelector('#qa-sources').innerText.includes('Ask a question')")
+    page.wait_for_selector("#qa-document mark", state="detached")
+    assert page.locator("#qa-chat .bot-row").count() == 0
     assert page.dialogs == [] and page.external == []
 
 
@@ -1256,4 +1284,4 @@ def test_a_chat_follow_up_is_read_against_the_question_before(corpus_assistant):
     *_, (_, history, _, _) = app.respond(corpus_assistant, first, [], "hybrid", 5)
     as_sent_back = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in history]
     *_, (_, history, _, _) = app.respond(corpus_assistant, "And how many were injured?", as_sent_back, "hybrid", 5)
-    assert history[-1]["content"].startswith("34, according to SOHR") and "Read as a follow\\-up to" in history[-1]["content"]
+    assert history[-1]["content"].startswith("**34**, according to SOHR") and "Read as a follow\\-up to" in history[-1]["content"]
