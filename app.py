@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from qa.attribution import attribution_in_context  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
 from qa.errors import ConfigError, QAError  # noqa: E402
 from qa.eventdates import event_date  # noqa: E402
-from qa.text import clean_question  # noqa: E402
+from qa.text import clean_question, quantity  # noqa: E402
 from qa.types import Filters  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ CSS = """
 .qa-marker { font-weight: 600; text-decoration: none; }
 .qa-doc mark { background: #fde68a; padding: 0 .1em; }
 .qa-empty { color: #6b7280; }
+#qa-documents { --font-mono: var(--font); }
+#qa-documents table, #qa-documents td, #qa-documents th { font-family: var(--font); }
+#qa-delete-confirm { padding: .5em .7em; }
 .qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 
@@ -409,18 +413,41 @@ def document_rows(assistant: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
 
 
-def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any]:
-    """(status, table rows, delete choices, outlet filter choices), from one read of the document list."""
+def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any, str]:
+    """(status, table rows, delete choices, outlet filter choices, counts), from one read of the
+    document list; each outlet with its number of reports."""
     rows = document_rows(assistant)
     choices = [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in rows]
-    outlets = sorted({row[1] for row in rows if row[1]}, key=str.casefold)
-    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets)
+    by_outlet = Counter(row[1] for row in rows if row[1])
+    outlets = [(f"{name} ({n})", name) for name, n in sorted(by_outlet.items(), key=lambda kv: kv[0].casefold())]
+    chunks = sum(int(row[4] or 0) for row in rows)
+    told = " · ".join((quantity(len(rows), "report"), quantity(chunks, "chunk"), quantity(len(by_outlet), "outlet")))
+    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told
+
+
+def deletion_question(assistant: Assistant, doc_id: str | None) -> str:
+    """What the confirmation of a deletion asks, naming the report.
+
+    Raises:
+        gr.Error: no report is chosen, or it is gone.
+    """
+    if not doc_id:
+        raise ui_error("Choose a report to delete first.")
+    try:
+        document = assistant.document(doc_id)
+    except QAError as exc:
+        raise ui_error(str(exc)) from exc
+    about = ", ".join(x for x in (document.source, document.date) if x)
+    return (
+        f"Delete **{md(document.title)}**{md(f' ({about})') if about else ''} and its "
+        f"{md(quantity(document.chunks, 'chunk'))} from the index? Its file, if any, is not touched."
+    )
 
 
 def ingest_uploads(
     assistant: Assistant, files: list[Any] | None, progress: gr.Progress | None = None
-) -> tuple[str, list[list[Any]], Any, Any]:
-    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices).
+) -> tuple[str, list[list[Any]], Any, Any, str]:
+    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices, counts).
 
     The uploaded copies are removed once read. Files that fail are named in the status (all
     failing raises gr.Error) and the rest still land.
@@ -523,8 +550,8 @@ def _sweep_upload_strays() -> None:
             continue
 
 
-def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any]:
-    """Delete the chosen report; returns (status, table rows, delete choices, outlet choices)."""
+def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any, str]:
+    """Delete the chosen report; returns (status, table rows, delete choices, outlet choices, counts)."""
     if not doc_id:
         raise ui_error("Choose a report to delete first.")
     try:
@@ -594,11 +621,18 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                     sources = gr.HTML(sources_html(None), js_on_load=SOURCES_JS, elem_id="qa-sources")
                     viewer = gr.HTML(_empty_document_view(), js_on_load=VIEWER_JS, elem_id="qa-document")
         with gr.Tab("Documents"):
+            counts = gr.Markdown(elem_id="qa-document-counts")
+            # Every column in view at 1280 px, titles wrapping (a phone scrolls it sideways); a header
+            # click sorts, the box searches.
             table = gr.Dataframe(
                 headers=TABLE_HEADERS,
                 datatype="str",
                 interactive=False,
                 wrap=True,
+                column_widths=["440px", "150px", "110px", "190px", "80px", "170px"],
+                show_search="search",
+                buttons=["copy"],
+                max_height=520,
                 label="Ingested reports",
                 elem_id="qa-documents",
             )
@@ -611,7 +645,13 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                 )
                 with gr.Column():
                     to_delete = gr.Dropdown(label="Report to delete", choices=[], elem_id="qa-delete-choice")
-                    delete = gr.Button("Delete report", variant="stop", elem_id="qa-delete")
+                    delete = gr.Button("Delete report…", variant="secondary", elem_id="qa-delete")
+                    # A deletion is confirmed, naming the report, before it is done.
+                    with gr.Group(visible=False, elem_id="qa-delete-confirm") as confirm:
+                        confirm_text = gr.Markdown(elem_id="qa-delete-question")
+                        with gr.Row():
+                            confirmed = gr.Button("Delete it", variant="stop", elem_id="qa-delete-yes")
+                            cancelled = gr.Button("Keep it", elem_id="qa-delete-no")
             with gr.Row():
                 status = gr.Markdown(elem_id="qa-status")
                 refresh = gr.Button("Refresh list", size="sm", scale=0)
@@ -655,19 +695,27 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, **private)
 
-        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any]:
+        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any, str]:
             return ingest_uploads(assistant, files, progress)
 
         # Empty the file box either way, so a failed file is not sent again with the next upload.
-        listed = [status, table, to_delete, outlets]
+        listed = [status, table, to_delete, outlets, counts]
         # A mistake there shows in the status line beside them, in place of the last status.
         uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
         uploaded.success(lambda: None, None, upload, **private)
         uploaded.failure(lambda: None, None, upload, **private)
-        def on_delete(doc_id: str | None) -> tuple[str, Any, Any, Any]:
-            return delete_document(assistant, doc_id)
+        def on_delete_asked(doc_id: str | None) -> tuple[Any, str, str]:
+            return gr.update(visible=True), deletion_question(assistant, doc_id), ""
 
-        delete.click(shown_in_place(on_delete, len(listed), notice=0), to_delete, listed, **private, **changes)
+        def on_delete(doc_id: str | None) -> tuple[Any, ...]:
+            return (*delete_document(assistant, doc_id), gr.update(visible=False))
+
+        delete.click(shown_in_place(on_delete_asked, 3, notice=2), to_delete, [confirm, confirm_text, status], **private)
+        confirmed.click(
+            shown_in_place(on_delete, len(listed) + 1, notice=0), to_delete, [*listed, confirm], **private, **changes
+        )
+        cancelled.click(lambda: gr.update(visible=False), None, confirm, **private)
+        to_delete.change(lambda: gr.update(visible=False), None, confirm, **private)  # another choice: ask again
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
         demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
         refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)

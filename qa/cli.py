@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from .errors import QAError
+from .text import quantity
 
 EXIT_ERROR = 1  # a QAError: the user's input or the environment, explained in one line
 
@@ -251,7 +252,7 @@ def docs(index_dir: str | None, as_json: bool) -> None:
     for d in documents:
         outlet = ", ".join(x for x in (d.source, d.date, d.place) if x)
         gone = "  (no longer in its input: qa ingest --prune removes it)" if not d.locations else ""
-        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{d.chunks} chunks]{gone}"))
+        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{quantity(d.chunks, 'chunk')}]{gone}"))
 
 
 @main.command()

@@ -67,6 +67,11 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
+def quantity(n: int, noun: str) -> str:
+    """ "1 chunk", "11 chunks": a count with its noun in the number it takes."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def spelled_like(term: str, known: Iterable[str]) -> bool:
     """Whether a known stem is a spelling variant of `term` (Maaret / Maarat, a typo): the same
     first two letters and a close match."""

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .text import quantity
 
 
 @dataclass
@@ -314,5 +315,5 @@ class IngestReport:
             gone = f", {len(self.removed)} no longer in the input removed"
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged, "
-            f"{len(self.failed)} failed{repeated}{gone}; {self.chunks} chunks written"
+            f"{len(self.failed)} failed{repeated}{gone}; {quantity(self.chunks, 'chunk')} written"
         )

@@ -3,6 +3,7 @@ headless Chromium (Debian's) driven by Playwright, including the injection test.
 
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -110,8 +111,9 @@ def test_history_is_kept_and_abstentions_look_different(assistant):
 
 @pytest.mark.slow
 def test_chat_filters_narrow_the_search_and_show_in_the_question(assistant):
-    outlets = app._documents_outputs(assistant, "")[3]["choices"]
-    assert outlets == ["TRT World"]
+    _, _, _, listed, counts = app._documents_outputs(assistant, "")
+    assert listed["choices"] == [("TRT World (1)", "TRT World")] and counts == "1 report · 11 chunks · 1 outlet"
+    outlets = [value for _, value in listed["choices"]]
     kept = run_chat_filtered(assistant, source=outlets, place="Idlib", date_from="2019-08")
     asked, answered = kept[1][0]["content"], kept[1][1]["content"]
     assert f"*Only {app.md('outlet TRT World, place Idlib, from 2019-08-01')}*" in asked
@@ -161,7 +163,7 @@ def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path, monkeypa
     private.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private))
     upload = write_upload(tmp_path / "gradio", "afrin-floods.txt", NEW_REPORT)
-    status, rows, choices, _ = app.ingest_uploads(assistant, [upload])
+    status, rows, choices, _, _ = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status
     assert not Path(upload).exists(), "the uploaded copy is removed once ingested"
     assert not list(private.iterdir()), "so is the private copy"
@@ -173,8 +175,10 @@ def test_upload_is_answerable_at_once_then_deleted(assistant, tmp_path, monkeypa
     answer = assistant.ask(NEW_QUESTION)
     assert "340" in answer.text and answer.citations[0].doc_id == doc_id
 
-    status, rows, _, _ = app.delete_document(assistant, doc_id)
-    assert "Deleted" in status and "Afrin" in status
+    chunks = app.quantity(assistant.document(doc_id).chunks, "chunk")
+    assert app.deletion_question(assistant, doc_id) == f"Delete **Flooding cuts road to Afrin camps** and its {chunks} from the index? Its file, if any, is not touched."
+    status, rows, _, _, counts = app.delete_document(assistant, doc_id)
+    assert "Deleted" in status and "Afrin" in status and counts == "1 report · 11 chunks · 1 outlet"
     assert all(r[5] != doc_id for r in rows) and len(rows) == 1
     answer = assistant.ask(NEW_QUESTION)
     assert all(c.doc_id != doc_id for c in answer.citations)
@@ -189,7 +193,7 @@ def test_a_collection_can_be_uploaded(assistant, tmp_path):
         "wire.csv",
         "title,text,outlet\nAfrin floods,Heavy rain flooded 340 tents near Deir Ballut.,Wire A\nBroken\n",
     )
-    status, rows, _, _ = app.ingest_uploads(assistant, [upload])
+    status, rows, _, _, _ = app.ingest_uploads(assistant, [upload])
     assert "1 added" in status and "1 failed" in status
     assert "upload&#58;wire\\.csv, row 2&#58; has 1 fields" in status and str(tmp_path) not in status
     doc = assistant.document(next(r[5] for r in rows if r[0] == "Afrin floods"))
@@ -201,7 +205,7 @@ def test_same_name_uploads_are_two_reports(assistant, tmp_path):
     first = write_upload(tmp_path / "gradio", "report.txt", NEW_REPORT)
     second = write_upload(tmp_path / "gradio", "report.txt", "Another outlet, another day.\n\nShelling hit Saraqib.\n")
     app.ingest_uploads(assistant, [first])
-    status, rows, _, _ = app.ingest_uploads(assistant, [second])
+    status, rows, _, _, _ = app.ingest_uploads(assistant, [second])
     assert "1 added" in status and "0 replaced" in status
     assert len(rows) == 3
 
@@ -213,7 +217,7 @@ def test_a_bad_upload_is_explained_and_the_rest_land(assistant, tmp_path):
         app.ingest_uploads(assistant, [png])
     good = write_upload(tmp_path / "gradio", "afrin.txt", NEW_REPORT)
     empty = write_upload(tmp_path / "gradio", "empty.md", "")
-    status, rows, _, _ = app.ingest_uploads(assistant, [good, empty])
+    status, rows, _, _, _ = app.ingest_uploads(assistant, [good, empty])
     assert "1 added" in status and "Not ingested:** upload&#58;empty\\.md" in status
     assert str(tmp_path) not in status, "temporary paths are not shown"
     assert len(rows) == 2
@@ -274,7 +278,7 @@ def test_uploads_are_read_from_a_private_folder_under_clean_names(assistant, tmp
         write_upload(tmp_path / "gradio", "..hidden report.txt", NEW_REPORT),
         write_upload(tmp_path / "gradio", "rapport d'été (1);rm -rf.md", "Shelling hit Saraqib on Monday.\n"),
     ]
-    status, _, _, _ = app.ingest_uploads(assistant, uploads, progress)
+    status, _, _, _, _ = app.ingest_uploads(assistant, uploads, progress)
     assert "2 added" in status
     assert sorted(set(seen)) == [(0o700, "0-hidden_report.txt"), (0o700, "1-rapport_d_été_1_rm_-rf.md")]
     assert not list((tmp_path / "tmp").iterdir()), "the private copies are removed after the ingest"
@@ -816,6 +820,13 @@ def test_browser_upload_ask_delete(page, server, tmp_path, monkeypatch):
     page.click("#qa-delete-choice input")
     page.get_by_role("option", name="Flooding cuts road to Afrin camps", exact=False).click()
     page.click("#qa-delete")
+    # Asked first, naming the report; kept when the answer is no.
+    page.wait_for_function("() => document.querySelector('#qa-delete-question')?.innerText.includes('Delete Flooding cuts road to Afrin camps')")
+    page.click("#qa-delete-no")
+    page.wait_for_selector("#qa-delete-yes", state="hidden")
+    assert "Afrin" in page.inner_text("#qa-documents")
+    page.click("#qa-delete")
+    page.click("#qa-delete-yes")
     page.wait_for_function("() => document.querySelector('#qa-status')?.innerText.includes('Deleted')")
     assert "Afrin" not in page.inner_text("#qa-documents")
     assert all("Afrin" not in d.title for d in server[0].documents())
@@ -1190,7 +1201,7 @@ def test_a_mix_of_bad_uploads_names_each_and_lands_the_good_ones(assistant, tmp_
     huge = Path(write_upload(gradio, "huge.txt", b""))
     with huge.open("wb") as handle:
         handle.truncate(50_000_000)
-    status, rows, _, _ = app.ingest_uploads(assistant, [*uploads, str(huge)])
+    status, rows, _, _, _ = app.ingest_uploads(assistant, [*uploads, str(huge)])
     assert "2 added" in status and "6 failed" in status
     assert str(tmp_path) not in status, "temporary paths are not shown"
     for shown in [
@@ -1285,3 +1296,47 @@ def test_a_chat_follow_up_is_read_against_the_question_before(corpus_assistant):
     as_sent_back = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in history]
     *_, (_, history, _, _) = app.respond(corpus_assistant, "And how many were injured?", as_sent_back, "hybrid", 5)
     assert history[-1]["content"].startswith("**34**, according to SOHR") and "Read as a follow\\-up to" in history[-1]["content"]
+
+
+@pytest.mark.slow
+def test_browser_documents_table_shows_every_column_sorts_and_searches(page, server, tmp_path):
+    assistant = server[0]
+    (tmp_path / "aleppo.md").write_text(
+        "---\ntitle: Government forces and allied militias advance on rebel-held districts of eastern Aleppo as "
+        "thousands flee towards the Kurdish-held Sheikh Maqsoud neighbourhood\noutlet: Al Arabiya\ndate: 2016-11-28\n"
+        "place: Aleppo, Syria\n---\nGovernment forces advanced on eastern Aleppo on Monday.\n"
+    )
+    (tmp_path / "douma.md").write_text(
+        "---\ntitle: Air strikes hit Douma market\noutlet: Reuters\ndate: 2015-08-16\nplace: Douma\n---\n"
+        "Air strikes hit a market in Douma on Sunday.\n"
+    )
+    added = assistant.ingest([tmp_path]).added
+    try:
+        page.reload()
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_function("() => document.querySelector('#qa-documents')?.innerText.includes('Douma')")
+        documents = assistant.documents()
+        chunks = sum(d.chunks for d in documents)
+        assert page.inner_text("#qa-document-counts").strip() == f"{len(documents)} reports · {chunks} chunks · 3 outlets"
+        headers = page.evaluate(
+            "() => [...document.querySelectorAll('#qa-documents thead th')].map(th => [th.innerText.trim(), th.getBoundingClientRect().right])"
+        )
+        assert [h for h, _ in headers] == app.TABLE_HEADERS and all(right <= 1280 for _, right in headers)
+        assert "mono" not in page.evaluate("() => getComputedStyle(document.querySelector('#qa-documents tbody td')).fontFamily")
+
+        def dates() -> list[str]:
+            return re.findall(r"\b\d{4}-\d{2}-\d{2}\b", page.inner_text("#qa-documents"))
+
+        assert dates() == ["2019-08-29", "2016-11-28", "2015-08-16"]  # newest first
+        header = page.locator("#qa-documents thead th", has_text="Date")
+        header.hover()
+        header.locator("button[aria-label='Open cell menu']").click(force=True)
+        page.get_by_text("Sort ascending").first.click()
+        page.wait_for_function("() => document.querySelector('#qa-documents').innerText.indexOf('2015') < document.querySelector('#qa-documents').innerText.indexOf('2019')")
+        assert dates() == ["2015-08-16", "2016-11-28", "2019-08-29"]
+        page.fill("#qa-documents input[placeholder^=Search]", "Douma")
+        page.wait_for_function("() => !document.querySelector('#qa-documents').innerText.includes('2019-08-29')")
+        assert dates() == ["2015-08-16"]
+    finally:
+        for doc_id in added:
+            assistant.delete(doc_id)
