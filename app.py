@@ -39,7 +39,9 @@ from starlette.middleware import Middleware  # noqa: E402
 from qa import Answer, Assistant, Citation  # noqa: E402
 from qa.attribution import attribution_in_context  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
+from qa.config import BUNDLED_CORPUS_DIR  # noqa: E402
 from qa.errors import ConfigError, QAError  # noqa: E402
+from qa.examples import example_questions  # noqa: E402
 from qa.eventdates import event_date  # noqa: E402
 from qa.text import clean_question, quantity  # noqa: E402
 from qa.types import Filters  # noqa: E402
@@ -604,7 +606,10 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         elem_id="qa-question",
                     )
                     ask_notice = gr.HTML("", elem_id="qa-ask-notice")
-                    gr.Examples(examples=[[q] for q in settings.example_questions], inputs=[question], label="Try")
+                    # Questions about the reports loaded, in full; a click puts one in the box.
+                    examples = gr.Dataset(
+                        components=[gr.Textbox(visible=False)], samples=[], label="Try", elem_id="qa-examples", samples_per_page=6
+                    )
                     with gr.Accordion("Filters", open=False):
                         with gr.Row():
                             outlets = gr.Dropdown(
@@ -657,6 +662,14 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                 refresh = gr.Button("Refresh list", size="sm", scale=0)
 
         private = {"api_visibility": "private"}
+        made: dict[tuple[str, ...], list[str]] = {}  # example questions by the reports loaded
+
+        def on_examples() -> Any:
+            loaded = tuple(sorted(f"{d.doc_id}:{d.content_hash}" for d in assistant.documents()))
+            if loaded not in made:
+                made.clear()
+                made[loaded] = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
+            return gr.update(samples=[[q] for q in made[loaded]])
 
         panels = gr.State({})
 
@@ -702,7 +715,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         listed = [status, table, to_delete, outlets, counts]
         # A mistake there shows in the status line beside them, in place of the last status.
         uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
-        uploaded.success(lambda: None, None, upload, **private)
+        uploaded.success(lambda: None, None, upload, **private).then(on_examples, None, examples, **private)
         uploaded.failure(lambda: None, None, upload, **private)
         def on_delete_asked(doc_id: str | None) -> tuple[Any, str, str]:
             return gr.update(visible=True), deletion_question(assistant, doc_id), ""
@@ -711,14 +724,20 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             return (*delete_document(assistant, doc_id), gr.update(visible=False))
 
         delete.click(shown_in_place(on_delete_asked, 3, notice=2), to_delete, [confirm, confirm_text, status], **private)
-        confirmed.click(
+        deleted = confirmed.click(
             shown_in_place(on_delete, len(listed) + 1, notice=0), to_delete, [*listed, confirm], **private, **changes
         )
+        deleted.then(on_examples, None, examples, **private)
         cancelled.click(lambda: gr.update(visible=False), None, confirm, **private)
         to_delete.change(lambda: gr.update(visible=False), None, confirm, **private)  # another choice: ask again
         # Reports ingested by another process (qa ingest) show up on load or on refresh.
-        demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
-        refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private)
+        demo.load(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
+            on_examples, None, examples, **private
+        )
+        refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
+            on_examples, None, examples, **private
+        )
+        examples.click(lambda sample: sample[0] if sample else gr.update(), examples, question, **private)
 
         def ask(
             question: str,

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
             "How many people has the offensive displaced?",
             "Where did Erdogan meet Putin?",
         ],
-        description="Questions the web app offers on first load (they are about the bundled TRT World report).",
+        description="The bundled TRT World report's questions, offered by the web app while it is loaded (see qa.examples).",
     )
 
     @field_validator("embedding_model")
