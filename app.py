@@ -61,7 +61,7 @@ DOCUMENT_CHANGES = "document-changes"
 
 CSS = """
 .qa-abstained { color: #6b7280; font-style: italic; border-left: 3px solid #d1d5db; padding-left: .6em; display: block; }
-.qa-sources h3, .qa-doc h3 { margin: 0 0 .4em 0; font-size: 1rem; }
+.qa-sources h2, .qa-doc h3 { margin: 0 0 .4em 0; font-size: 1rem; }
 .qa-source { display: block; width: 100%; text-align: left; margin: 0 0 .5em 0; padding: .5em .7em;
   border: 1px solid #d1d5db; border-radius: 6px; background: #fafafa; cursor: pointer; font: inherit; color: inherit; }
 .qa-source:hover, .qa-source:focus { border-color: #f97316; background: #fff7ed; }
@@ -69,6 +69,7 @@ CSS = """
 .qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
 .qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; position: relative; }
 .qa-marker { font-weight: 600; text-decoration: none; }
+.qa-followup { display: block; color: #4b5563; font-size: .9em; }
 .qa-doc mark { background: #fde68a; padding: 0 .1em; }
 .qa-empty { color: #6b7280; }
 #qa-documents { --font-mono: var(--font); }
@@ -108,10 +109,12 @@ if (!window.qaMarkersHeard) {
 }
 let shown = null;
 new MutationObserver(() => {
+  // (While an answer is on its way its panel only says so: the passage open stays till it comes.)
+  if (element.querySelector('.qa-answering')) { shown = null; return; }
   const first = element.querySelector('.qa-source');
   const key = first ? [first.dataset.doc, first.dataset.start, first.dataset.end].join(':') : '';
   if (key !== shown) { shown = key; open(first && first.dataset, false); }
-}).observe(element, {subtree: true, childList: true});
+}).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
 """
 
 # The document view keeps its highlighted passage in view: inside its scrolling text always, and
@@ -124,7 +127,7 @@ new MutationObserver(() => {
   const box = mark.closest('.qa-text');
   box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
   if (window.qaScrollPage) { window.qaScrollPage = false; element.scrollIntoView({block: 'nearest'}); }
-}).observe(element, {subtree: true, childList: true});
+}).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
 """
 
 # Every mistake a handler sees is shown in place (see shown_in_place); what Gradio itself refuses
@@ -243,7 +246,12 @@ def answer_markdown(answer: Answer) -> str:
     """The chat message for a finished answer: its text, the short answer in bold, each [n] a
     link to its passage. The sources themselves are the Sources panel's cards, shown once."""
     by_n = {c.n: c for c in answer.citations}
-    pieces = _MARKER.split(answer.text)  # text, n, text, n, ...
+    text, note = answer.text, ""
+    taken = taken_topic(answer)
+    if taken:  # said above the answer, in words, rather than after it in brackets
+        text = text.removesuffix(f' (Read as a follow-up to "{answer.follow_up_of}".)')
+        note = f'<span class="qa-followup">Taking “{md(taken)}” from your question “{md(answer.follow_up_of)}”.</span>\n\n'
+    pieces = _MARKER.split(text)  # text, n, text, n, ...
     short = answer.short_answer
     body = []
     for i, piece in enumerate(pieces):
@@ -254,20 +262,30 @@ def answer_markdown(answer: Answer) -> str:
         else:
             body.append(md(piece))
     if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
-        return f'<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
-    return "".join(body)
+        return f'{note}<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
+    return note + "".join(body)
+
+
+def taken_topic(answer: Answer) -> str:
+    """What a follow-up took from the earlier question ("civilians were killed in Maarat al
+    Numan on Wednesday"): the words `Assistant.ask` added to it, in brackets; "" for a question
+    read on its own."""
+    asked = answer.question.strip()
+    if not answer.follow_up_of or not (answer.asked_as.startswith(f"{asked} (") and answer.asked_as.endswith(")")):
+        return ""
+    return answer.asked_as[len(asked) + 2 : -1]
 
 
 def sources_html(answer: Answer | None) -> str:
     """The Sources panel: one clickable card per citation, with title, outlet, date and passage."""
     if answer is None:
         return (
-            '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty">Ask a question to see its sources.</p></div>'
+            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty">Ask a question to see its sources.</p></section>'
         )
     if answer.abstained and not answer.citations:
         return (
-            '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty qa-abstained">'
-            "No passage in the reports answers this question.</p></div>"
+            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-abstained">'
+            "No passage in the reports answers this question.</p></section>"
         )
     cards = [
         f'<button type="button" class="qa-source" data-n="{c.n}" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
@@ -280,10 +298,10 @@ def sources_html(answer: Answer | None) -> str:
     hint = '<p class="qa-meta">Click a source or its [n] in the answer to read it in its report; click an earlier answer to see its sources.</p>'
     if answer.abstained:
         hint = '<p class="qa-empty qa-abstained">No passage answers this question; this is what the reports say nearby.</p>' + hint
-    return '<div class="qa-sources"><h3>Sources</h3>' + "".join(cards) + hint + "</div>"
+    return '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>' + "".join(cards) + hint + "</section>"
 
 
-_ANSWERING = '<div class="qa-sources"><h3>Sources</h3><p class="qa-empty">Answering…</p></div>'
+_ANSWERING = '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-answering">Answering…</p></section>'
 
 
 def _size(n_bytes: int) -> str:
@@ -294,7 +312,7 @@ def _size(n_bytes: int) -> str:
 
 
 def _empty_document_view() -> str:
-    return '<div class="qa-doc"><p class="qa-empty">Click a source to read it in its report.</p></div>'
+    return '<section class="qa-doc" aria-label="Passage in its report"><p class="qa-empty">Click a source to read it in its report.</p></section>'
 
 
 # -- handlers: plain functions of an Assistant ----------------------------------------------
@@ -391,10 +409,10 @@ def open_source(assistant: Assistant, doc_id: Any, start: Any, end: Any) -> str:
         hi = next((i for i in range(hi, end, -1) if text[i].isspace()), hi)
     meta = " · ".join(x for x in (document.source, document.date, document.place) if x)
     return (
-        f'<div class="qa-doc"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
+        f'<section class="qa-doc" aria-label="Passage in its report"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
         f'<div class="qa-text">{"… " if lo > 0 else ""}{esc(text[lo:start])}'
         f'<mark id="qa-passage">{esc(text[start:end])}</mark>{esc(text[end:hi])}{" …" if hi < len(text) else ""}'
-        "</div></div>"
+        "</div></section>"
     )
 
 
@@ -589,7 +607,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
     # page refuses) are deleted by Gradio after UPLOAD_MAX_AGE_S, checked every minute.
     with gr.Blocks(title="Conflict reports Q&A", analytics_enabled=False, delete_cache=(60, UPLOAD_MAX_AGE_S)) as demo:
         gr.Markdown(
-            "## Conflict reports Q&A\nAsk about the ingested reports. Answers quote the reports and cite them; "
+            "# Conflict reports Q&A\nAsk about the ingested reports. Answers quote the reports and cite them; "
             "when the reports don't say, the answer says so."
         )
         with gr.Tab("Ask"):
@@ -706,7 +724,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                 return _empty_document_view()
             return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
 
-        sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, **private)
+        # The last passage asked for is the one shown, however fast they are asked for.
+        sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, trigger_mode="always_last", **private)
 
         def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any, str]:
             return ingest_uploads(assistant, files, progress)

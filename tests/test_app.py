@@ -1295,7 +1295,10 @@ def test_a_chat_follow_up_is_read_against_the_question_before(corpus_assistant):
     *_, (_, history, _, _) = app.respond(corpus_assistant, first, [], "hybrid", 5)
     as_sent_back = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in history]
     *_, (_, history, _, _) = app.respond(corpus_assistant, "And how many were injured?", as_sent_back, "hybrid", 5)
-    assert history[-1]["content"].startswith("**34**, according to SOHR") and "Read as a follow\\-up to" in history[-1]["content"]
+    said = history[-1]["content"]
+    taken = app.md("civilians were killed in Maarat al Numan on Wednesday")
+    assert said.startswith(f'<span class="qa-followup">Taking “{taken}” from your question “{app.md(first)}”.</span>\n\n**34**, according to SOHR')
+    assert "Read as a follow" not in said
 
 
 @pytest.mark.slow
@@ -1340,3 +1343,34 @@ def test_browser_documents_table_shows_every_column_sorts_and_searches(page, ser
     finally:
         for doc_id in added:
             assistant.delete(doc_id)
+
+
+@pytest.mark.slow
+def test_browser_works_from_the_keyboard_and_says_what_a_follow_up_took(page, server):
+    assert page.locator("h1").inner_text().strip() == "Conflict reports Q&A"
+    page.focus("#qa-question textarea")
+    page.keyboard.type("How many civilians were killed in Maarat al Numan on Wednesday?")
+    page.keyboard.press("Enter")  # Enter asks
+    page.wait_for_selector("#qa-sources .qa-source")
+    page.keyboard.type("And how many were injured?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#qa-chat .bot-row').length === 2")
+    page.wait_for_function("() => document.querySelector('#qa-chat .qa-followup')")
+    last = page.locator("#qa-chat .bot-row").last.inner_text()
+    assert 'Taking “civilians were killed in Maarat al Numan on Wednesday” from your question' in last and "34" in last
+    label = page.locator("#qa-chat .bot-row").last.locator("[aria-label^='Answer:']").get_attribute("aria-label")
+    assert "\\" not in label and "**" not in label and "<" not in label  # labelled by what it shows
+
+    page.evaluate("window.qaOpenPassage(null, false)")  # empty the view, so the passage opened next is seen arriving
+    page.wait_for_selector("#qa-document mark", state="detached")
+    for _ in range(40):  # Tab reaches the sources
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.classList.contains('qa-source')"):
+            break
+    else:
+        pytest.fail("Tab never reached a source card")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#qa-document mark")
+    assert page.locator("section[aria-label=Sources] h2").inner_text() == "Sources"
+    assert page.locator("section[aria-label='Passage in its report'] mark").count() == 1
+    assert page.dialogs == [] and page.external == []
