@@ -69,6 +69,9 @@ CSS = """
 .qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
 .qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; position: relative; }
 .qa-marker { font-weight: 600; text-decoration: none; }
+.qa-examples { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; }
+.qa-example { text-align: left; padding: .3em .6em; border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; font: inherit; color: inherit; }
+.qa-example:hover, .qa-example:focus { border-color: #f97316; background: #fff7ed; }
 .qa-followup { display: block; color: #4b5563; font-size: .9em; }
 .qa-doc mark { background: #fde68a; padding: 0 .1em; }
 .qa-empty { color: #6b7280; }
@@ -115,6 +118,18 @@ new MutationObserver(() => {
   const key = first ? [first.dataset.doc, first.dataset.start, first.dataset.end].join(':') : '';
   if (key !== shown) { shown = key; open(first && first.dataset, false); }
 }).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# An example clicked is typed into the question box, as if by hand (Gradio hears the input event).
+EXAMPLES_JS = """
+element.addEventListener('click', (event) => {
+  const example = event.target.closest('.qa-example');
+  const box = document.querySelector('#qa-question textarea');
+  if (!example || !box) return;
+  box.value = example.textContent;
+  box.dispatchEvent(new Event('input', {bubbles: true}));
+  box.focus();
+});
 """
 
 # The document view keeps its highlighted passage in view: inside its scrolling text always, and
@@ -176,7 +191,7 @@ def ui_error(message: str) -> gr.Error:
 
 
 # The settings' own names in a message, as the page labels them.
-_FIELD_LABELS = {"date_from": "the From date", "date_to": "the To date", "source": "the outlet", "place": "the place"}
+_FIELD_LABELS = {"date_from": "the From date", "date_to": "the To date", "source": "the outlet", "place": "the place", "undated": "the no-date box"}
 _FIELD_NAME = re.compile(r"\b(?:" + "|".join(_FIELD_LABELS) + r")\b")
 
 
@@ -301,6 +316,14 @@ def sources_html(answer: Answer | None) -> str:
     return '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>' + "".join(cards) + hint + "</section>"
 
 
+def examples_html(questions: list[str]) -> str:
+    """The example questions, each a button that puts it in the question box (see EXAMPLES_JS)."""
+    if not questions:
+        return ""
+    buttons = "".join(f'<button type="button" class="qa-example">{esc(q)}</button>' for q in questions)
+    return f'<nav class="qa-examples" aria-label="Example questions"><span class="qa-meta">Try</span> {buttons}</nav>'
+
+
 _ANSWERING = '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-answering">Answering…</p></section>'
 
 
@@ -327,6 +350,7 @@ def respond(
     place: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    undated: bool = False,
 ) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
     """Answer a chat question, streaming the words in; the filters are `Assistant.ask`'s.
 
@@ -342,7 +366,7 @@ def respond(
     if mode not in MODES:
         raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
-        filters = Filters.build(source or None, place or None, date_from or None, date_to or None)
+        filters = Filters.build(source or None, place or None, date_from or None, date_to or None, bool(undated))
         stream = assistant.stream(question, top_k=int(top_k), mode=mode, history=earlier_questions(history), **filters.to_dict())
         first = next(stream)
     except QAError as exc:
@@ -433,16 +457,19 @@ def document_rows(assistant: Assistant) -> list[list[Any]]:
     return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
 
 
-def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any, str]:
-    """(status, table rows, delete choices, outlet filter choices, counts), from one read of the
-    document list; each outlet with its number of reports."""
+def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any, str, Any]:
+    """(status, table rows, delete choices, outlet filter choices, counts, place filter choices),
+    from one read of the document list; each outlet and place with its number of reports."""
     rows = document_rows(assistant)
     choices = [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in rows]
     by_outlet = Counter(row[1] for row in rows if row[1])
     outlets = [(f"{name} ({n})", name) for name, n in sorted(by_outlet.items(), key=lambda kv: kv[0].casefold())]
     chunks = sum(int(row[4] or 0) for row in rows)
     told = " · ".join((quantity(len(rows), "report"), quantity(chunks, "chunk"), quantity(len(by_outlet), "outlet")))
-    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told
+    # A place is chosen by each comma-separated part of a report's place ("Idlib" of "Idlib, Syria").
+    by_place = Counter(part for row in rows for part in dict.fromkeys(p.strip() for p in row[3].split(",") if p.strip()))
+    places = [(f"{name} ({n})", name) for name, n in sorted(by_place.items(), key=lambda kv: kv[0].casefold())]
+    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told, gr.update(choices=places)
 
 
 def deletion_question(assistant: Assistant, doc_id: str | None) -> str:
@@ -466,8 +493,8 @@ def deletion_question(assistant: Assistant, doc_id: str | None) -> str:
 
 def ingest_uploads(
     assistant: Assistant, files: list[Any] | None, progress: gr.Progress | None = None
-) -> tuple[str, list[list[Any]], Any, Any, str]:
-    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices, counts).
+) -> tuple[str, list[list[Any]], Any, Any, str, Any]:
+    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices, counts, place choices).
 
     The uploaded copies are removed once read. Files that fail are named in the status (all
     failing raises gr.Error) and the rest still land.
@@ -570,8 +597,8 @@ def _sweep_upload_strays() -> None:
             continue
 
 
-def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any, str]:
-    """Delete the chosen report; returns (status, table rows, delete choices, outlet choices, counts)."""
+def delete_document(assistant: Assistant, doc_id: str | None) -> tuple[str, list[list[Any]], Any, Any, str, Any]:
+    """Delete the chosen report; returns (status, table rows, delete choices, outlet choices, counts, place choices)."""
     if not doc_id:
         raise ui_error("Choose a report to delete first.")
     try:
@@ -624,19 +651,30 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         elem_id="qa-question",
                     )
                     ask_notice = gr.HTML("", elem_id="qa-ask-notice")
-                    # Questions about the reports loaded, in full; a click puts one in the box.
-                    examples = gr.Dataset(
-                        components=[gr.Textbox(visible=False)], samples=[], label="Try", elem_id="qa-examples", samples_per_page=6
-                    )
+                    # Questions about the reports loaded, in full (Gradio's examples cut them at 60
+                    # characters); a click puts one in the box.
+                    examples = gr.HTML(examples_html([]), js_on_load=EXAMPLES_JS, elem_id="qa-examples")
                     with gr.Accordion("Filters", open=False):
+                        # Outlets and places as the index has them, each with its number of reports.
                         with gr.Row():
                             outlets = gr.Dropdown(
                                 choices=[], multiselect=True, label="Outlets", info="any of these", elem_id="qa-filter-source"
                             )
-                            place = gr.Textbox(label="Place", placeholder="e.g. Idlib", elem_id="qa-filter-place")
+                            place = gr.Dropdown(
+                                choices=[], multiselect=True, label="Places", info="any of these", elem_id="qa-filter-place"
+                            )
+                        # (Text, not Gradio's date picker: that one takes only whole days, and text it
+                        # cannot read it drops without a word, keeping the date before.)
                         with gr.Row():
-                            date_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-from")
-                            date_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-to")
+                            date_from = gr.Textbox(
+                                label="From", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-from"
+                            )
+                            date_to = gr.Textbox(
+                                label="To", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-to"
+                            )
+                        undated = gr.Checkbox(
+                            label="With dates set, also search reports that have no date", value=False, elem_id="qa-filter-undated"
+                        )
                     with gr.Accordion("Retrieval settings", open=False):
                         mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
                         top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
@@ -682,19 +720,19 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         private = {"api_visibility": "private"}
         made: dict[tuple[str, ...], list[str]] = {}  # example questions by the reports loaded
 
-        def on_examples() -> Any:
+        def on_examples() -> str:
             loaded = tuple(sorted(f"{d.doc_id}:{d.content_hash}" for d in assistant.documents()))
             if loaded not in made:
                 made.clear()
                 made[loaded] = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
-            return gr.update(samples=[[q] for q in made[loaded]])
+            return examples_html(made[loaded])
 
         panels = gr.State({})
 
         def on_question(
-            q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str], o: list[str], pl: str, f: str, t: str
+            q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str], o: list[str], pl: list[str], f: str, t: str, u: bool
         ) -> Iterator[Any]:
-            yield from respond(assistant, q, h, m, k, p, o, pl, f, t)
+            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u)
 
         questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.concurrency_limit}
         changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
@@ -702,7 +740,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # question stays in the box to be mended, and the chat and sources keep what they show.
         question.submit(
             shown_in_place(on_question, 4),
-            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to],
+            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated],
             [question, chat, sources, panels, ask_notice],
             **private,
             **questions,
@@ -727,11 +765,11 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # The last passage asked for is the one shown, however fast they are asked for.
         sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, trigger_mode="always_last", **private)
 
-        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any, str]:
+        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any, str, Any]:
             return ingest_uploads(assistant, files, progress)
 
         # Empty the file box either way, so a failed file is not sent again with the next upload.
-        listed = [status, table, to_delete, outlets, counts]
+        listed = [status, table, to_delete, outlets, counts, place]
         # A mistake there shows in the status line beside them, in place of the last status.
         uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
         uploaded.success(lambda: None, None, upload, **private).then(on_examples, None, examples, **private)
@@ -756,7 +794,6 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         refresh.click(lambda: _documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
             on_examples, None, examples, **private
         )
-        examples.click(lambda sample: sample[0] if sample else gr.update(), examples, question, **private)
 
         def ask(
             question: str,
@@ -767,11 +804,13 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             date_from: str | None = None,
             date_to: str | None = None,
             history: list[str] | None = None,
+            undated: bool = False,
         ) -> dict[str, Any]:
             """Answer a question from the reports: the same JSON as `qa ask --json`; the filters
             are optional, and `history` (the conversation's earlier questions) reads a follow-up."""
             return ask_json(
-                assistant, question, top_k, mode, history, source=source, place=place, date_from=date_from, date_to=date_to
+                assistant, question, top_k, mode, history, source=source, place=place, date_from=date_from, date_to=date_to,
+                undated=undated,
             )
 
         gr.api(ask, api_name="ask", **questions)

@@ -268,6 +268,7 @@ class Assistant:
         place: str | list[str] | None = None,
         date_from: "str | dt.date | None" = None,
         date_to: "str | dt.date | None" = None,
+        undated: bool = False,
         history: "list[Any] | None" = None,
     ) -> Answer:
         """Answer a question from the ingested reports, citing the passages used.
@@ -281,7 +282,8 @@ class Assistant:
                 list of alternatives; case, spaces and hyphens ignored; a place matches whole
                 words of a report's place, so "Idlib" matches "Armanaz, Idlib province").
             date_from, date_to: only reports dated in this inclusive range: YYYY-MM-DD, YYYY-MM
-                or YYYY (a month or year counts whole). Reports without a date are left out.
+                or YYYY (a month or year counts whole). Reports without a date are left out,
+                unless `undated` keeps them.
 
         Raises:
             InputError: the question is empty or too long, mode/top_k are invalid, a date cannot
@@ -293,7 +295,7 @@ class Assistant:
         question = self._check_question(question)
         reading = read(question, history)
         searched = reading.text
-        filters = Filters.build(source, place, date_from, date_to)
+        filters = Filters.build(source, place, date_from, date_to, undated)
         top_k = self.settings.top_k if top_k is None else top_k
         mode = mode or self.settings.mode
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
@@ -328,12 +330,21 @@ class Assistant:
         answer.filters = filters
         if filters and answer.abstained:
             answer.text = (
-                f"No report in the index matches the filters ({filters.describe()})."
+                f"No report in the index matches the filters ({filters.describe()}): {self._emptied_by(filters)}."
                 if not hits
                 else f"{answer.text} (Only reports matching {filters.describe()} were searched.)"
             )
         answer.passages = [Passage(h.chunk_id, h.doc_id, h.text, h.start, h.end, h.score) for h in hits]
         return answer
+
+    def _emptied_by(self, filters: Filters) -> str:
+        """Which of the filters leaves no report ("none matches from 2019-09-01"), or that only all
+        of them together do."""
+        from .store import filter_fields
+
+        reports = [filter_fields({"source": d.source, "place": d.place, "date": d.date}) for d in self.documents()]
+        empty = [part.describe() for part in filters.parts() if not any(part.matches(r) for r in reports)]
+        return "; ".join(f"none matches {e}" for e in empty) if empty else "each alone keeps some reports, but none meets them all"
 
     def stream(self, question: str, top_k: int | None = None, mode: str | None = None, **keywords: Any) -> Iterator[str | Answer]:
         """Yield the answer text word by word, then the finished Answer (for chat front ends).

@@ -188,20 +188,23 @@ def ingest(
 
 
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--source/--place (repeatable: either value) and --from/--to, as the API's filter keywords."""
+    """--source/--place (repeatable: either value), --from/--to and --undated, as the API's filter keywords."""
     options = [
         click.option("--source", "--outlet", "source", multiple=True, help="Only reports from this outlet (repeat for either of several)."),
         click.option("--place", multiple=True, help="Only reports whose place names this (e.g. Idlib; repeat for either)."),
         click.option("--from", "date_from", default=None, help="Only reports dated on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)."),
         click.option("--to", "date_to", default=None, help="Only reports dated on or before this day (a month or year counts whole)."),
+        click.option("--undated", is_flag=True, help="With --from/--to, keep reports without a date too."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _filters(source: tuple[str, ...], place: tuple[str, ...], date_from: str | None, date_to: str | None) -> dict[str, Any]:
-    return {"source": list(source), "place": list(place), "date_from": date_from, "date_to": date_to}
+def _filters(
+    source: tuple[str, ...], place: tuple[str, ...], date_from: str | None, date_to: str | None, undated: bool = False
+) -> dict[str, Any]:
+    return {"source": list(source), "place": list(place), "date_from": date_from, "date_to": date_to, "undated": undated}
 
 
 @main.command()

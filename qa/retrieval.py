@@ -338,7 +338,7 @@ class _Facets:
             keep &= self._any(self.by_place, {place_key(p) for p in filters.places})
         if filters.date_from or filters.date_to:
             low, high = filters.day_range
-            keep &= (self.dates >= low) & (self.dates <= high)
+            keep &= ((self.dates >= low) & (self.dates <= high)) | (filters.undated & (self.dates == 0))
         self._masks[filters] = mask = keep.astype(np.float32)
         if len(self._masks) > 64:
             self._masks.popitem(last=False)

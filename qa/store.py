@@ -921,7 +921,8 @@ class Store:
             clauses.append(either[0] if len(either) == 1 else {"$or": either})
         if filters.date_from or filters.date_to:
             low, high = filters.day_range
-            clauses += [{"date_num": {"$gte": low}}, {"date_num": {"$lte": high}}]
+            dated: list[dict[str, Any]] = [{"date_num": {"$gte": low}}, {"date_num": {"$lte": high}}]
+            clauses += [{"$or": [{"$and": dated}, {"date_num": 0}]}] if filters.undated else dated
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -115,13 +115,14 @@ class Filters:
     Outlets match whole names and places match whole words of a report's place ("Idlib" matches
     "Armanaz, Idlib province"), both ignoring case, spaces and hyphens (see `outlet_key`,
     `place_terms`). Dates are inclusive ISO days; a report without a known date is outside any
-    date range.
+    date range unless `undated` lets it in.
     """
 
     sources: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
+    undated: bool = False  # with a date range: reports without a date are kept too
 
     @classmethod
     def build(
@@ -130,17 +131,30 @@ class Filters:
         place: "str | list[str] | tuple[str, ...] | None" = None,
         date_from: "str | dt.date | None" = None,
         date_to: "str | dt.date | None" = None,
+        undated: bool | None = False,
     ) -> "Filters":
         """Filters from the API's keywords; dates may be YYYY, YYYY-MM, YYYY-MM-DD or a date.
 
         Raises:
-            InputError: a date cannot be read, or the range ends before it starts.
+            InputError: a date cannot be read, the range ends before it starts, or `undated` is
+                not true or false.
         """
         start = _parse_day(date_from, "date_from", last=False)
         end = _parse_day(date_to, "date_to", last=True)
         if start and end and start > end:
             raise InputError(f"date_from {start} is after date_to {end}")
-        return cls(_values(source, "source"), _values(place, "place"), start, end)
+        if undated is not None and not isinstance(undated, bool):
+            raise InputError(f"undated must be true or false, got {undated!r}")
+        return cls(_values(source, "source"), _values(place, "place"), start, end, bool(undated) and bool(start or end))
+
+    def parts(self) -> list["Filters"]:
+        """Each filter on its own (the outlets, the places, the date range), to tell which one
+        leaves no report."""
+        parts = [Filters(sources=self.sources)] if self.sources else []
+        parts += [Filters(places=self.places)] if self.places else []
+        if self.date_from or self.date_to:
+            parts.append(Filters(date_from=self.date_from, date_to=self.date_to, undated=self.undated))
+        return parts
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.places or self.date_from or self.date_to)
@@ -158,7 +172,8 @@ class Filters:
             return False
         if self.date_from or self.date_to:
             low, high = self.day_range
-            return low <= int(meta.get("date_num") or 0) <= high
+            day = int(meta.get("date_num") or 0)
+            return low <= day <= high or (self.undated and not day)
         return True
 
     def describe(self) -> str:
@@ -172,10 +187,18 @@ class Filters:
             parts.append(f"from {self.date_from}")
         if self.date_to:
             parts.append(f"to {self.date_to}")
+        if self.undated:
+            parts.append("or without a date")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": list(self.sources), "place": list(self.places), "date_from": self.date_from, "date_to": self.date_to}
+        return {
+            "source": list(self.sources),
+            "place": list(self.places),
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "undated": self.undated,
+        }
 
 
 def _values(value: "str | list[str] | tuple[str, ...] | None", name: str) -> tuple[str, ...]:

@@ -235,6 +235,8 @@ def filtered(tmp_path_factory, embedder):
         ({"date_from": "2019"}, {"a1", "b1"}),  # c1 has no date: outside any range
         ({"date_to": "2018-12-31"}, {"b2"}),
         ({"source": "Wire B", "date_from": "2019-07"}, {"b1"}),
+        ({"date_from": "2019", "undated": True}, {"a1", "b1", "c1"}),  # c1 kept, as asked
+        ({"place": "Idlib", "undated": True}, {"b1"}),  # no date range: nothing to keep undated reports in
     ],
 )
 def test_filters_apply_inside_retrieval(filtered, mode, filters, inside):
@@ -258,7 +260,12 @@ def test_filtered_answer_cites_the_filtered_outlet(filtered):
 def test_a_filter_nothing_matches_abstains_and_says_why(filtered):
     answer = filtered.ask("How many civilians were killed?", date_from="2030")
     assert answer.abstained and not answer.citations and not answer.passages
-    assert answer.text == "No report in the index matches the filters (from 2030-01-01)."
+    assert answer.text == "No report in the index matches the filters (from 2030-01-01): none matches from 2030-01-01."
+    # Which filter empties it is named; or that only all of them together do.
+    both = filtered.ask("How many civilians were killed?", source="Wire B", date_to="2030", place="Idlib", date_from="2030")
+    assert both.text.endswith("(outlet Wire B, place Idlib, from 2030-01-01, to 2030-12-31): none matches from 2030-01-01, to 2030-12-31.")
+    together = filtered.ask("How many civilians were killed?", source="Wire A", place="Idlib")
+    assert together.text.endswith("each alone keeps some reports, but none meets them all.")
 
 
 @pytest.mark.parametrize(

@@ -106,10 +106,10 @@ def test_ask_with_filters(cli_index):
     done = run("ask", "--json", "--outlet", outlet, "--place", "Idlib", "--from", "2019-08", "--to", "2019", WEDNESDAY, index=cli_index)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["filters"] == {"source": [outlet], "place": ["Idlib"], "date_from": "2019-08-01", "date_to": "2019-12-31"}
+    assert data["filters"] == {"source": [outlet], "place": ["Idlib"], "date_from": "2019-08-01", "date_to": "2019-12-31", "undated": False}
     assert data["citations"] and not data["abstained"]
     empty = json.loads(run("ask", "--json", "--to", "2019-08-28", "How many civilians were killed?", index=cli_index).stdout)
-    assert empty["abstained"] and empty["answer"] == "No report in the index matches the filters (to 2019-08-28)."
+    assert empty["abstained"] and empty["answer"] == "No report in the index matches the filters (to 2019-08-28): none matches to 2019-08-28."
 
 
 @pytest.mark.parametrize(

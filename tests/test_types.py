@@ -23,6 +23,7 @@ def test_dates_may_be_days_months_or_years_and_count_whole():
         ({"date_to": "2017-13"}, "date_to must be a date like"),
         ({"date_from": "2018", "date_to": "2017"}, "date_from 2018-01-01 is after date_to 2017-12-31"),
         ({"source": 12}, "source must be text or a list of texts"),
+        ({"date_from": "2019", "undated": "yes"}, "undated must be true or false, got 'yes'"),
     ],
 )
 def test_bad_filters_name_the_bad_value(kwargs, message):
