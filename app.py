@@ -44,7 +44,7 @@ from qa.errors import ConfigError, QAError  # noqa: E402
 from qa.examples import example_questions  # noqa: E402
 from qa.eventdates import event_date  # noqa: E402
 from qa.text import clean_question, quantity  # noqa: E402
-from qa.types import Filters  # noqa: E402
+from qa.types import Filters, place_parts  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,11 @@ if (!window.qaMarkersHeard) {
     if (!marker) return;
     event.preventDefault();
     const [, doc, start, end] = marker.getAttribute('href').split('/');
-    window.qaOpenPassage({doc: decodeURIComponent(doc), start, end}, true);
+    // A marker of an earlier answer also selects that answer, whose panel then comes: it opens
+    // this passage, not its first.
+    window.qaWanted = {doc: decodeURIComponent(doc), start, end};
+    setTimeout(() => { window.qaWanted = null; }, 1500);
+    window.qaOpenPassage(window.qaWanted, true);
   });
 }
 let shown = null;
@@ -116,7 +120,12 @@ new MutationObserver(() => {
   if (element.querySelector('.qa-answering')) { shown = null; return; }
   const first = element.querySelector('.qa-source');
   const key = first ? [first.dataset.doc, first.dataset.start, first.dataset.end].join(':') : '';
-  if (key !== shown) { shown = key; open(first && first.dataset, false); }
+  if (key !== shown) {
+    shown = key;
+    const wanted = window.qaWanted;
+    window.qaWanted = null;
+    open(wanted || (first && first.dataset), !!wanted);
+  }
 }).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
 """
 
@@ -191,7 +200,7 @@ def ui_error(message: str) -> gr.Error:
 
 
 # The settings' own names in a message, as the page labels them.
-_FIELD_LABELS = {"date_from": "the From date", "date_to": "the To date", "source": "the outlet", "place": "the place", "undated": "the no-date box"}
+_FIELD_LABELS = {"date_from": "the From date", "date_to": "the To date"}
 _FIELD_NAME = re.compile(r"\b(?:" + "|".join(_FIELD_LABELS) + r")\b")
 
 
@@ -217,7 +226,7 @@ def shown_in_place(handler: Callable[..., Any], outputs: int, notice: int | None
         if notice is None:
             return (*kept, notice_html(message))
         kept[notice] = notice_html(message)
-        return tuple(kept)
+        return tuple(kept) if outputs > 1 else kept[0]  # one output takes its value bare
 
     def shaped(result: Any) -> Any:
         return result if notice is not None else (*(result if isinstance(result, tuple) else (result,)), "")
@@ -466,8 +475,8 @@ def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[lis
     outlets = [(f"{name} ({n})", name) for name, n in sorted(by_outlet.items(), key=lambda kv: kv[0].casefold())]
     chunks = sum(int(row[4] or 0) for row in rows)
     told = " · ".join((quantity(len(rows), "report"), quantity(chunks, "chunk"), quantity(len(by_outlet), "outlet")))
-    # A place is chosen by each comma-separated part of a report's place ("Idlib" of "Idlib, Syria").
-    by_place = Counter(part for row in rows for part in dict.fromkeys(p.strip() for p in row[3].split(",") if p.strip()))
+    # A place is chosen by each part of a report's place ("Idlib" of "Idlib, Syria"), as filters match.
+    by_place = Counter(part for row in rows for part in dict.fromkeys(place_parts(row[3])))
     places = [(f"{name} ({n})", name) for name, n in sorted(by_place.items(), key=lambda kv: kv[0].casefold())]
     return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told, gr.update(choices=places)
 
@@ -722,10 +731,12 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         def on_examples() -> str:
             loaded = tuple(sorted(f"{d.doc_id}:{d.content_hash}" for d in assistant.documents()))
-            if loaded not in made:
+            questions = made.get(loaded)
+            if questions is None:
+                questions = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
                 made.clear()
-                made[loaded] = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
-            return examples_html(made[loaded])
+                made[loaded] = questions
+            return examples_html(questions)
 
         panels = gr.State({})
 

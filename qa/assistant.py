@@ -329,20 +329,23 @@ class Assistant:
         answer.timings_ms = timings
         answer.filters = filters
         if filters and answer.abstained:
+            emptied = self._emptied_by(filters) if not hits else None
             answer.text = (
-                f"No report in the index matches the filters ({filters.describe()}): {self._emptied_by(filters)}."
-                if not hits
+                f"No report in the index matches the filters ({filters.describe()}): {emptied}."
+                if emptied
                 else f"{answer.text} (Only reports matching {filters.describe()} were searched.)"
             )
         answer.passages = [Passage(h.chunk_id, h.doc_id, h.text, h.start, h.end, h.score) for h in hits]
         return answer
 
-    def _emptied_by(self, filters: Filters) -> str:
+    def _emptied_by(self, filters: Filters) -> str | None:
         """Which of the filters leaves no report ("none matches from 2019-09-01"), or that only all
-        of them together do."""
+        of them together do; None when some report meets them all (the search found nothing else)."""
         from .store import filter_fields
 
         reports = [filter_fields({"source": d.source, "place": d.place, "date": d.date}) for d in self.documents()]
+        if any(filters.matches(r) for r in reports):
+            return None
         empty = [part.describe() for part in filters.parts() if not any(part.matches(r) for r in reports)]
         return "; ".join(f"none matches {e}" for e in empty) if empty else "each alone keeps some reports, but none meets them all"
 

@@ -257,11 +257,16 @@ def outlet_key(text: str) -> str:
     return place_key(text).replace(" ", "")
 
 
+def place_parts(place: str) -> list[str]:
+    """The parts of a place, as written ("Armanaz, Idlib province" -> "Armanaz", "Idlib province")."""
+    return [part.strip() for part in re.split(r"[,;/|]", place) if part.strip()]
+
+
 def place_terms(place: str) -> list[str]:
     """What a place filter can match: the whole place, each comma-separated part, and every run of
     up to three of its words ("Armanaz, Idlib province" -> armanaz, idlib, idlib province, ...)."""
     terms: dict[str, None] = {}
-    for part in [place, *re.split(r"[,;/|]", place)]:
+    for part in [place, *place_parts(place)]:
         words = place_key(part).split()
         terms[" ".join(words)] = None
         for n in (1, 2, 3):

@@ -114,6 +114,15 @@ def test_chat_filters_narrow_the_search_and_show_in_the_question(assistant):
     _, _, _, listed, counts, places = app._documents_outputs(assistant, "")
     assert listed["choices"] == [("TRT World (1)", "TRT World")] and counts == "1 report · 11 chunks · 1 outlet"
     assert places["choices"] == [("Idlib (1)", "Idlib"), ("Syria (1)", "Syria")]
+    # Each place offered is one the filter takes, however the report writes its place.
+    (Path(assistant.settings.index_dir).parent / "p.md").write_text(
+        "---\ntitle: Two towns\nplace: Maarat al-Numan / Khan Sheikhoun; Idlib | Syria\n---\nShelling hit both towns.\n"
+    )
+    assistant.ingest([Path(assistant.settings.index_dir).parent / "p.md"])
+    offered = [value for _, value in app._documents_outputs(assistant, "")[5]["choices"]]
+    assert offered == ["Idlib", "Khan Sheikhoun", "Maarat al-Numan", "Syria"]
+    for place in offered:
+        assistant.ask("What was hit?", place=place)  # none refused as naming nothing in the index
     outlets = [value for _, value in listed["choices"]]
     kept = run_chat_filtered(assistant, source=outlets, place="Idlib", date_from="2019-08")
     asked, answered = kept[1][0]["content"], kept[1][1]["content"]
@@ -705,6 +714,16 @@ def test_browser_asks_sees_a_cited_answer_and_opens_the_source(page, server):
     page.wait_for_selector("#qa-sources .qa-source")
     assert ANSWER in page.inner_text("#qa-sources")
     page.wait_for_selector("#qa-document mark")  # and its passage
+
+    # An earlier answer's [2] opens its own second passage (its click also selects that answer).
+    two = assistant.ask("What did the UN say?").citations
+    ask_in_browser(page, "What did the UN say?")
+    ask_in_browser(page, "Who won the 2018 World Cup final?")
+    page.wait_for_selector("#qa-document mark", state="detached")
+    page.locator("#qa-chat .qa-marker", has_text="[2]").last.click()
+    page.wait_for_function("t => document.querySelector('#qa-document mark')?.innerText.trim() === t", arg=two[1].text)
+    page.wait_for_timeout(500)  # and it stays: the answer's panel coming after does not open its [1]
+    assert page.inner_text("#qa-document mark").strip() == two[1].text
 
     page.locator("#qa-chat button[aria-label=Clear]").click()  # the chat's Clear clears everything
     page.wait_for_function("() => document.querySelector('#qa-sources').innerText.includes('Ask a question')")

@@ -266,6 +266,11 @@ def test_a_filter_nothing_matches_abstains_and_says_why(filtered):
     assert both.text.endswith("(outlet Wire B, place Idlib, from 2030-01-01, to 2030-12-31): none matches from 2030-01-01, to 2030-12-31.")
     together = filtered.ask("How many civilians were killed?", source="Wire A", place="Idlib")
     assert together.text.endswith("each alone keeps some reports, but none meets them all.")
+    # Reports meet the filters, but BM25 finds none of the question's words in them: the usual
+    # abstention, not "no report matches".
+    unmatched = filtered.ask("Zyxwv qwertz?", mode="bm25", source="Wire B")
+    assert unmatched.abstained and "No report in the index matches" not in unmatched.text
+    assert unmatched.text.endswith("(Only reports matching outlet Wire B were searched.)")
 
 
 @pytest.mark.parametrize(

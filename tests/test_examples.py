@@ -44,3 +44,20 @@ def test_a_made_question_the_report_does_not_answer_is_not_offered(make_assistan
     assistant = make_assistant()
     assistant.ingest([tmp_path / "r.md"])
     assert example_questions(assistant, BUNDLED, BUNDLED_CORPUS_DIR) == []
+
+
+def test_made_questions_name_the_place_and_stop_before_other_words():
+    def made(text: str) -> list[str]:
+        return list(questions_from(Document(doc_id="d", text=text, title="t")))
+
+    assert made("Shelling killed 12 civilians in Idlib as Turkish forces advanced.") == ["How many civilians were killed in Idlib?"]
+    assert made("Shelling killed 14 civilians in Deir ez-Zor on Friday.") == ["How many civilians were killed in Deir ez-Zor?"]
+    assert made("Killing three soldiers in Aleppo Monday, the raid ended.") == ["How many soldiers were killed in Aleppo?"]
+
+
+def test_a_long_run_of_hyphens_is_read_in_bounded_time():
+    import time
+
+    started = time.perf_counter()
+    assert list(questions_from(Document(doc_id="d", text="Strikes killed 9 people in " + "A-" * 200_000 + " x", title="t"))) == []
+    assert time.perf_counter() - started < 5  # a sentence this long is not read at all (MAX_SENTENCE_CHARS)
