@@ -271,10 +271,12 @@ def answer_markdown(answer: Answer) -> str:
     link to its passage. The sources themselves are the Sources panel's cards, shown once."""
     by_n = {c.n: c for c in answer.citations}
     text, note = answer.text, ""
-    taken = taken_topic(answer)
-    if taken:  # said above the answer, in words, rather than after it in brackets
-        text = text.removesuffix(f' (Read as a follow-up to "{answer.follow_up_of}".)')
-        note = f'<span class="qa-followup">Taking “{md(taken)}” from your question “{md(answer.follow_up_of)}”.</span>\n\n'
+    if answer.follow_up_topic:  # said above the answer, in words, rather than after it in brackets
+        text = text.removesuffix(answer.follow_up_note)
+        note = (
+            f'<span class="qa-followup">Taking “{md(answer.follow_up_topic)}” from your question '
+            f"“{md(answer.follow_up_of)}”.</span>\n\n"
+        )
     pieces = _MARKER.split(text)  # text, n, text, n, ...
     short = answer.short_answer
     body = []
@@ -288,16 +290,6 @@ def answer_markdown(answer: Answer) -> str:
     if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
         return f'{note}<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
     return note + "".join(body)
-
-
-def taken_topic(answer: Answer) -> str:
-    """What a follow-up took from the earlier question ("civilians were killed in Maarat al
-    Numan on Wednesday"): the words `Assistant.ask` added to it, in brackets; "" for a question
-    read on its own."""
-    asked = answer.question.strip()
-    if not answer.follow_up_of or not (answer.asked_as.startswith(f"{asked} (") and answer.asked_as.endswith(")")):
-        return ""
-    return answer.asked_as[len(asked) + 2 : -1]
 
 
 def sources_html(answer: Answer | None) -> str:

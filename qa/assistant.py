@@ -322,8 +322,8 @@ class Assistant:
         answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
         answer.question = question
         if reading.topic_from:
-            answer.asked_as, answer.follow_up_of = searched, reading.topic_from
-            answer.text += f' (Read as a follow-up to "{reading.topic_from}".)'
+            answer.asked_as, answer.follow_up_of, answer.follow_up_topic = searched, reading.topic_from, reading.about
+            answer.text += answer.follow_up_note
         timings["answer"] = _ms(tick)
         timings["total"] = _ms(started)
         answer.timings_ms = timings

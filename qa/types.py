@@ -288,12 +288,19 @@ class Answer:
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # A follow-up ("And how many were injured?"): the question as searched, with the topic of
-    # the earlier question it was read against (`follow_up_of`); both "" for a question on its own.
+    # A follow-up ("And how many were injured?"): the question as searched, with the topic
+    # (`follow_up_topic`) of the earlier question it was read against (`follow_up_of`); all ""
+    # for a question on its own.
     asked_as: str = ""
     follow_up_of: str = ""
+    follow_up_topic: str = ""
     # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
     passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def follow_up_note(self) -> str:
+        """What `Assistant.ask` adds to a follow-up's text: which question it was read against."""
+        return f' (Read as a follow-up to "{self.follow_up_of}".)' if self.follow_up_of else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -303,6 +310,7 @@ class Answer:
             "short_answer": self.short_answer,
             "asked_as": self.asked_as,
             "follow_up_of": self.follow_up_of,
+            "follow_up_topic": self.follow_up_topic,
             "mode": self.mode,
             "filters": self.filters.to_dict(),
             "citations": [c.to_dict() for c in self.citations],

@@ -218,7 +218,8 @@ def test_follow_ups_are_read_against_the_question_before(corpus_assistant):
     who = corpus_assistant.ask("Who said so?", history=[{"role": "user", "content": first}, {"role": "assistant", "content": "…"}])
     assert who.short_answer == "SOHR" and who.follow_up_of == first
     alone = corpus_assistant.ask("And how many were injured?")  # no history: read on its own, as before
-    assert alone.follow_up_of == "" and alone.asked_as == ""
+    assert injured.follow_up_topic == "civilians were killed in Maarat al Numan on Wednesday"
+    assert alone.follow_up_of == "" and alone.asked_as == "" and alone.follow_up_topic == ""
 
 
 def test_what_counts_as_a_follow_up():
