@@ -304,7 +304,7 @@ def sources_html(answer: Answer | None) -> str:
             "No passage in the reports answers this question.</p></section>"
         )
     cards = [
-        f'<button type="button" class="qa-source" data-n="{c.n}" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
+        f'<button type="button" class="qa-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
         f'data-end="{c.end}" title="Open this passage in its report">'
         f'<strong>[{c.n}]</strong> <span class="qa-title">{esc(c.title)}</span> '
         f'<span class="qa-meta">{esc(_source_line(c))}</span>'
@@ -464,13 +464,17 @@ def _documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[lis
     rows = document_rows(assistant)
     choices = [(f"{row[0][:80]} ({row[2] or 'no date'}) · {row[5]}", row[5]) for row in rows]
     by_outlet = Counter(row[1] for row in rows if row[1])
-    outlets = [(f"{name} ({n})", name) for name, n in sorted(by_outlet.items(), key=lambda kv: kv[0].casefold())]
     chunks = sum(int(row[4] or 0) for row in rows)
     told = " · ".join((quantity(len(rows), "report"), quantity(chunks, "chunk"), quantity(len(by_outlet), "outlet")))
     # A place is chosen by each part of a report's place ("Idlib" of "Idlib, Syria"), as filters match.
     by_place = Counter(part for row in rows for part in dict.fromkeys(place_parts(row[3])))
-    places = [(f"{name} ({n})", name) for name, n in sorted(by_place.items(), key=lambda kv: kv[0].casefold())]
+    outlets, places = _counted_choices(by_outlet), _counted_choices(by_place)
     return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told, gr.update(choices=places)
+
+
+def _counted_choices(counts: Counter[str]) -> list[tuple[str, str]]:
+    """Dropdown choices ("Idlib (3)", "Idlib"), in alphabetical order."""
+    return [(f"{name} ({n})", name) for name, n in sorted(counts.items(), key=lambda kv: kv[0].casefold())]
 
 
 def deletion_question(assistant: Assistant, doc_id: str | None) -> str:
@@ -776,7 +780,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # A mistake there shows in the status line beside them, in place of the last status.
         uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
         uploaded.success(lambda: None, None, upload, **private).then(on_examples, None, examples, **private)
-        uploaded.failure(lambda: None, None, upload, **private)
+        uploaded.failure(lambda: None, None, upload, **private)  # (a fault of the app's own, not a mistake)
+
         def on_delete_asked(doc_id: str | None) -> tuple[Any, str, str]:
             return gr.update(visible=True), deletion_question(assistant, doc_id), ""
 
