@@ -32,7 +32,7 @@ browser:
 
 screenshot: install browser  ## retake docs/screenshot.png (the README picture) from the test browser
 	QA_SCREENSHOT=docs/screenshot.png QA_SCREENSHOT_DOCUMENTS=docs/screenshot-documents.png \
-		$(BIN)/pytest -q tests/test_app.py -k "browser_asks or documents_table"
+		$(BIN)/pytest -q tests/test_app_browser.py -k "browser_asks or documents_table"
 
 eval: install  ## the gold set on a fresh index: hybrid, dense, bm25 and plain LlamaIndex side by side
 	$(BIN)/qa eval --compare --out eval/out

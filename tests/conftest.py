@@ -1,7 +1,9 @@
-"""Shared fixtures: the real bundled model (loaded once) and real Chroma indexes in temp dirs."""
+"""Shared fixtures: the real bundled model (loaded once), real Chroma indexes in temp dirs, and the
+web app on a real server with a real browser (for tests/test_app_*.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -56,3 +58,53 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(BUNDLED_CORPUS_DIR, target)
     return target
+
+
+# -- the web app's real server and real browser, shared by tests/test_app_*.py -------------------
+# (app is imported inside each fixture: no other test module loads Gradio.)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    """The app on a free port, on its own index holding the bundled corpus."""
+    import app
+    from app_helpers import free_port
+
+    index = tmp_path_factory.mktemp("app-index")
+    assistant = Assistant(embedder=embedder, index_dir=index, auto_ingest_corpus=False)
+    assert not assistant.ingest([BUNDLED_CORPUS_DIR]).failed
+    port = free_port()
+    demo = app.serve(assistant, host="127.0.0.1", port=port, block=False)
+    yield assistant, f"http://127.0.0.1:{port}/", index
+    demo.close()
+
+
+@pytest.fixture
+def login_server(tmp_path, embedder):
+    """The app with a login (QA_AUTH as a file, one password holding a ':'), on its own index."""
+    import app
+    from app_helpers import free_port
+
+    logins = tmp_path / "logins"
+    logins.write_text("# analysts\nalice:open:sesame\nbob:hunter2\n")
+    assistant = Assistant(embedder=embedder, index_dir=tmp_path / "index", auto_ingest_corpus=False, auth=str(logins))
+    assert not assistant.ingest([BUNDLED_CORPUS_DIR]).failed
+    port = free_port()
+    demo = app.serve(assistant, host="127.0.0.1", port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright (QA_REQUIRE_BROWSER makes its absence a failure)."""
+    from app_helpers import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        if os.environ.get("QA_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,116 @@
+"""The page's CSS and the JavaScript its components run (Gradio's js_on_load and the page's js)."""
+
+CSS = """
+.qa-abstained { color: #6b7280; font-style: italic; border-left: 3px solid #d1d5db; padding-left: .6em; display: block; }
+.qa-sources h2, .qa-doc h3 { margin: 0 0 .4em 0; font-size: 1rem; }
+.qa-source { display: block; width: 100%; text-align: left; margin: 0 0 .5em 0; padding: .5em .7em;
+  border: 1px solid #d1d5db; border-radius: 6px; background: #fafafa; cursor: pointer; font: inherit; color: inherit; }
+.qa-source:hover, .qa-source:focus { border-color: #f97316; background: #fff7ed; }
+.qa-meta { color: #6b7280; font-size: .9em; }
+.qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
+.qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; position: relative; }
+.qa-marker { font-weight: 600; text-decoration: none; }
+.qa-examples { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; }
+.qa-example { text-align: left; padding: .3em .6em; border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; font: inherit; color: inherit; }
+.qa-example:hover, .qa-example:focus { border-color: #f97316; background: #fff7ed; }
+.qa-followup { display: block; color: #4b5563; font-size: .9em; }
+.qa-doc mark { background: #fde68a; padding: 0 .1em; }
+.qa-empty { color: #6b7280; }
+#qa-documents { --font-mono: var(--font); }
+#qa-documents table, #qa-documents td, #qa-documents th { font-family: var(--font); }
+#qa-delete-confirm { padding: .5em .7em; }
+.qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
+"""
+
+# A click on a source card, or on an answer's [n] in the chat, sends which passage it names; the
+# server re-reads and checks it. The document view follows the answer whose sources are shown: a
+# new answer, or an earlier one clicked, opens its first passage (an answer without one, none).
+SOURCES_JS = """
+const open = (from, user) => {
+  window.qaScrollPage = user;
+  trigger('click', {doc_id: from ? from.doc : '', start: from ? from.start : 0, end: from ? from.end : 0});
+  // The passage asked for may be the one already open (nothing changes then): go to it all the same.
+  if (user) setTimeout(() => {
+    if (!window.qaScrollPage) return;
+    window.qaScrollPage = false;
+    document.querySelector('#qa-document').scrollIntoView({block: 'nearest'});
+  }, 600);
+};
+window.qaOpenPassage = open;
+element.addEventListener('click', (event) => {
+  const card = event.target.closest('.qa-source');
+  if (card && element.contains(card)) open(card.dataset, true);
+});
+if (!window.qaMarkersHeard) {
+  window.qaMarkersHeard = true;
+  document.addEventListener('click', (event) => {
+    const marker = event.target.closest('#qa-chat .qa-marker');
+    if (!marker) return;
+    event.preventDefault();
+    const [, doc, start, end] = marker.getAttribute('href').split('/');
+    // A marker of an earlier answer also selects that answer, whose panel then comes: it opens
+    // this passage, not its first.
+    window.qaWanted = {doc: decodeURIComponent(doc), start, end};
+    setTimeout(() => { window.qaWanted = null; }, 1500);
+    window.qaOpenPassage(window.qaWanted, true);
+  });
+}
+let shown = null;
+new MutationObserver(() => {
+  // (While an answer is on its way its panel only says so: the passage open stays till it comes.)
+  if (element.querySelector('.qa-answering')) { shown = null; return; }
+  const first = element.querySelector('.qa-source');
+  const key = first ? [first.dataset.doc, first.dataset.start, first.dataset.end].join(':') : '';
+  if (key !== shown) {
+    shown = key;
+    const wanted = window.qaWanted;
+    window.qaWanted = null;
+    open(wanted || (first && first.dataset), !!wanted);
+  }
+}).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# An example clicked is typed into the question box, as if by hand (Gradio hears the input event).
+EXAMPLES_JS = """
+element.addEventListener('click', (event) => {
+  const example = event.target.closest('.qa-example');
+  const box = document.querySelector('#qa-question textarea');
+  if (!example || !box) return;
+  box.value = example.textContent;
+  box.dispatchEvent(new Event('input', {bubbles: true}));
+  box.focus();
+});
+"""
+
+# The document view keeps its highlighted passage in view: inside its scrolling text always, and
+# on the page too when the reader asked for it (not when a new answer opens it, which would carry
+# a phone's page away from the answer).
+VIEWER_JS = """
+new MutationObserver(() => {
+  const mark = element.querySelector('mark');
+  if (!mark) return;
+  const box = mark.closest('.qa-text');
+  box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  if (window.qaScrollPage) { window.qaScrollPage = false; element.scrollIntoView({block: 'nearest'}); }
+}).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# Every mistake a handler sees is shown in place (see shown_in_place); what Gradio itself refuses
+# before a handler runs (a file over the size limit) gets its toast, which goes by itself, and an
+# "Error" badge over the component that stays until closed and blocks clicks into it: the page
+# closes those badges itself. A chat message's accessible label is Gradio's raw Markdown ("\\.",
+# "**"): the page labels each by what it shows.
+PAGE_JS = """
+() => {
+  const tidy = () => {
+    document.querySelectorAll('[data-testid="status-tracker"] .error').forEach((badge) => {
+      badge.closest('[data-testid="status-tracker"]').querySelector('.clear-status button')?.click();
+    });
+    document.querySelectorAll('#qa-chat .message > [aria-label]').forEach((message) => {
+      const label = (message.closest('.bot-row') ? 'Answer: ' : 'Question: ') + message.innerText.trim();
+      if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
+    });
+  };
+  new MutationObserver(tidy).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['aria-label']});
+}
+"""

@@ -1,0 +1,225 @@
+"""The page: create_app(assistant) -> gr.Blocks, its components and which handler each event runs."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from qa import Assistant
+from qa.config import BUNDLED_CORPUS_DIR
+from qa.examples import example_questions
+from qa.ui.assets import EXAMPLES_JS, SOURCES_JS, VIEWER_JS
+from qa.ui.handlers import (
+    MODES,
+    ask_json,
+    delete_document,
+    deletion_question,
+    documents_outputs,
+    earlier_sources,
+    ingest_uploads,
+    open_source,
+    respond,
+    shown_in_place,
+)
+from qa.ui.rendering import empty_document_html, examples_html, file_size, sources_html
+from qa.ui.uploads import UPLOAD_MAX_AGE_S
+
+UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
+TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
+# The chat and the /ask endpoint share one concurrency group, so `concurrency_limit` bounds both
+# together; uploads and deletions have their own group of one (an ingest holds the index anyway).
+QUESTIONS = "questions"
+DOCUMENT_CHANGES = "document-changes"
+
+
+def create_app(assistant: Assistant) -> gr.Blocks:
+    """Build the UI around an Assistant (nothing is loaded until the page or a question asks)."""
+    settings = assistant.settings
+    # Files uploaded but never handed to a handler (a direct POST to the upload route, a type the
+    # page refuses) are deleted by Gradio after UPLOAD_MAX_AGE_S, checked every minute.
+    with gr.Blocks(title="Conflict reports Q&A", analytics_enabled=False, delete_cache=(60, UPLOAD_MAX_AGE_S)) as demo:
+        gr.Markdown(
+            "# Conflict reports Q&A\nAsk about the ingested reports. Answers quote the reports and cite them; "
+            "when the reports don't say, the answer says so."
+        )
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        label="Chat", show_label=False, buttons=["copy", "copy_all"], height=460, latex_delimiters=[], sanitize_html=True, elem_id="qa-chat"
+                    )
+                    question = gr.Textbox(
+                        label="Question",
+                        placeholder="e.g. How many civilians were killed?",
+                        max_length=settings.max_question_chars,
+                        submit_btn="Ask",
+                        elem_id="qa-question",
+                    )
+                    ask_notice = gr.HTML("", elem_id="qa-ask-notice")
+                    # Questions about the reports loaded, in full (Gradio's examples cut them at 60
+                    # characters); a click puts one in the box.
+                    examples = gr.HTML(examples_html([]), js_on_load=EXAMPLES_JS, elem_id="qa-examples")
+                    with gr.Accordion("Filters", open=False):
+                        # Outlets and places as the index has them, each with its number of reports.
+                        with gr.Row():
+                            outlets = gr.Dropdown(
+                                choices=[], multiselect=True, label="Outlets", info="any of these", elem_id="qa-filter-source"
+                            )
+                            place = gr.Dropdown(
+                                choices=[], multiselect=True, label="Places", info="any of these", elem_id="qa-filter-place"
+                            )
+                        # (Text, not Gradio's date picker: that one takes only whole days, and text it
+                        # cannot read it drops without a word, keeping the date before.)
+                        with gr.Row():
+                            date_from = gr.Textbox(
+                                label="From", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-from"
+                            )
+                            date_to = gr.Textbox(
+                                label="To", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-to"
+                            )
+                        undated = gr.Checkbox(
+                            label="With dates set, also search reports that have no date", value=False, elem_id="qa-filter-undated"
+                        )
+                    with gr.Accordion("Retrieval settings", open=False):
+                        mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
+                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(sources_html(None), js_on_load=SOURCES_JS, elem_id="qa-sources")
+                    viewer = gr.HTML(empty_document_html(), js_on_load=VIEWER_JS, elem_id="qa-document")
+        with gr.Tab("Documents"):
+            counts = gr.Markdown(elem_id="qa-document-counts")
+            # Every column in view at 1280 px, titles wrapping (a phone scrolls it sideways); a header
+            # click sorts, the box searches.
+            table = gr.Dataframe(
+                headers=TABLE_HEADERS,
+                datatype="str",
+                interactive=False,
+                wrap=True,
+                column_widths=["440px", "150px", "110px", "190px", "80px", "170px"],
+                show_search="search",
+                buttons=["copy"],
+                max_height=520,
+                label="Ingested reports",
+                elem_id="qa-documents",
+            )
+            with gr.Row():
+                upload = gr.File(
+                    label=f"Add reports ({', '.join(UPLOAD_TYPES)}; up to {file_size(settings.max_file_bytes)} each)",
+                    file_count="multiple",
+                    file_types=UPLOAD_TYPES,
+                    elem_id="qa-upload",
+                )
+                with gr.Column():
+                    to_delete = gr.Dropdown(label="Report to delete", choices=[], elem_id="qa-delete-choice")
+                    delete = gr.Button("Delete report…", variant="secondary", elem_id="qa-delete")
+                    # A deletion is confirmed, naming the report, before it is done.
+                    with gr.Group(visible=False, elem_id="qa-delete-confirm") as confirm:
+                        confirm_text = gr.Markdown(elem_id="qa-delete-question")
+                        with gr.Row():
+                            confirmed = gr.Button("Delete it", variant="stop", elem_id="qa-delete-yes")
+                            cancelled = gr.Button("Keep it", elem_id="qa-delete-no")
+            with gr.Row():
+                status = gr.Markdown(elem_id="qa-status")
+                refresh = gr.Button("Refresh list", size="sm", scale=0)
+
+        private = {"api_visibility": "private"}
+        made: dict[tuple[str, ...], list[str]] = {}  # example questions by the reports loaded
+
+        def on_examples() -> str:
+            loaded = tuple(sorted(f"{d.doc_id}:{d.content_hash}" for d in assistant.documents()))
+            questions = made.get(loaded)
+            if questions is None:
+                questions = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
+                made.clear()
+                made[loaded] = questions
+            return examples_html(questions)
+
+        panels = gr.State({})
+
+        def on_question(
+            q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str], o: list[str], pl: list[str], f: str, t: str, u: bool
+        ) -> Iterator[Any]:
+            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u)
+
+        questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.concurrency_limit}
+        changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
+        # A mistake (an empty question, a bad date) is one line under the question box; the
+        # question stays in the box to be mended, and the chat and sources keep what they show.
+        question.submit(
+            shown_in_place(on_question, 4),
+            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated],
+            [question, chat, sources, panels, ask_notice],
+            **private,
+            **questions,
+        )
+
+        def on_message_click(p: dict[int, str], evt: gr.SelectData) -> Any:
+            return earlier_sources(p, evt.index)
+
+        chat.select(on_message_click, panels, sources, **private)
+        # The chat's own Clear empties every part of the conversation: its sources, the open
+        # passage, a notice.
+        chat.clear(
+            lambda: ({}, sources_html(None), empty_document_html(), ""), None, [panels, sources, viewer, ask_notice], **private
+        )
+
+        def on_source_click(evt: gr.EventData) -> str:
+            data = getattr(evt, "_data", None) or {}
+            if not data.get("doc_id"):  # the answer shown has no passage
+                return empty_document_html()
+            return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
+
+        # The last passage asked for is the one shown, however fast they are asked for.
+        sources.click(shown_in_place(on_source_click, 1, notice=0), None, viewer, trigger_mode="always_last", **private)
+
+        def on_upload(files: list[Any], progress: gr.Progress = gr.Progress()) -> tuple[str, Any, Any, Any, str, Any]:
+            return ingest_uploads(assistant, files, progress)
+
+        # Empty the file box either way, so a failed file is not sent again with the next upload.
+        listed = [status, table, to_delete, outlets, counts, place]
+        # A mistake there shows in the status line beside them, in place of the last status.
+        uploaded = upload.upload(shown_in_place(on_upload, len(listed), notice=0), upload, listed, **private, **changes)
+        uploaded.success(lambda: None, None, upload, **private).then(on_examples, None, examples, **private)
+        uploaded.failure(lambda: None, None, upload, **private)  # (a fault of the app's own, not a mistake)
+
+        def on_delete_asked(doc_id: str | None) -> tuple[Any, str, str]:
+            return gr.update(visible=True), deletion_question(assistant, doc_id), ""
+
+        def on_delete(doc_id: str | None) -> tuple[Any, ...]:
+            return (*delete_document(assistant, doc_id), gr.update(visible=False))
+
+        delete.click(shown_in_place(on_delete_asked, 3, notice=2), to_delete, [confirm, confirm_text, status], **private)
+        deleted = confirmed.click(
+            shown_in_place(on_delete, len(listed) + 1, notice=0), to_delete, [*listed, confirm], **private, **changes
+        )
+        deleted.then(on_examples, None, examples, **private)
+        cancelled.click(lambda: gr.update(visible=False), None, confirm, **private)
+        to_delete.change(lambda: gr.update(visible=False), None, confirm, **private)  # another choice: ask again
+        # Reports ingested by another process (qa ingest) show up on load or on refresh.
+        demo.load(lambda: documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
+            on_examples, None, examples, **private
+        )
+        refresh.click(lambda: documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
+            on_examples, None, examples, **private
+        )
+
+        def ask(
+            question: str,
+            top_k: int = settings.top_k,
+            mode: str = settings.mode,
+            source: list[str] | None = None,
+            place: str | None = None,
+            date_from: str | None = None,
+            date_to: str | None = None,
+            history: list[str] | None = None,
+            undated: bool = False,
+        ) -> dict[str, Any]:
+            """Answer a question from the reports: the same JSON as `qa ask --json`; the filters
+            are optional, and `history` (the conversation's earlier questions) reads a follow-up."""
+            return ask_json(
+                assistant, question, top_k, mode, history, source=source, place=place, date_from=date_from, date_to=date_to,
+                undated=undated,
+            )
+
+        gr.api(ask, api_name="ask", **questions)
+    return demo

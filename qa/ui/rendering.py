@@ -1,0 +1,160 @@
+"""HTML and Markdown made from answers, citations and reports: pure functions, no Gradio.
+
+Reports and questions are untrusted: every piece of their text goes through esc() or md(), so
+markup in a report is shown as text and never runs.
+"""
+
+import html
+import re
+import urllib.parse
+from typing import Any
+
+from qa import Answer, Citation
+from qa.attribution import attribution_in_context
+from qa.chunking import split_sentences
+from qa.eventdates import event_date
+from qa.types import Document
+
+CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
+ABSTAINED_LABEL = "No answer in the reports"
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def esc(text: Any) -> str:
+    """Text made safe to place inside HTML."""
+    return html.escape(str(text), quote=True)
+
+
+def md(text: Any) -> str:
+    """Text made safe to place inside Markdown: shown literally, never as markup or HTML.
+
+    ':' and '@' become entities too, so the renderer's autolinking finds no URL or address.
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    return escaped.replace(":", "&#58;").replace("@", "&#64;").replace("www\\.", "w&#119;w\\.")
+
+
+def notice_html(message: str) -> str:
+    """A user's mistake, shown in place: one short line, announced to screen readers."""
+    return f'<p class="qa-notice" role="alert">{esc(message)}</p>'
+
+
+def _source_line(c: Citation) -> str:
+    """Outlet and date, then who the passage says is its source and when its event happened."""
+    when = f"event: {c.event_date_words} ({c.event_date})" if c.event_date else ""
+    return " · ".join(x for x in (c.source, c.date, c.attribution, when) if x)
+
+
+def _marker(c: Citation) -> str:
+    """A citation's "[n]" in the chat: a link that opens its passage in the document view."""
+    # (The chat's sanitiser keeps a link's address but drops data- attributes: the passage rides in it.)
+    where = f"#passage/{urllib.parse.quote(c.doc_id, safe='')}/{c.start}/{c.end}"
+    return f'<a class="qa-marker" href="{esc(where)}" title="{esc(c.title)}">[{c.n}]</a>'
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message for a finished answer: its text, the short answer in bold, each [n] a
+    link to its passage. The sources themselves are the Sources panel's cards, shown once."""
+    by_n = {c.n: c for c in answer.citations}
+    text, note = answer.text, ""
+    if answer.follow_up_topic:  # said above the answer, in words, rather than after it in brackets
+        text = text.removesuffix(answer.follow_up_note)
+        note = (
+            f'<span class="qa-followup">Taking “{md(answer.follow_up_topic)}” from your question '
+            f"“{md(answer.follow_up_of)}”.</span>\n\n"
+        )
+    pieces = _MARKER.split(text)  # text, n, text, n, ...
+    short = answer.short_answer
+    body = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            body.append(_marker(by_n[int(piece)]) if int(piece) in by_n else md(f"[{piece}]"))
+        elif short and i == 0 and piece.lower().startswith(short.lower()):
+            body.append(f"**{md(piece[: len(short)])}**{md(piece[len(short) :])}")
+        else:
+            body.append(md(piece))
+    if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
+        return f'{note}<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
+    return note + "".join(body)
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The Sources panel: one clickable card per citation, with title, outlet, date and passage."""
+    if answer is None:
+        return (
+            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty">Ask a question to see its sources.</p></section>'
+        )
+    if answer.abstained and not answer.citations:
+        return (
+            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-abstained">'
+            "No passage in the reports answers this question.</p></section>"
+        )
+    cards = [
+        f'<button type="button" class="qa-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
+        f'data-end="{c.end}" title="Open this passage in its report">'
+        f'<strong>[{c.n}]</strong> <span class="qa-title">{esc(c.title)}</span> '
+        f'<span class="qa-meta">{esc(_source_line(c))}</span>'
+        f"<blockquote>{esc(c.text)}</blockquote></button>"
+        for c in answer.citations
+    ]
+    hint = '<p class="qa-meta">Click a source or its [n] in the answer to read it in its report; click an earlier answer to see its sources.</p>'
+    if answer.abstained:
+        hint = '<p class="qa-empty qa-abstained">No passage answers this question; this is what the reports say nearby.</p>' + hint
+    return '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>' + "".join(cards) + hint + "</section>"
+
+
+def examples_html(questions: list[str]) -> str:
+    """The example questions, each a button that puts it in the question box (see EXAMPLES_JS)."""
+    if not questions:
+        return ""
+    buttons = "".join(f'<button type="button" class="qa-example">{esc(q)}</button>' for q in questions)
+    return f'<nav class="qa-examples" aria-label="Example questions"><span class="qa-meta">Try</span> {buttons}</nav>'
+
+
+# The Sources panel while an answer is on its way (the page's script waits for it to go).
+ANSWERING_HTML = '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-answering">Answering…</p></section>'
+
+
+def file_size(n_bytes: int) -> str:
+    """A size in bytes as the upload box states it ("6 kB", "25 MB")."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def empty_document_html() -> str:
+    """The document view with no passage open."""
+    return '<section class="qa-doc" aria-label="Passage in its report"><p class="qa-empty">Click a source to read it in its report.</p></section>'
+
+
+def passage_html(document: Document, start: int, end: int) -> str:
+    """The document view: the passage start:end highlighted in its report, with the text around it
+    (CONTEXT_CHARS each side, cut at whitespace). The span must fit the report's text."""
+    text = document.text
+    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    # Cut the context at whitespace so no word is shown in part.
+    if lo > 0:
+        lo = next((i + 1 for i in range(lo, start) if text[i].isspace()), lo)
+    if hi < len(text):
+        hi = next((i for i in range(hi, end, -1) if text[i].isspace()), hi)
+    meta = " · ".join(x for x in (document.source, document.date, document.place) if x)
+    return (
+        f'<section class="qa-doc" aria-label="Passage in its report"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
+        f'<div class="qa-text">{"… " if lo > 0 else ""}{esc(text[lo:start])}'
+        f'<mark id="qa-passage">{esc(text[start:end])}</mark>{esc(text[end:hi])}{" …" if hi < len(text) else ""}'
+        "</div></section>"
+    )
+
+
+def _told(text: str, start: int, end: int, report_date: str) -> str:
+    """Who the passage says is its source and when its event happened, as its citation says
+    (the sentence before it lends a "He said" its speaker)."""
+    window = max(0, start - CONTEXT_CHARS)
+    before = split_sentences(text[window:start])
+    said = attribution_in_context(text[start:end], text[window + before[-1].start : window + before[-1].end] if before else "")
+    when = event_date(text[start:end], report_date)
+    told = [f"source: {said.words}" if said else "", f"event: {when.words} ({when.value})" if when else ""]
+    return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
