@@ -114,7 +114,8 @@ class LoginThrottle:
         self._lock = threading.Lock()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/login"):
+        login = scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith("/login")
+        if scope.get("type") != "http" or not login:
             await self.app(scope, receive, send)
             return
         body, more = b"", True

@@ -119,7 +119,9 @@ def respond(
         raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
         filters = Filters.build(source or None, place or None, date_from or None, date_to or None, bool(undated))
-        stream = assistant.stream(question, top_k=int(top_k), mode=mode, history=earlier_questions(history), **filters.to_dict())
+        stream = assistant.stream(
+            question, top_k=int(top_k), mode=mode, history=earlier_questions(history), **filters.to_dict()
+        )
         first = next(stream)
     except QAError as exc:
         raise ui_error(str(exc)) from exc
@@ -147,7 +149,8 @@ def earlier_questions(history: list[dict[str, Any]]) -> list[str]:
     for message in history:
         content = message.get("content") if isinstance(message, dict) and message.get("role") == "user" else None
         if isinstance(content, list):  # Gradio 6 sends a message's content back as its parts
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text") or None
+            texts = (p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            content = " ".join(texts) or None
         if isinstance(content, str):
             first = content.split("\n\n*Only ", 1)[0]
             asked.append(html.unescape(re.sub(r"\\(.)", r"\1", first)))
@@ -196,7 +199,8 @@ def documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list
     # A place is chosen by each part of a report's place ("Idlib" of "Idlib, Syria"), as filters match.
     by_place = Counter(part for row in rows for part in dict.fromkeys(place_parts(row[3])))
     outlets, places = _counted_choices(by_outlet), _counted_choices(by_place)
-    return status, rows, gr.update(choices=choices, value=None), gr.update(choices=outlets), told, gr.update(choices=places)
+    deletable = gr.update(choices=choices, value=None)
+    return status, rows, deletable, gr.update(choices=outlets), told, gr.update(choices=places)
 
 
 def _counted_choices(counts: Counter[str]) -> list[tuple[str, str]]:
@@ -226,7 +230,8 @@ def deletion_question(assistant: Assistant, doc_id: str | None) -> str:
 def ingest_uploads(
     assistant: Assistant, files: list[Any] | None, progress: gr.Progress | None = None
 ) -> tuple[str, list[list[Any]], Any, Any, str, Any]:
-    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices, counts, place choices).
+    """Ingest uploaded report files; returns (status, table rows, delete choices, outlet choices, counts, place
+    choices).
 
     The uploaded copies are removed once read. Files that fail are named in the status (all
     failing raises gr.Error) and the rest still land.

@@ -46,7 +46,13 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(
-                        label="Chat", show_label=False, buttons=["copy", "copy_all"], height=460, latex_delimiters=[], sanitize_html=True, elem_id="qa-chat"
+                        label="Chat",
+                        show_label=False,
+                        buttons=["copy", "copy_all"],
+                        height=460,
+                        latex_delimiters=[],
+                        sanitize_html=True,
+                        elem_id="qa-chat",
                     )
                     question = gr.Textbox(
                         label="Question",
@@ -63,22 +69,38 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         # Outlets and places as the index has them, each with its number of reports.
                         with gr.Row():
                             outlets = gr.Dropdown(
-                                choices=[], multiselect=True, label="Outlets", info="any of these", elem_id="qa-filter-source"
+                                choices=[],
+                                multiselect=True,
+                                label="Outlets",
+                                info="any of these",
+                                elem_id="qa-filter-source",
                             )
                             place = gr.Dropdown(
-                                choices=[], multiselect=True, label="Places", info="any of these", elem_id="qa-filter-place"
+                                choices=[],
+                                multiselect=True,
+                                label="Places",
+                                info="any of these",
+                                elem_id="qa-filter-place",
                             )
                         # (Text, not Gradio's date picker: that one takes only whole days, and text it
                         # cannot read it drops without a word, keeping the date before.)
                         with gr.Row():
                             date_from = gr.Textbox(
-                                label="From", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-from"
+                                label="From",
+                                info="a day, month or year",
+                                placeholder="YYYY-MM-DD, YYYY-MM or YYYY",
+                                elem_id="qa-filter-from",
                             )
                             date_to = gr.Textbox(
-                                label="To", info="a day, month or year", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-filter-to"
+                                label="To",
+                                info="a day, month or year",
+                                placeholder="YYYY-MM-DD, YYYY-MM or YYYY",
+                                elem_id="qa-filter-to",
                             )
                         undated = gr.Checkbox(
-                            label="With dates set, also search reports that have no date", value=False, elem_id="qa-filter-undated"
+                            label="With dates set, also search reports that have no date",
+                            value=False,
+                            elem_id="qa-filter-undated",
                         )
                     with gr.Accordion("Retrieval settings", open=False):
                         mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
@@ -137,7 +159,16 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         panels = gr.State({})
 
         def on_question(
-            q: str, h: list[dict[str, Any]], m: str, k: float, p: dict[int, str], o: list[str], pl: list[str], f: str, t: str, u: bool
+            q: str,
+            h: list[dict[str, Any]],
+            m: str,
+            k: float,
+            p: dict[int, str],
+            o: list[str],
+            pl: list[str],
+            f: str,
+            t: str,
+            u: bool,
         ) -> Iterator[Any]:
             yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u)
 
@@ -160,7 +191,10 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # The chat's own Clear empties every part of the conversation: its sources, the open
         # passage, a notice.
         chat.clear(
-            lambda: ({}, sources_html(None), empty_document_html(), ""), None, [panels, sources, viewer, ask_notice], **private
+            lambda: ({}, sources_html(None), empty_document_html(), ""),
+            None,
+            [panels, sources, viewer, ask_notice],
+            **private,
         )
 
         def on_source_click(evt: gr.EventData) -> str:
@@ -188,7 +222,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         def on_delete(doc_id: str | None) -> tuple[Any, ...]:
             return (*delete_document(assistant, doc_id), gr.update(visible=False))
 
-        delete.click(shown_in_place(on_delete_asked, 3, notice=2), to_delete, [confirm, confirm_text, status], **private)
+        asked = shown_in_place(on_delete_asked, 3, notice=2)
+        delete.click(asked, to_delete, [confirm, confirm_text, status], **private)
         deleted = confirmed.click(
             shown_in_place(on_delete, len(listed) + 1, notice=0), to_delete, [*listed, confirm], **private, **changes
         )
@@ -217,7 +252,15 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             """Answer a question from the reports: the same JSON as `qa ask --json`; the filters
             are optional, and `history` (the conversation's earlier questions) reads a follow-up."""
             return ask_json(
-                assistant, question, top_k, mode, history, source=source, place=place, date_from=date_from, date_to=date_to,
+                assistant,
+                question,
+                top_k,
+                mode,
+                history,
+                source=source,
+                place=place,
+                date_from=date_from,
+                date_to=date_to,
                 undated=undated,
             )
 

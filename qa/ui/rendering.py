@@ -84,7 +84,8 @@ def sources_html(answer: Answer | None) -> str:
     """The Sources panel: one clickable card per citation, with title, outlet, date and passage."""
     if answer is None:
         return (
-            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty">Ask a question to see its sources.</p></section>'
+            '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>'
+            '<p class="qa-empty">Ask a question to see its sources.</p></section>'
         )
     if answer.abstained and not answer.citations:
         return (
@@ -99,9 +100,13 @@ def sources_html(answer: Answer | None) -> str:
         f"<blockquote>{esc(c.text)}</blockquote></button>"
         for c in answer.citations
     ]
-    hint = '<p class="qa-meta">Click a source or its [n] in the answer to read it in its report; click an earlier answer to see its sources.</p>'
+    hint = (
+        '<p class="qa-meta">Click a source or its [n] in the answer to read it in its report; '
+        "click an earlier answer to see its sources.</p>"
+    )
     if answer.abstained:
-        hint = '<p class="qa-empty qa-abstained">No passage answers this question; this is what the reports say nearby.</p>' + hint
+        nearby = "No passage answers this question; this is what the reports say nearby."
+        hint = f'<p class="qa-empty qa-abstained">{nearby}</p>' + hint
     return '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>' + "".join(cards) + hint + "</section>"
 
 
@@ -114,7 +119,10 @@ def examples_html(questions: list[str]) -> str:
 
 
 # The Sources panel while an answer is on its way (the page's script waits for it to go).
-ANSWERING_HTML = '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2><p class="qa-empty qa-answering">Answering…</p></section>'
+ANSWERING_HTML = (
+    '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>'
+    '<p class="qa-empty qa-answering">Answering…</p></section>'
+)
 
 
 def file_size(n_bytes: int) -> str:
@@ -127,7 +135,10 @@ def file_size(n_bytes: int) -> str:
 
 def empty_document_html() -> str:
     """The document view with no passage open."""
-    return '<section class="qa-doc" aria-label="Passage in its report"><p class="qa-empty">Click a source to read it in its report.</p></section>'
+    return (
+        '<section class="qa-doc" aria-label="Passage in its report">'
+        '<p class="qa-empty">Click a source to read it in its report.</p></section>'
+    )
 
 
 def passage_html(document: Document, start: int, end: int) -> str:
@@ -142,7 +153,8 @@ def passage_html(document: Document, start: int, end: int) -> str:
         hi = next((i for i in range(hi, end, -1) if text[i].isspace()), hi)
     meta = " · ".join(x for x in (document.source, document.date, document.place) if x)
     return (
-        f'<section class="qa-doc" aria-label="Passage in its report"><h3>{esc(document.title)}</h3><p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
+        f'<section class="qa-doc" aria-label="Passage in its report"><h3>{esc(document.title)}</h3>'
+        f'<p class="qa-meta">{esc(meta)}</p>{_told(text, start, end, document.date)}'
         f'<div class="qa-text">{"… " if lo > 0 else ""}{esc(text[lo:start])}'
         f'<mark id="qa-passage">{esc(text[start:end])}</mark>{esc(text[end:hi])}{" …" if hi < len(text) else ""}'
         "</div></section>"
@@ -154,7 +166,8 @@ def _told(text: str, start: int, end: int, report_date: str) -> str:
     (the sentence before it lends a "He said" its speaker)."""
     window = max(0, start - CONTEXT_CHARS)
     before = split_sentences(text[window:start])
-    said = attribution_in_context(text[start:end], text[window + before[-1].start : window + before[-1].end] if before else "")
+    previous = text[window + before[-1].start : window + before[-1].end] if before else ""
+    said = attribution_in_context(text[start:end], previous)
     when = event_date(text[start:end], report_date)
     told = [f"source: {said.words}" if said else "", f"event: {when.words} ({when.value})" if when else ""]
     return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
