@@ -370,6 +370,7 @@ def test_the_chat_passes_its_earlier_questions_as_typed():
     assert handlers.earlier_questions(history) == [typed, "And how many were injured?"]
 
 
+@pytest.mark.slow
 def test_a_chat_follow_up_is_read_against_the_question_before(corpus_assistant):
     first = "How many civilians were killed in Maarat al Numan on Wednesday?"
     *_, (_, history, _, _) = handlers.respond(corpus_assistant, first, [], "hybrid", 5)

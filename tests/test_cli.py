@@ -34,6 +34,7 @@ SOHR_SENTENCE = (
 )
 
 
+@pytest.mark.slow
 def test_ask_json_cites_the_exact_sentence(cli_index):
     done = run("ask", "--json", "--top-k", "3", WEDNESDAY, index=cli_index)
     assert done.returncode == 0, done.stderr
@@ -47,6 +48,7 @@ def test_ask_json_cites_the_exact_sentence(cli_index):
     assert report[cited["start"] : cited["end"]] == SOHR_SENTENCE
 
 
+@pytest.mark.slow
 def test_ask_prints_answer_and_sources(cli_index):
     done = run("ask", "--mode", "bm25", WEDNESDAY, index=cli_index)
     assert done.returncode == 0
@@ -55,6 +57,7 @@ def test_ask_prints_answer_and_sources(cli_index):
     assert sources.startswith("Syrian regime, Russia air strikes kill at least 7 civilians in Idlib (TRT World, 2019-08-29)")
 
 
+@pytest.mark.slow
 def test_docs_json_and_delete(cli_index, tmp_path):
     extra = tmp_path / "extra.txt"
     extra.write_text("The Zarzour crossing reopened on Monday after weeks of shelling.\n")
@@ -86,6 +89,7 @@ def test_user_mistakes_give_one_line_and_non_zero_exit(cli_index, args, message)
         assert done.stderr.strip().count("\n") == 0  # exactly one line
 
 
+@pytest.mark.slow
 def test_ingest_a_collection_names_bad_rows_and_lands_the_rest(tmp_path):
     path = tmp_path / "reports.jsonl"
     path.write_text(
@@ -101,6 +105,7 @@ def test_ingest_a_collection_names_bad_rows_and_lands_the_rest(tmp_path):
     assert sorted((d["title"], d["source"]) for d in listed) == [("Convoy", "Wire A"), ("Shelling", "Wire B")]
 
 
+@pytest.mark.slow
 def test_ask_with_filters(cli_index):
     outlet = "trt-world"  # stored as "TRT World"
     done = run("ask", "--json", "--outlet", outlet, "--place", "Idlib", "--from", "2019-08", "--to", "2019", WEDNESDAY, index=cli_index)

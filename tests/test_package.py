@@ -28,6 +28,7 @@ def test_import_and_help_stay_light(code):
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_ingest_and_ask_work_with_the_network_forbidden(tmp_path, backend):
     """Any connection to a non-local address raises: the whole flow must still work (the onnx

@@ -36,6 +36,7 @@ def write_report(store: Store, doc_id: str, sentences: int, rng: np.random.Gener
     return vectors
 
 
+@pytest.mark.slow
 def test_one_encoder_serves_several_threads_at_once(embedder):
     """A question and an upload encode at the same time from a fresh encoder: no error, the same vectors.
 
