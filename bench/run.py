@@ -258,7 +258,7 @@ class Expander:
 
     def grow(self, target_chunks: int) -> None:
         store = self.store
-        batch = store._batch_size()
+        batch = store.chroma.batch_size()
         while store.count_chunks() < target_chunks:
             self.copies += 1
             tag = f"~{self.copies}"
@@ -268,13 +268,13 @@ class Expander:
                 metas = [{**m, "doc_id": f"{m['doc_id']}{tag}"} if "doc_id" in m else m for m in got["metadatas"]]
                 for lo in range(0, len(ids), batch):
                     hi = lo + batch
-                    store._collection(kind).add(
+                    store.collection(kind).add(
                         ids=ids[lo:hi],
                         embeddings=got["embeddings"][lo:hi],
                         documents=got["documents"][lo:hi] if "documents" in got else None,
                         metadatas=metas[lo:hi],
                     )
-        store._touch()
+        store.log.touch()
 
 
 def folder_bytes(folder: Path) -> int:

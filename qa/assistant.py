@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import DocumentError, InputError
+from .locks import OrderedLock
 from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, *, embedder: "Embedder | None" = None, **overrides: Any) -> None:
         self.settings = Settings(**{**(settings.model_dump() if settings else {}), **overrides})
-        self._lock = threading.RLock()
+        self._lock = OrderedLock("assistant", reentrant=True)  # see qa.locks
         if embedder is not None and embedder.model_name != self.settings.embedding_model:
             raise InputError(
                 f"the embedder runs {embedder.model_name!r} but the settings name {self.settings.embedding_model!r}"
@@ -426,7 +426,7 @@ class Assistant:
         """
         doc_id = _checked_id(doc_id, "delete")
         with self._lock:
-            self.store.delete_document(doc_id)
+            self.store.delete_documents([doc_id], must_exist=True)
         self._refresh_after_write()
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .locks import OrderedLock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +87,7 @@ class Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
         self._model = None
         self._onnx: OnnxTransformer | None = None
-        self._lock = threading.Lock()
+        self._lock = OrderedLock("embedder")  # see qa.locks
 
     def warm_up(self) -> None:
         """Load the model now (otherwise the first encode does)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pydantic import PrivateAttr
 
 from .chunking import read_sentences
 from .errors import InputError
+from .locks import OrderedLock
 from .text import content_terms, spelled_like, stem
 from .types import Filters, Sentence, outlet_key, place_key
 
@@ -134,13 +134,9 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
-        # `_lock` is held by each search (a few milliseconds; encoding the question, most of a
-        # question's time, runs outside it) and by the look for other processes' writes, which
-        # may reopen the Chroma client (Store.sync) and so must never happen under a search; the
-        # BM25 tokenizer's stemmer is not thread-safe either. `_build_lock` is held by a lexical
-        # rebuild, which takes seconds on a large index: questions go on with the previous build.
-        self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        # What each lock guards, and the order they are taken in: qa.locks.
+        self._lock = OrderedLock("retriever")
+        self._build_lock = OrderedLock("retriever-build")
         self._index = None
         self._built = _LexicalBuild()
         self._built_generation = -1
@@ -256,7 +252,7 @@ class Retriever:
         bundle = QueryBundle(query_str=question, embedding=[float(x) for x in query_vector])
         build = self._current_build()
         with self._lock:
-            nodes = self.store.read(lambda: self._retrieve_nodes(build, bundle, mode, top_k, filters))
+            nodes = self.store.chroma.read(lambda: self._retrieve_nodes(build, bundle, mode, top_k, filters))
         return Retrieval(self._hits(build, nodes, filters), build.term_stats)
 
     def _retrieve_nodes(

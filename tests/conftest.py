@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 
 from qa import Assistant
 from qa.config import BUNDLED_CORPUS_DIR
+
+# Every lock taken out of the order in qa.locks raises, here and in the processes tests start.
+os.environ.setdefault("QA_CHECK_LOCKS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

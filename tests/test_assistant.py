@@ -60,7 +60,7 @@ def test_delete_removes_a_document_everywhere(make_assistant, corpus_copy, tmp_p
     assistant.delete(doc_id)
     assert doc_id not in [d.doc_id for d in assistant.documents()]
     assert not assistant.store.chunks.get(where={"doc_id": doc_id})["ids"]
-    assert not assistant.store._collection("sentences").get(where={"doc_id": doc_id})["ids"]
+    assert not assistant.store.collection("sentences").get(where={"doc_id": doc_id})["ids"]
     answer = assistant.ask("How many trucks reached Saraqib?")
     assert all(c.doc_id != doc_id for c in answer.citations)
     with pytest.raises(NotFoundError, match=doc_id):

@@ -139,7 +139,7 @@ def test_sentence_vectors_stay_right_while_reports_are_replaced(tmp_path):
     try:
         for round_ in range(300):  # what every replacement and deletion does to the cache
             assert reads.acquire(timeout=60), errors  # one forget per read: the cache stays full
-            store._forget_sentences(reports[(round_ * 7) % len(reports)])
+            store.sentences.forget(reports[(round_ * 7) % len(reports)])
         for doc_id in reports[:2]:
             latest[doc_id] = write_report(store, doc_id, SENTENCES, rng)  # same id: replaced
     finally:
