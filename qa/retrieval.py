@@ -29,6 +29,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
 from .chunking import read_sentences
+from .config import MODES
 from .errors import InputError
 from .locks import OrderedLock
 from .text import content_terms, spelled_like, stem
@@ -37,6 +38,7 @@ from .types import Filters, Sentence, outlet_key, place_key
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import RetrievalSettings
     from .embeddings import Embedder
     from .store import Store
 
@@ -44,7 +46,6 @@ logger = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import and reports every index build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-MODES = ("hybrid", "dense", "bm25")
 
 
 @dataclass
@@ -131,6 +132,7 @@ class Retriever:
     """
 
     def __init__(self, store: "Store", embedder: "Embedder", candidates: int) -> None:
+        """`candidates`: chunks each retriever returns before fusion."""
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
@@ -144,6 +146,11 @@ class Retriever:
         self._checked_at = float("-inf")
         self._built_at = float("-inf")
         self._build_s = 0.0
+
+    @classmethod
+    def from_settings(cls, retrieval: RetrievalSettings, store: "Store", embedder: "Embedder") -> Retriever:
+        """A retriever of `store`'s chunks as the retrieval settings say."""
+        return cls(store, embedder, retrieval.candidates_per_retriever)
 
     @property
     def term_stats(self) -> TermStats:
@@ -389,9 +396,6 @@ class _MaskedBM25(BM25Retriever):
         # Not index.corpus: with one, bm25s returns corpus entries instead of row numbers.
         self.corpus = [{"node_id": i} for i in ids]
         self.size = len(ids)
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self.search(query_bundle.query_str, self.similarity_top_k, None)
 
     def search(self, question: str, k: int, mask: Any) -> list[NodeWithScore]:
         """The k best chunks for the question among those the mask keeps (None: all).

@@ -232,7 +232,7 @@ def test_an_index_written_before_locations_and_kinds_is_upgraded_in_place(make_a
     state = assistant.store.collection("state")
     state.upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{"schema": 2, "token": "old"}])
     assistant.store.reopen()
-    fresh = Store(assistant.settings.index_dir, assistant.settings.index_key())
+    fresh = Store.from_settings(assistant.settings.index)
     (doc,) = fresh.documents()
     assert doc.locations == [str(tmp_path / "reports" / "a.txt")] and fresh.located([str(tmp_path / "reports")])
     upgraded = fresh.chunks.get(include=["metadatas"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qa import Settings
+from qa.config import IndexSettings
 from qa.errors import ConfigError
 from qa.store import SCHEMA_VERSION, parse_chroma_url
 
@@ -44,7 +45,7 @@ def test_chroma_urls():
             parse_chroma_url(bad)
     with pytest.raises(ValueError, match="chroma_url must look like http://host:port"):
         Settings(chroma_url="localhost:8000")
-    assert Settings(chroma_url=" ").chroma_url is None  # QA_CHROMA_URL= means the embedded store
+    assert Settings(chroma_url=" ").index.chroma_url is None  # QA_CHROMA_URL= means the embedded store
 
 
 def test_an_unreachable_server_is_one_clear_error(make_assistant):
@@ -196,7 +197,7 @@ def test_an_index_past_chromas_32k_record_read_limit_still_lists_sweeps_and_read
     rng = np.random.default_rng(0)
     sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
     chunk_vectors = rng.standard_normal((len(chunks), 384)).astype(np.float32)
-    store = Store(tmp_path / "index", "k")
+    store = Store.from_settings(IndexSettings(index_dir=tmp_path / "index"))
     store.write_documents([(doc, chunks, chunk_vectors, (list(range(len(sentence_vectors))), sentence_vectors))])
     assert len(sentences) == 33_000 and store.collection("sentences").count() == 33_000
 

@@ -1,6 +1,6 @@
 """The Chroma index of documents, chunks and sentence vectors.
 
-Four collections per index key (embedding model + chunking, see `Settings.index_key`), in a
+Four collections per index key (embedding model + chunking, see `IndexSettings.key`), in a
 folder or on a Chroma server (QA_CHROMA_URL):
 - `chunks_<key>`: one record per chunk, with its text, vector and metadata (doc id, title,
   outlet, date, place, start, end and the sentence offsets inside it: see `records`);

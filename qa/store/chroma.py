@@ -111,7 +111,7 @@ class Chroma:
 
     Args:
         index_dir: the folder of an embedded index (unused with a server).
-        key: the index key collections are named by (see Settings.index_key).
+        key: the index key collections are named by (see IndexSettings.key).
         url: a Chroma server's URL, or None for the folder.
         on_open: called once a new client is open, under `lock` (the schema upgrade and the
             settling of dead writers' intents run there, before any other call).

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 # 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
 # their locations (see qa.locations) and the scopes that find them, and chunks their sentence
 # kinds. 4: chunks carry the heading of the section they open in. Vectors are untouched, so the
-# index key (see Settings.index_key) stays.
+# index key (see IndexSettings.key) stays.
 SCHEMA_VERSION = 4
 
 Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]

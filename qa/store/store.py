@@ -20,6 +20,8 @@ from .writelog import SWEEP_GRACE_S, WriteLog
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..config import IndexSettings
+
     #: One item of `Store.write_documents`: a document, its chunks, one vector per chunk, and
     #: (the indexes of the sentences its chunks hold, one vector each).
     Written: TypeAlias = tuple[Document, list[Chunk], np.ndarray, tuple[list[int], np.ndarray]]
@@ -37,12 +39,15 @@ class Store:
     (qa.store.schema), the record fields (qa.store.records) and the sentence cache.
     """
 
-    def __init__(
-        self, index_dir: Path, key: str, sentence_cache_size: int = 100_000, chroma_url: str | None = None
-    ) -> None:
+    def __init__(self, index_dir: Path, key: str, chroma_url: str | None, sentence_cache_size: int) -> None:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
+
+    @classmethod
+    def from_settings(cls, index: IndexSettings) -> Store:
+        """The index the settings name: their folder or server, under their index key."""
+        return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size)
 
     @property
     def location(self) -> str:
