@@ -93,11 +93,11 @@ def chunk_texts(assistant: Assistant, csv_path: Path) -> list[str]:
     s = assistant.settings
     texts = []
     seen: set[str] = set()  # a row repeating an earlier one is stored once
-    for _, _, doc in iter_documents([csv_path], s.read_limits(), None):
+    for _, _, doc in iter_documents([csv_path], s.limits.read_limits(), None):
         if isinstance(doc, Document) and doc.doc_id not in seen:
             seen.add(doc.doc_id)
             sentences = split_sentences(doc.text)
-            texts += [c.text for c in chunk_sentences(doc.text, doc.doc_id, sentences, s.chunk_words, s.chunk_overlap_sentences)]
+            texts += [c.text for c in chunk_sentences(doc.text, doc.doc_id, sentences, s.index.chunk_words, s.index.chunk_overlap_sentences)]
     return texts
 
 
@@ -189,7 +189,7 @@ def measure_onnx(
     from qa.embeddings import Embedder
 
     started = time.perf_counter()
-    onnx = Embedder(torch_assistant.settings.embedding_model, backend="onnx")
+    onnx = Embedder.from_settings(torch_assistant.settings.index.model_copy(update={"embedding_backend": "onnx"}))
     onnx.warm_up()  # exports the model on first use (kept in ~/.cache/qa/onnx)
     load_s = time.perf_counter() - started
     assistant = assistant_for(work / "ingest-onnx", onnx)
@@ -213,7 +213,7 @@ def measure_onnx(
     # FA-KES files some articles twice, and chunks of identical text tie exactly, in any order.
     # On its own index each backend also meets its own HNSW graph, an approximate search whose
     # misses differ between two builds (mostly for questions far from every report).
-    same_index = assistant_for(torch_assistant.settings.index_dir, onnx)
+    same_index = assistant_for(torch_assistant.settings.index.index_dir, onnx)
     same = same_own = 0
     for q in questions:
         by_torch = [p.text for p in torch_assistant.ask(q).passages]
@@ -258,7 +258,7 @@ class Expander:
 
     def grow(self, target_chunks: int) -> None:
         store = self.store
-        batch = store._batch_size()
+        batch = store.chroma.batch_size()
         while store.count_chunks() < target_chunks:
             self.copies += 1
             tag = f"~{self.copies}"
@@ -268,13 +268,13 @@ class Expander:
                 metas = [{**m, "doc_id": f"{m['doc_id']}{tag}"} if "doc_id" in m else m for m in got["metadatas"]]
                 for lo in range(0, len(ids), batch):
                     hi = lo + batch
-                    store._collection(kind).add(
+                    store.collection(kind).add(
                         ids=ids[lo:hi],
                         embeddings=got["embeddings"][lo:hi],
                         documents=got["documents"][lo:hi] if "documents" in got else None,
                         metadatas=metas[lo:hi],
                     )
-        store._touch()
+        store.log.touch()
 
 
 def folder_bytes(folder: Path) -> int:

@@ -70,7 +70,7 @@ def main() -> None:
 
         texts = {d.doc_id: assistant.document(d.doc_id).text for d in assistant.documents()}
         spans = {doc_id: split_sentences(text) for doc_id, text in texts.items()}
-        sentences = assistant.store._collection("sentences")
+        sentences = assistant.store.collection("sentences")
         baseline = 0
         for question, golds in questions:
             found = sentences.query(query_embeddings=assistant.embedder.encode([question]), n_results=1)["ids"][0][0]

@@ -8,22 +8,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import DocumentError, InputError
-from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage
+from .locks import OrderedLock
+from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, sentence_id
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
-    from .evaluation import EvalReport, GoldQuestion
     from .locations import Survey
     from .retrieval import Retriever
     from .store import Store
@@ -38,22 +37,26 @@ class Assistant:
     """Question answering over ingested reports, with cited answers.
 
     Args:
-        settings: a Settings object; or give any of its fields as keywords (or QA_* variables).
+        settings: a Settings object; or give any of its fields as keywords, flat (`top_k=3`) or
+            by section (`retrieval={"top_k": 3}`), or as QA_* variables.
         embedder: an already loaded Embedder to share between assistants (same model).
+
+    Raises:
+        ConfigError: a setting that is not allowed (naming it and its QA_* variable).
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: "Embedder | None" = None, **overrides: Any) -> None:
-        self.settings = Settings(**{**(settings.model_dump() if settings else {}), **overrides})
-        self._lock = threading.RLock()
-        if embedder is not None and embedder.model_name != self.settings.embedding_model:
+        self.settings = Settings.build(**{**(settings.model_dump() if settings else {}), **overrides})
+        self._lock = OrderedLock("assistant", reentrant=True)  # see qa.locks
+        if embedder is not None and embedder.model_name != self.settings.index.embedding_model:
             raise InputError(
-                f"the embedder runs {embedder.model_name!r} but the settings name {self.settings.embedding_model!r}"
+                f"the embedder runs {embedder.model_name!r} but the settings name {self.settings.index.embedding_model!r}"
             )
         self._embedder: Embedder | None = embedder
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
-        self._corpus_checked = not self.settings.auto_ingest_corpus
+        self._corpus_checked = not self.settings.index.auto_ingest_corpus
 
     # -- components, built on first use --------------------------------------------------
     @property
@@ -61,10 +64,7 @@ class Assistant:
         if self._embedder is None:
             from .embeddings import Embedder
 
-            s = self.settings
-            self._embedder = Embedder(
-                s.embedding_model, s.device, s.embed_batch_size, s.allow_model_download, s.embedding_backend, s.model_cache_dir
-            )
+            self._embedder = Embedder.from_settings(self.settings.index)
         return self._embedder
 
     @property
@@ -72,7 +72,7 @@ class Assistant:
         if self._store is None:
             from .store import Store
 
-            self._store = Store(self.settings.index_dir, self.settings.index_key(), chroma_url=self.settings.chroma_url)
+            self._store = Store.from_settings(self.settings.index)
         return self._store
 
     @property
@@ -80,7 +80,7 @@ class Assistant:
         if self._retriever is None:
             from .retrieval import Retriever
 
-            self._retriever = Retriever(self.store, self.embedder, self.settings.candidates_per_retriever)
+            self._retriever = Retriever.from_settings(self.settings.retrieval, self.store, self.embedder)
         return self._retriever
 
     @property
@@ -88,8 +88,8 @@ class Assistant:
         if self._answerer is None:
             from .answering import ExtractiveAnswerer
 
-            s = self.settings
-            self._answerer = ExtractiveAnswerer(s.answer_max_words, s.answer_max_sentences, s.min_support)
+            s = self.settings.answer
+            self._answerer = ExtractiveAnswerer(s.max_words, s.max_sentences, s.min_support)
         return self._answerer
 
     def warm_up(self) -> None:
@@ -156,7 +156,7 @@ class Assistant:
             scopes=set() if labels else {location_of(p) for p in paths if Path(p).expanduser().exists()},
             unreadable={location_of(p) for p, _ in problems},
         )
-        limits = self.settings.read_limits()
+        limits = self.settings.limits.read_limits()
 
         def location_of_item(path: Path) -> str:
             # An upload's location is its recorded name ("upload:NAME"), a file's its path.
@@ -252,7 +252,7 @@ class Assistant:
             if self._corpus_checked:
                 return
             self._corpus_checked = True
-            corpus = self.settings.corpus_dir
+            corpus = self.settings.index.corpus_dir
             if self.store.count_documents() == 0 and corpus.is_dir():
                 report = self.ingest([corpus])
                 logger.info("ingested the bundled corpus: %s", report.summary())
@@ -292,12 +292,12 @@ class Assistant:
         from .followup import read
 
         started = time.perf_counter()
-        question = self._check_question(question)
+        question = self.check_question(question)
         reading = read(question, history)
         searched = reading.text
         filters = Filters.build(source, place, date_from, date_to, undated)
-        top_k = self.settings.top_k if top_k is None else top_k
-        mode = mode or self.settings.mode
+        top_k = self.settings.retrieval.top_k if top_k is None else top_k
+        mode = mode or self.settings.retrieval.mode
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
         self._ensure_corpus()
@@ -313,7 +313,7 @@ class Assistant:
         # Overlapping chunks share sentences: ask for each once.
         sentence_ids = list(
             dict.fromkeys(
-                f"{h.doc_id}:s{int(h.metadata.get('first_sentence', 0)) + i}"
+                sentence_id(h.doc_id, int(h.metadata.get("first_sentence", 0)) + i)
                 for h in hits
                 for i in range(len(h.sentence_spans))
             )
@@ -349,25 +349,19 @@ class Assistant:
         empty = [part.describe() for part in filters.parts() if not any(part.matches(r) for r in reports)]
         return "; ".join(f"none matches {e}" for e in empty) if empty else "each alone keeps some reports, but none meets them all"
 
-    def stream(self, question: str, top_k: int | None = None, mode: str | None = None, **keywords: Any) -> Iterator[str | Answer]:
-        """Yield the answer text word by word, then the finished Answer (for chat front ends).
+    def check_question(self, question: str) -> str:
+        """The question as `ask` takes it: cleaned (`qa.text.clean_question`).
 
-        Takes the same keywords as `ask` (filters, history).
+        Raises:
+            InputError: it is empty, too long or has no words.
         """
-        answer = self.ask(question, top_k=top_k, mode=mode, **keywords)
-        for i, word in enumerate(answer.text.split(" ")):
-            yield word if i == 0 else " " + word
-        yield answer
-
-    def _check_question(self, question: str) -> str:
-        """The question cleaned (`qa.text.clean_question`), or InputError: empty, too long, no words."""
         from .text import clean_question
 
         if question is None:
             raise InputError("the question is empty")
         if not isinstance(question, str):
             raise InputError(f"the question must be text, got {type(question).__name__}")
-        limit = self.settings.max_question_chars
+        limit = self.settings.limits.max_question_chars
 
         def too_long(length: int) -> InputError:
             return InputError(f"the question is {length:,} characters long; the limit is {limit:,} (setting max_question_chars)")
@@ -382,23 +376,6 @@ class Assistant:
         if not any(ch.isalpha() for ch in cleaned):  # "?!", "{{7*7}}", "2019": nothing to ask about
             raise InputError(f"the question {cleaned!r} has no words in it")
         return cleaned
-
-    def evaluate(self, gold: "str | Path | list[GoldQuestion]", systems: "Iterable[str]" = ("hybrid",)) -> "EvalReport":
-        """Run a gold question set against this index and score it (see qa.evaluation).
-
-        Args:
-            gold: a gold-set file (JSON Lines) or the questions themselves.
-            systems: retrieval modes ("hybrid", "dense", "bm25") and/or "llamaindex", the plain
-                LlamaIndex baseline.
-
-        Raises:
-            InputError: an unreadable gold set or an unknown system.
-        """
-        from .evaluation import evaluate, load_gold
-
-        questions = gold if isinstance(gold, list) else load_gold(gold)
-        name = "" if isinstance(gold, list) else Path(gold).name
-        return evaluate(self, questions, systems, gold_name=name)
 
     # -- documents -----------------------------------------------------------------------
     def documents(self) -> list[Document]:
@@ -426,7 +403,7 @@ class Assistant:
         """
         doc_id = _checked_id(doc_id, "delete")
         with self._lock:
-            self.store.delete_document(doc_id)
+            self.store.delete_documents([doc_id], must_exist=True)
         self._refresh_after_write()
 
 
@@ -561,7 +538,7 @@ class _IngestBatch:
         sentences = split_sentences(doc.text)
         if not sentences:
             raise DocumentError(f"{label or doc.path or doc.doc_id}: no sentences found in the text")
-        chunks = chunk_sentences(doc.text, doc.doc_id, sentences, settings.chunk_words, settings.chunk_overlap_sentences)
+        chunks = chunk_sentences(doc.text, doc.doc_id, sentences, settings.index.chunk_words, settings.index.chunk_overlap_sentences)
         doc.chunks = len(chunks)
         doc.locations = list(dict.fromkeys(locations))
         # Only the sentences some chunk holds are encoded and stored: a passage repeated word

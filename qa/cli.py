@@ -19,7 +19,9 @@ from typing import Any
 
 import click
 
+from .config import MODES
 from .errors import QAError
+from .evaluation import SYSTEMS
 from .text import quantity
 
 EXIT_ERROR = 1  # a QAError: the user's input or the environment, explained in one line
@@ -64,17 +66,11 @@ def _clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _assistant(index_dir: str | None, **settings: Any) -> Any:
-    from pydantic import ValidationError
-
     from .assistant import Assistant
 
     if index_dir:
         settings["index_dir"] = index_dir
-    try:
-        return Assistant(**settings)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise QAError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    return Assistant(**settings)  # a bad setting is a ConfigError, printed as one line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -212,7 +208,7 @@ def _filters(
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms).")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode (default hybrid).")
+@click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode (default hybrid).")
 @_filter_options
 @_clean_errors
 def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None, **filters: Any) -> None:
@@ -271,7 +267,7 @@ def delete(doc_id: str, index_dir: str | None) -> None:
 @main.command()
 @_index_option
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default=None, help="Retrieval mode.")
+@click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode.")
 @_filter_options
 @_clean_errors
 def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: Any) -> None:
@@ -311,7 +307,7 @@ def chat(index_dir: str | None, top_k: int | None, mode: str | None, **filters: 
     type=click.Path(exists=True),
     help="Reports for the fresh index (repeatable; default: the bundled corpus/). Ignored with --index.",
 )
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "llamaindex"]), default=None, help="One system (default hybrid).")
+@click.option("--mode", type=click.Choice(SYSTEMS), default=None, help="One system (default hybrid).")
 @click.option("--compare", is_flag=True, help="hybrid, dense, bm25 and the plain LlamaIndex baseline, side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Write report.json and report.md (every failed question) here.")
@@ -367,7 +363,7 @@ def eval_command(
             questions = load_gold(gold or BUNDLED_GOLD)
             name = Path(gold or BUNDLED_GOLD).name
             if fresh:
-                report = assistant.ingest(list(corpus) or [assistant.settings.corpus_dir])
+                report = assistant.ingest(list(corpus) or [assistant.settings.index.corpus_dir])
                 for failure in report.failed:
                     click.echo(f"warning: not ingested: {failure.path}: {failure.error}", err=True)
             documents = [assistant.document(d.doc_id) for d in assistant.documents()]
@@ -376,7 +372,7 @@ def eval_command(
             click.echo(f"warning: gold set: {problem}", err=True)
         if len(problems) > 10:
             click.echo(f"warning: gold set: {len(problems) - 10} more problems", err=True)
-        systems = list(SYSTEMS) if compare else [mode or assistant.settings.mode]
+        systems = list(SYSTEMS) if compare else [mode or assistant.settings.retrieval.mode]
         say = (lambda system: click.echo(f"evaluating {system}...", err=True)) if sys.stderr.isatty() else None
         result = evaluate(assistant, questions, systems, gold_name=name, progress=say)
     finally:
@@ -413,11 +409,11 @@ def serve(index_dir: str | None, host: str | None, port: int | None) -> None:
     """
     app = _load_app()
     assistant = _assistant(index_dir)
-    host, port = host or assistant.settings.host, port or assistant.settings.port
+    host, port = host or assistant.settings.app.host, port or assistant.settings.app.port
     # Before anything loads or is printed, so a taken port or a malformed QA_AUTH fails at once.
     _check_port_free(host, port)
-    app.parse_auth(assistant.settings.auth)
-    login = " (login required)" if assistant.settings.auth else ""
+    app.parse_auth(assistant.settings.app.auth)
+    login = " (login required)" if assistant.settings.app.auth else ""
     click.echo(f"Loading the model and the index, then serving on http://{host}:{port}{login}", err=True)
     try:
         app.serve(assistant, host=host, port=port, warn=lambda warning: click.echo(f"warning: {warning}", err=True))

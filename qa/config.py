@@ -1,14 +1,24 @@
-"""Settings: the only place defaults live. Every field can be set as a keyword or a QA_* variable."""
+"""Settings: the only place defaults live.
+
+Grouped by concern (`index`, `limits`, `retrieval`, `answer`, `app`); every field can be given
+flat, as a keyword or a QA_* variable (`top_k=3`, QA_TOP_K=3), or by its section
+(`retrieval={"top_k": 3}`, QA_RETRIEVAL__TOP_K=3). Components take their section whole
+(`Retriever.from_settings(settings.retrieval, ...)`) and have no defaults of their own.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .metadata import Limits
@@ -16,16 +26,25 @@ if TYPE_CHECKING:
 #: Where the reports shipped with the project live (present in a source checkout).
 BUNDLED_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 
+EmbeddingBackend = Literal["torch", "onnx"]
+#: How the encoder runs (see qa.embeddings).
+BACKENDS: tuple[str, ...] = get_args(EmbeddingBackend)
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+#: The retrieval modes, best first: hybrid (dense + BM25, fused), dense alone, BM25 alone.
+MODES: tuple[str, ...] = get_args(RetrievalMode)
 
-# Bumped whenever chunking or stored fields change, so an old index is never read as a new one.
+# Bumped whenever chunking or stored vectors change, so an old index is never read as a new one:
+# it is part of the index key, and a new key is a new, empty set of collections. A change that
+# only adds stored fields is an in-place upgrade instead: qa.store.schema.SCHEMA_VERSION.
 INDEX_FORMAT_VERSION = 1
 
+_SECTION = ConfigDict(extra="forbid", validate_assignment=True)
 
-class Settings(BaseSettings):
-    """Every knob of the assistant, with its default and unit."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_assignment=True)
+class IndexSettings(BaseModel):
+    """Where the index lives and what shapes its vectors and chunks."""
+
+    model_config = _SECTION
 
     index_dir: Path = Field(default=Path(".qa-index"), description="Folder of the persistent Chroma index.")
     chroma_url: str | None = Field(
@@ -42,7 +61,7 @@ class Settings(BaseSettings):
         default=False,
         description="Let sentence-transformers fetch a model from the Hugging Face hub. Off: everything runs offline.",
     )
-    embedding_backend: Literal["torch", "onnx"] = Field(
+    embedding_backend: EmbeddingBackend = Field(
         default="torch",
         description="How the encoder runs: torch, or onnx (ONNX Runtime on a copy of the same weights exported "
         "locally on first use into model_cache_dir; the same vectors). On the 2-core machine of bench/RESULTS.md "
@@ -60,23 +79,49 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(
         default=1, ge=0, le=10, description="Sentences repeated at the start of the next chunk."
     )
-    top_k: int = Field(default=5, ge=1, le=100, description="Chunks handed to the answerer.")
-    mode: RetrievalMode = Field(default="hybrid", description="Retrieval: hybrid (dense + BM25, fused), dense or bm25.")
-    candidates_per_retriever: int = Field(
-        default=10,
-        ge=1,
-        le=1000,
-        description="Chunks each retriever returns before fusion (10 beat 20 on SQuAD: 0.801 vs 0.789, and is faster).",
+    sentence_cache_size: int = Field(
+        default=100_000, ge=0, description="Sentence vectors kept in memory between questions (384 floats each)."
     )
-    answer_max_words: int = Field(default=60, ge=5, le=500, description="Longest answer, in words.")
-    answer_max_sentences: int = Field(default=2, ge=1, le=5, description="Most sentences quoted in an answer.")
-    min_support: float = Field(
-        default=0.75,
-        ge=0.0,
-        le=2.0,
-        description="Least support (question-sentence match, see answering.Weights) needed to answer rather than "
-        "abstain; 0.75 was calibrated on SQuAD questions asked of an index with and without their article.",
+    auto_ingest_corpus: bool = Field(
+        default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
     )
+    corpus_dir: Path = Field(default=BUNDLED_CORPUS_DIR, description="The bundled reports ingested on first use.")
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _model_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("embedding_model must name a model, got an empty string")
+        return value.strip()
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url_or_none(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # QA_CHROMA_URL= (empty) means the embedded store
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"chroma_url must look like http://host:port, got {value!r}")
+        return value.strip().rstrip("/")
+
+    def key(self) -> str:
+        """A short hash of everything that shapes stored vectors and chunks.
+
+        Collections are named by it, so changing the model or chunking never mixes vectors.
+        """
+        shape = {
+            "model": self.embedding_model,
+            "chunk_words": self.chunk_words,
+            "overlap": self.chunk_overlap_sentences,
+            "format": INDEX_FORMAT_VERSION,
+        }
+        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class LimitSettings(BaseModel):
+    """How much one question, file, report or field may hold."""
+
+    model_config = _SECTION
+
     max_question_chars: int = Field(default=2000, ge=10, description="Longest question accepted, in characters.")
     max_file_bytes: int = Field(
         default=25_000_000,
@@ -95,10 +140,52 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(
         default=65_536, ge=256, description="Largest block of YAML front matter, or sidecar file, in bytes."
     )
-    auto_ingest_corpus: bool = Field(
-        default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
+
+    def read_limits(self) -> "Limits":
+        """The limits every read of a report is held to (see qa.metadata.Limits)."""
+        from .metadata import Limits
+
+        return Limits(self.max_file_bytes, self.max_report_chars, self.max_field_chars, self.max_metadata_bytes)
+
+
+class RetrievalSettings(BaseModel):
+    """How passages are found."""
+
+    model_config = _SECTION
+
+    top_k: int = Field(default=5, ge=1, le=100, description="Chunks handed to the answerer.")
+    mode: RetrievalMode = Field(default="hybrid", description="Retrieval: hybrid (dense + BM25, fused), dense or bm25.")
+    candidates_per_retriever: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Chunks each retriever returns before fusion (10 beat 20 on SQuAD: 0.801 vs 0.789, and is faster).",
     )
-    corpus_dir: Path = Field(default=BUNDLED_CORPUS_DIR, description="The bundled reports ingested on first use.")
+
+
+class AnswerSettings(BaseModel):
+    """How long an answer may be, and when the answerer abstains."""
+
+    model_config = _SECTION
+
+    max_words: int = Field(default=60, ge=5, le=500, description="Longest answer, in words (flat: answer_max_words).")
+    max_sentences: int = Field(
+        default=2, ge=1, le=5, description="Most sentences quoted in an answer (flat: answer_max_sentences)."
+    )
+    min_support: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=2.0,
+        description="Least support (question-sentence match, see answering.Weights) needed to answer rather than "
+        "abstain; 0.75 was calibrated on SQuAD questions asked of an index with and without their article.",
+    )
+
+
+class AppSettings(BaseModel):
+    """The web app: where it listens, who may log in, how much it takes at once."""
+
+    model_config = _SECTION
+
     host: str = Field(
         default="127.0.0.1",
         description="Address the web app binds to; 127.0.0.1 keeps it on this machine (0.0.0.0 opens it to the network).",
@@ -143,42 +230,121 @@ class Settings(BaseSettings):
         description="The bundled TRT World report's questions, offered by the web app while it is loaded (see qa.examples).",
     )
 
-    @field_validator("embedding_model")
-    @classmethod
-    def _model_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("embedding_model must name a model, got an empty string")
-        return value.strip()
-
     @field_validator("auth", mode="before")
     @classmethod
     def _blank_auth_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value  # QA_AUTH= : no login
 
-    @field_validator("chroma_url")
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "index": IndexSettings,
+    "limits": LimitSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "app": AppSettings,
+}
+# A flat name is its field's name, but for the answer's, which say "answer_" flat.
+_FLAT_PREFIX = {"answer": {"max_words": "answer_", "max_sentences": "answer_"}}
+
+
+def _flat_names() -> dict[str, tuple[str, str]]:
+    names: dict[str, tuple[str, str]] = {}
+    for section, model in SECTIONS.items():
+        for field in model.model_fields:
+            flat = _FLAT_PREFIX.get(section, {}).get(field, "") + field
+            if flat in names or flat in SECTIONS:
+                raise AssertionError(f"flat setting {flat!r} is defined twice")
+            names[flat] = (section, field)
+    return names
+
+
+#: flat name -> (section, field): `top_k` -> ("retrieval", "top_k").
+FLAT: dict[str, tuple[str, str]] = _flat_names()
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """QA_<FLAT NAME> variables (QA_TOP_K), read into their sections."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every variable at once
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        environ = {k.upper(): v for k, v in os.environ.items()}
+        for flat, (section, field) in FLAT.items():
+            value = environ.get(f"QA_{flat.upper()}")
+            if value is None:
+                continue
+            annotation = SECTIONS[section].model_fields[field].annotation
+            if annotation is not None and getattr(annotation, "__origin__", None) is list:
+                try:
+                    value = json.loads(value)  # a list is given as JSON, as pydantic-settings reads one
+                except ValueError:
+                    pass  # left as text: validation names the variable
+            out.setdefault(section, {})[field] = value
+        return out
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, with its default and unit, by concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings, description="The index: where, which model, chunking.")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Sizes of questions, files and reports.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings, description="Finding passages.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Writing answers, or abstaining.")
+    app: AppSettings = Field(default_factory=AppSettings, description="The web app.")
+
     @classmethod
-    def _url_or_none(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None  # QA_CHROMA_URL= (empty) means the embedded store
-        if not value.strip().startswith(("http://", "https://")):
-            raise ValueError(f"chroma_url must look like http://host:port, got {value!r}")
-        return value.strip().rstrip("/")
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: keywords, then QA_SECTION__FIELD, then the flat QA_FIELD.
+        return init_settings, env_settings, _FlatEnvironment(settings_cls), dotenv_settings, file_secret_settings
 
-    def read_limits(self) -> "Limits":
-        """The limits every read of a report is held to (see qa.metadata.Limits)."""
-        from .metadata import Limits
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_flat_names(cls, data: Any) -> Any:
+        """Put flat names (top_k=3) into their sections; a flat keyword beats its section's value."""
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in SECTIONS and isinstance(value, BaseModel):
+                value = value.model_dump()
+            out[key] = dict(value) if key in SECTIONS and isinstance(value, dict) else value
+        for key in [k for k in out if k in FLAT]:
+            section, field = FLAT[key]
+            part = out.setdefault(section, {})
+            if isinstance(part, dict):
+                part[field] = out.pop(key)
+        return out
 
-        return Limits(self.max_file_bytes, self.max_report_chars, self.max_field_chars, self.max_metadata_bytes)
+    @classmethod
+    def build(cls, **values: Any) -> Settings:
+        """Settings from flat or nested keywords and QA_* variables.
 
-    def index_key(self) -> str:
-        """A short hash of everything that shapes stored vectors and chunks.
-
-        Collections are named by it, so changing the model or chunking never mixes vectors.
+        Raises:
+            ConfigError: a value that is not allowed, naming the setting, its variable and the problem.
         """
-        shape = {
-            "model": self.embedding_model,
-            "chunk_words": self.chunk_words,
-            "overlap": self.chunk_overlap_sentences,
-            "format": INDEX_FORMAT_VERSION,
-        }
-        return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc)) from exc
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming the first bad setting (flat, as QA_* variables name it) and its problem."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    flat = {v: k for k, v in FLAT.items()}.get(tuple(loc[:2]), ".".join(loc))  # type: ignore[arg-type]
+    got = f", got {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
+    return f"bad setting {flat} (QA_{flat.upper()}): {first['msg']}{got}"

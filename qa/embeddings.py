@@ -22,15 +22,18 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import BACKENDS
 from .errors import ConfigError
+from .locks import OrderedLock
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import IndexSettings
+
 logger = logging.getLogger(__name__)
 
 BUNDLED_MODEL_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-BACKENDS = ("torch", "onnx")
 
 
 def set_offline_environment() -> None:
@@ -68,13 +71,7 @@ class Embedder:
     """
 
     def __init__(
-        self,
-        model: str,
-        device: str = "cpu",
-        batch_size: int = 64,
-        allow_download: bool = False,
-        backend: str = "torch",
-        cache_dir: str | Path | None = None,
+        self, model: str, device: str, batch_size: int, allow_download: bool, backend: str, cache_dir: str | Path
     ) -> None:
         if backend not in BACKENDS:
             raise ConfigError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -83,10 +80,22 @@ class Embedder:
         self.batch_size = batch_size
         self.allow_download = allow_download
         self.backend = backend
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "qa"
+        self.cache_dir = Path(cache_dir)
         self._model = None
         self._onnx: OnnxTransformer | None = None
-        self._lock = threading.Lock()
+        self._lock = OrderedLock("embedder")  # see qa.locks
+
+    @classmethod
+    def from_settings(cls, index: IndexSettings) -> Embedder:
+        """The encoder the index settings name."""
+        return cls(
+            index.embedding_model,
+            index.device,
+            index.embed_batch_size,
+            index.allow_model_download,
+            index.embedding_backend,
+            index.model_cache_dir,
+        )
 
     def warm_up(self) -> None:
         """Load the model now (otherwise the first encode does)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -30,13 +29,16 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
 from .chunking import read_sentences
+from .config import MODES
 from .errors import InputError
+from .locks import OrderedLock
 from .text import content_terms, spelled_like, stem
 from .types import Filters, Sentence, outlet_key, place_key
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import RetrievalSettings
     from .embeddings import Embedder
     from .store import Store
 
@@ -44,7 +46,6 @@ logger = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import and reports every index build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-MODES = ("hybrid", "dense", "bm25")
 
 
 @dataclass
@@ -131,16 +132,13 @@ class Retriever:
     """
 
     def __init__(self, store: "Store", embedder: "Embedder", candidates: int) -> None:
+        """`candidates`: chunks each retriever returns before fusion."""
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
-        # `_lock` is held by each search (a few milliseconds; encoding the question, most of a
-        # question's time, runs outside it) and by the look for other processes' writes, which
-        # may reopen the Chroma client (Store.sync) and so must never happen under a search; the
-        # BM25 tokenizer's stemmer is not thread-safe either. `_build_lock` is held by a lexical
-        # rebuild, which takes seconds on a large index: questions go on with the previous build.
-        self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        # What each lock guards, and the order they are taken in: qa.locks.
+        self._lock = OrderedLock("retriever")
+        self._build_lock = OrderedLock("retriever-build")
         self._index = None
         self._built = _LexicalBuild()
         self._built_generation = -1
@@ -148,6 +146,11 @@ class Retriever:
         self._checked_at = float("-inf")
         self._built_at = float("-inf")
         self._build_s = 0.0
+
+    @classmethod
+    def from_settings(cls, retrieval: RetrievalSettings, store: "Store", embedder: "Embedder") -> Retriever:
+        """A retriever of `store`'s chunks as the retrieval settings say."""
+        return cls(store, embedder, retrieval.candidates_per_retriever)
 
     @property
     def term_stats(self) -> TermStats:
@@ -256,7 +259,7 @@ class Retriever:
         bundle = QueryBundle(query_str=question, embedding=[float(x) for x in query_vector])
         build = self._current_build()
         with self._lock:
-            nodes = self.store.read(lambda: self._retrieve_nodes(build, bundle, mode, top_k, filters))
+            nodes = self.store.chroma.read(lambda: self._retrieve_nodes(build, bundle, mode, top_k, filters))
         return Retrieval(self._hits(build, nodes, filters), build.term_stats)
 
     def _retrieve_nodes(
@@ -393,9 +396,6 @@ class _MaskedBM25(BM25Retriever):
         # Not index.corpus: with one, bm25s returns corpus entries instead of row numbers.
         self.corpus = [{"node_id": i} for i in ids]
         self.size = len(ids)
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self.search(query_bundle.query_str, self.similarity_top_k, None)
 
     def search(self, question: str, k: int, mask: Any) -> list[NodeWithScore]:
         """The k best chunks for the question among those the mask keeps (None: all).

@@ -67,6 +67,11 @@ class Chunk:
         return f"{self.doc_id}:{self.index}"
 
 
+def sentence_id(doc_id: str, index: int) -> str:
+    """The id sentence `index` of a document is stored under, once, whatever chunks hold it."""
+    return f"{doc_id}:s{index}"
+
+
 @dataclass
 class Citation:
     """Where an answer came from: `document.text[start:end] == text`."""

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant
-from qa.config import BUNDLED_CORPUS_DIR
+from qa.config import BUNDLED_CORPUS_DIR, IndexSettings
+
+# Every lock taken out of the order in qa.locks raises, here and in the processes tests start.
+os.environ.setdefault("QA_CHECK_LOCKS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -20,7 +23,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def embedder():
     from qa.embeddings import Embedder
 
-    model = Embedder("all-MiniLM-L6-v2")
+    model = Embedder.from_settings(IndexSettings())
     model.warm_up()
     return model
 

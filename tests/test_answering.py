@@ -171,7 +171,7 @@ def test_no_answer_is_longer_than_its_word_limit(make_assistant, tmp_path):
     assistant.ingest([tmp_path])
     rivals = assistant.ask("How many civilians were killed when warplanes struck the vegetable market in Kafranbel on Monday?")
     assert not rivals.abstained and len(rivals.citations) == 2 and "…" in rivals.text, rivals.text
-    assert len(rivals.text.split()) <= assistant.settings.answer_max_words, rivals.text
+    assert len(rivals.text.split()) <= assistant.settings.answer.max_words, rivals.text
     long_question = (
         "How many ambulances were sent to the crowded vegetable market in the centre of Kafranbel on Monday morning "
         "after the regime warplanes struck it, killing civilians and wounding dozens of shoppers and traders there, "
@@ -179,7 +179,7 @@ def test_no_answer_is_longer_than_its_word_limit(make_assistant, tmp_path):
     )
     missed = assistant.ask(long_question)
     assert missed.abstained and missed.citations, missed.text
-    assert missed.text.startswith("The reports don't say that.") and len(missed.text.split()) <= assistant.settings.answer_max_words
+    assert missed.text.startswith("The reports don't say that.") and len(missed.text.split()) <= assistant.settings.answer.max_words
 
 
 def test_a_name_does_not_start_with_the_sentence_opening_word():

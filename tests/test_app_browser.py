@@ -431,7 +431,7 @@ def test_browser_offers_the_loaded_reports_questions_in_full(page, server):
     page.wait_for_selector("#qa-examples .qa-example")
     offered = [b.inner_text() for b in page.locator("#qa-examples .qa-example").all()]
     # The bundled report's own (other reports the module's tests added may come first), uncut.
-    assert set(assistant.settings.example_questions[:2]) <= set(offered) and len(offered) <= 4
+    assert set(assistant.settings.app.example_questions[:2]) <= set(offered) and len(offered) <= 4
     page.locator("#qa-examples .qa-example").nth(1).click()
     assert page.input_value("#qa-question textarea") == offered[1]
     answers = page.locator("#qa-chat .bot-row").count()

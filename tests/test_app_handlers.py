@@ -31,11 +31,11 @@ def assistant(make_assistant):
 
 
 @pytest.mark.slow
-def test_chat_streams_the_answer_then_shows_cited_sources(assistant):
+def test_chat_shows_the_question_at_once_then_the_answer_with_cited_sources(assistant):
     steps = run_chat(assistant, QUESTION)
-    assert len(steps) > 3, "the answer should arrive in pieces"
-    partial = [history[-1]["content"] for _, history, _, _ in steps[:-1]]
-    assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:]))
+    assert len(steps) == 2
+    textbox, history, panel, _ = steps[0]  # before the answer: the question, and the panel says it is coming
+    assert textbox == "" and [m["role"] for m in history] == ["user"] and "Answering" in panel
     textbox, history, panel, panels = steps[-1]
     assert panels == {1: panel}
     assert textbox == "" and [m["role"] for m in history] == ["user", "assistant"]
@@ -54,6 +54,18 @@ def test_chat_streams_the_answer_then_shows_cited_sources(assistant):
     assert rendering.esc(f"source: {first.attribution}") in view and rendering.esc(f"event: {first.event_date_words} ({first.event_date})") in view
     before, after = view.split("<mark", 1)[0], view.split("</mark>", 1)[1]
     assert len(before) > 200 and len(after) > 200, "the passage should come with the text around it"
+
+
+@pytest.mark.slow
+def test_a_question_refused_after_it_showed_leaves_the_chat_as_it_was(assistant):
+    _, history, panel, panels = run_chat(assistant, QUESTION)[-1]
+    steps = []
+    with pytest.raises(gr.Error, match="no report in the index is from the outlet"):
+        for step in handlers.respond(assistant, "Who shelled the market?", history, "hybrid", 5, panels, source="Nowhere Daily"):
+            steps.append(step)
+    assert [m["role"] for m in steps[0][1]] == ["user", "assistant", "user"]  # it showed at once
+    textbox, kept, shown, kept_panels = steps[-1]
+    assert (textbox, kept, shown, kept_panels) == ("Who shelled the market?", history, panel, panels)
 
 
 @pytest.mark.slow
@@ -77,10 +89,10 @@ def test_chat_filters_narrow_the_search_and_show_in_the_question(assistant):
     assert listed["choices"] == [("TRT World (1)", "TRT World")] and counts == "1 report · 11 chunks · 1 outlet"
     assert places["choices"] == [("Idlib (1)", "Idlib"), ("Syria (1)", "Syria")]
     # Each place offered is one the filter takes, however the report writes its place.
-    (Path(assistant.settings.index_dir).parent / "p.md").write_text(
+    (Path(assistant.settings.index.index_dir).parent / "p.md").write_text(
         "---\ntitle: Two towns\nplace: Maarat al-Numan / Khan Sheikhoun; Idlib | Syria\n---\nShelling hit both towns.\n"
     )
-    assistant.ingest([Path(assistant.settings.index_dir).parent / "p.md"])
+    assistant.ingest([Path(assistant.settings.index.index_dir).parent / "p.md"])
     offered = [value for _, value in handlers.documents_outputs(assistant, "")[5]["choices"]]
     assert offered == ["Idlib", "Khan Sheikhoun", "Maarat al-Numan", "Syria"]
     for place in offered:

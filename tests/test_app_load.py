@@ -125,8 +125,8 @@ class Load:
         return (
             f"{len(self.answers)} questions from {len(self.clients)} clients in {self.seconds:.1f} s: "
             f"{len(self.answers) / self.seconds:.1f} questions/s, latency p50 {cuts[49] * 1000:.0f} ms, "
-            f"p95 {cuts[94] * 1000:.0f} ms (concurrency_limit={settings.concurrency_limit}, "
-            f"queue_max_size={settings.queue_max_size}, {os.cpu_count()} CPUs)"
+            f"p95 {cuts[94] * 1000:.0f} ms (concurrency_limit={settings.app.concurrency_limit}, "
+            f"queue_max_size={settings.app.queue_max_size}, {os.cpu_count()} CPUs)"
         )
 
 

@@ -57,7 +57,7 @@ def test_ask_endpoint_errors_are_one_clear_message(server):
 
 
 def test_server_binds_to_loopback_by_default():
-    assert Assistant().settings.host == "127.0.0.1"
+    assert Assistant().settings.app.host == "127.0.0.1"
 
 
 @pytest.mark.slow

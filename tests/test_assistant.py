@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from qa import Answer, Assistant, Citation
-from qa.errors import InputError, NotFoundError
+from qa.errors import ConfigError, InputError, NotFoundError
 from qa.types import Filters
 
 EXTRA_REPORT = """---
@@ -60,7 +60,7 @@ def test_delete_removes_a_document_everywhere(make_assistant, corpus_copy, tmp_p
     assistant.delete(doc_id)
     assert doc_id not in [d.doc_id for d in assistant.documents()]
     assert not assistant.store.chunks.get(where={"doc_id": doc_id})["ids"]
-    assert not assistant.store._collection("sentences").get(where={"doc_id": doc_id})["ids"]
+    assert not assistant.store.collection("sentences").get(where={"doc_id": doc_id})["ids"]
     answer = assistant.ask("How many trucks reached Saraqib?")
     assert all(c.doc_id != doc_id for c in answer.citations)
     with pytest.raises(NotFoundError, match=doc_id):
@@ -126,28 +126,22 @@ def test_settings_come_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "env-index"))
     monkeypatch.setenv("QA_TOP_K", "7")
     assistant = Assistant()
-    assert assistant.settings.index_dir == tmp_path / "env-index" and assistant.settings.top_k == 7
+    assert assistant.settings.index.index_dir == tmp_path / "env-index" and assistant.settings.retrieval.top_k == 7
 
 
 def test_collections_are_named_by_model_and_chunking(tmp_path):
     a = Assistant(index_dir=tmp_path, chunk_words=120)
     b = Assistant(index_dir=tmp_path, chunk_words=80)
     c = Assistant(index_dir=tmp_path, embedding_model="some/other-model")
-    assert len({a.settings.index_key(), b.settings.index_key(), c.settings.index_key()}) == 3
-
-
-def test_stream_yields_the_text_then_the_answer(corpus_assistant):
-    parts = list(corpus_assistant.stream("How many people were injured in Maarat al Numan?"))
-    answer = parts[-1]
-    assert isinstance(answer, Answer) and "".join(parts[:-1]) == answer.text
+    assert len({a.settings.index.key(), b.settings.index.key(), c.settings.index.key()}) == 3
 
 
 def test_keywords_override_a_settings_object(tmp_path):
     from qa import Settings
 
     assistant = Assistant(Settings(top_k=3, mode="bm25"), index_dir=tmp_path, mode="dense")
-    assert (assistant.settings.top_k, assistant.settings.mode, assistant.settings.index_dir) == (3, "dense", tmp_path)
-    with pytest.raises(ValueError):
+    assert (assistant.settings.retrieval.top_k, assistant.settings.retrieval.mode, assistant.settings.index.index_dir) == (3, "dense", tmp_path)
+    with pytest.raises(ConfigError, match=r"bad setting top_k \(QA_TOP_K\): Input should be greater than or equal to 1, got 0"):
         Assistant(Settings(), top_k=0)
 
 

@@ -50,7 +50,7 @@ def test_the_stored_report_is_the_file(corpus_assistant, bundled_report):
 
 def test_nothing_in_the_product_reads_the_shared_folder():
     """Only help text may name ../shared (an example command); no code path opens it."""
-    product = [*BUNDLED_CORPUS_DIR.parent.joinpath("qa").glob("*.py"), BUNDLED_CORPUS_DIR.parent / "app.py"]
+    product = [*BUNDLED_CORPUS_DIR.parent.joinpath("qa").rglob("*.py"), BUNDLED_CORPUS_DIR.parent / "app.py"]
     for path in product:
         for line in path.read_text(encoding="utf-8").splitlines():
             if re.search(r"shared[/\\]|\bSHARED\b|shared_data", line):
@@ -160,7 +160,7 @@ def test_the_source_line_is_quoted_for_a_question_about_sources(corpus_assistant
 def test_the_example_questions_the_app_offers_are_answered_from_the_report(corpus_assistant):
     from qa import Settings
 
-    for question in Settings().example_questions:
+    for question in Settings().app.example_questions:
         answer = corpus_assistant.ask(question)
         assert not answer.abstained and answer.citations, question
         assert len(question) <= 55, "long examples are cut with '…' on the page"

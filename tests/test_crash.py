@@ -136,7 +136,7 @@ def stored(assistant: Assistant) -> tuple[dict[str, Parts], set[str]]:
     """Every listed document's parts, and the ids of documents that have chunks or sentences."""
     listed = {d.doc_id: d for d in assistant.documents()}
     chunks = assistant.store.chunks.get(include=["documents", "metadatas"])
-    sentences = assistant.store._collection("sentences").get(include=["metadatas"])
+    sentences = assistant.store.collection("sentences").get(include=["metadatas"])
     texts: dict[str, list[tuple[str, str]]] = {}
     for chunk_id, text, meta in zip(chunks["ids"], chunks["documents"], chunks["metadatas"]):
         texts.setdefault(meta["doc_id"], []).append((chunk_id, text))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa import Assistant, Settings
-from qa.config import BUNDLED_CORPUS_DIR
+from qa.config import BUNDLED_CORPUS_DIR, IndexSettings
 from qa.embeddings import Embedder
 from qa.errors import ConfigError
 
@@ -23,7 +23,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def onnx_embedder(tmp_path_factory):
-    embedder = Embedder("all-MiniLM-L6-v2", backend="onnx", cache_dir=tmp_path_factory.mktemp("model-cache"))
+    embedder = Embedder.from_settings(IndexSettings(embedding_backend="onnx", model_cache_dir=tmp_path_factory.mktemp("model-cache")))
     embedder.warm_up()
     return embedder
 
@@ -48,7 +48,7 @@ def test_onnx_export_is_made_once_and_reused(onnx_embedder):
     assert exported.is_file() and exported.name == "model.onnx"
     assert not list(exported.parent.glob("*.partial")), "no half-written export is left behind"
     stamp = exported.stat().st_mtime_ns
-    again = Embedder("all-MiniLM-L6-v2", backend="onnx", cache_dir=onnx_embedder.cache_dir)
+    again = Embedder.from_settings(IndexSettings(embedding_backend="onnx", model_cache_dir=onnx_embedder.cache_dir))
     again.warm_up()
     assert again._onnx.path == exported and exported.stat().st_mtime_ns == stamp
 
@@ -58,7 +58,7 @@ def test_onnx_backend_gives_the_same_answers_and_passages(corpus_assistant, onnx
     """The same questions through the same index, encoded by either backend; then a fresh index
     ingested with the onnx backend answers the same."""
     same_index = Assistant(
-        embedder=onnx_embedder, index_dir=corpus_assistant.settings.index_dir, auto_ingest_corpus=False
+        embedder=onnx_embedder, index_dir=corpus_assistant.settings.index.index_dir, auto_ingest_corpus=False
     )
     own_index = Assistant(embedder=onnx_embedder, index_dir=tmp_path / "onnx-index", auto_ingest_corpus=False)
     assert own_index.ingest([BUNDLED_CORPUS_DIR]).added
@@ -84,7 +84,7 @@ def test_backend_is_a_checked_setting(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="embedding_backend"):
         Settings(embedding_backend="tensorflow")
     with pytest.raises(ConfigError, match="unknown embedding backend 'tensorflow'; choose one of torch, onnx"):
-        Embedder("all-MiniLM-L6-v2", backend="tensorflow")
+        Embedder("all-MiniLM-L6-v2", "cpu", 64, False, "tensorflow", tmp_path)
 
 
 def test_an_unknown_model_is_one_clear_error_without_asking_the_hub():
@@ -101,10 +101,11 @@ def test_an_unknown_model_is_one_clear_error_without_asking_the_hub():
             looked_up.append(host)
             raise OSError("no network in this test")
         socket.getaddrinfo = refuse
+        from qa.config import IndexSettings
         from qa.embeddings import Embedder
         from qa.errors import ConfigError
         try:
-            Embedder("no-such/model").warm_up()
+            Embedder.from_settings(IndexSettings(embedding_model="no-such/model")).warm_up()
         except ConfigError as exc:
             print(exc)
         print("looked up", looked_up)

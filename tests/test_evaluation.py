@@ -18,6 +18,7 @@ from qa.evaluation import (
     GoldQuestion,
     Outcome,
     check_gold,
+    evaluate_gold,
     exact_match,
     load_gold,
     load_squad,
@@ -208,8 +209,8 @@ def test_the_bundled_gold_set_is_consistent_with_the_bundled_report(bundled_repo
 # -- real runs ---------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_real_run_is_deterministic_and_beats_nothing(corpus_assistant):
-    first = corpus_assistant.evaluate(BUNDLED_GOLD, ["hybrid", "llamaindex"])
-    second = corpus_assistant.evaluate(BUNDLED_GOLD, ["hybrid", "llamaindex"])
+    first = evaluate_gold(corpus_assistant, BUNDLED_GOLD, ["hybrid", "llamaindex"])
+    second = evaluate_gold(corpus_assistant, BUNDLED_GOLD, ["hybrid", "llamaindex"])
 
     def quality(report):
         return {r.system: {k: v for k, v in r.metrics.items() if not k.endswith("_ms")} for r in report.systems}
@@ -246,12 +247,12 @@ def test_other_question_sets_in_the_same_format(make_assistant, tmp_path):
             ]
         )
     )
-    report = assistant.evaluate(gold, ["bm25"])
+    report = evaluate_gold(assistant, gold, ["bm25"])
     assert report.gold == "mine.jsonl" and report.questions == 2 and report.unanswerable == 1
     assert report.systems[0].metrics["answer_accuracy"] == 1.0
     assert report.systems[0].metrics["abstention_recall"] == 1.0
     with pytest.raises(InputError, match="unknown system 'gpt'"):
-        assistant.evaluate(gold, ["gpt"])
+        evaluate_gold(assistant, gold, ["gpt"])
 
 
 def run_cli(*args, cwd=None):

@@ -152,7 +152,7 @@ def assert_whole_and_answering(assistant: Assistant) -> None:
     assert set(per_doc) == listed, "chunks of unlisted reports, or listed reports without chunks"
     for d in documents:
         assert per_doc[d.doc_id] == d.chunks, d.title
-    sentences = {m["doc_id"] for m in assistant.store._collection("sentences").get(include=["metadatas"])["metadatas"]}
+    sentences = {m["doc_id"] for m in assistant.store.collection("sentences").get(include=["metadatas"])["metadatas"]}
     assert sentences == listed
     for mode in ("hybrid", "dense", "bm25"):
         answer = assistant.ask(QUESTION, mode=mode)

@@ -56,7 +56,7 @@ def listed(assistant) -> dict[str, list[str]]:
 
 
 def token(assistant) -> str:
-    return assistant.store._read_state()[0]
+    return assistant.store.log.read_state()[0]
 
 
 def test_a_row_inserted_at_the_top_loses_no_report_and_a_rerun_changes_nothing(make_assistant, tmp_path):
@@ -224,15 +224,15 @@ def test_an_index_written_before_locations_and_kinds_is_upgraded_in_place(make_a
     assistant = make_assistant()
     (doc_id,) = assistant.ingest(["reports"]).added
     # As an older version left it: schema 2, a relative path, no locations, chunks without kinds.
-    docs = assistant.store._collection("docs")
+    docs = assistant.store.collection("docs")
     docs.update(ids=[doc_id], metadatas=[{"path": "reports/a.txt", "locations": None, "scopes": None}])
     chunks = assistant.store.chunks.get(include=["metadatas"])
     kinds = {i: m["kinds"] for i, m in zip(chunks["ids"], chunks["metadatas"])}
     assistant.store.chunks.update(ids=list(kinds), metadatas=[{"kinds": None}] * len(kinds))
-    state = assistant.store._collection("state")
+    state = assistant.store.collection("state")
     state.upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{"schema": 2, "token": "old"}])
     assistant.store.reopen()
-    fresh = Store(assistant.settings.index_dir, assistant.settings.index_key())
+    fresh = Store.from_settings(assistant.settings.index)
     (doc,) = fresh.documents()
     assert doc.locations == [str(tmp_path / "reports" / "a.txt")] and fresh.located([str(tmp_path / "reports")])
     upgraded = fresh.chunks.get(include=["metadatas"])
@@ -435,9 +435,9 @@ def test_the_same_text_with_other_fields_in_two_files_keeps_both_locations(make_
 
 
 def test_a_large_prune_is_removed_in_bounded_writes(make_assistant, tmp_path, monkeypatch):
-    import qa.store
+    import qa.store.store
 
-    monkeypatch.setattr(qa.store, "DELETE_BATCH", 2)
+    monkeypatch.setattr(qa.store.store, "DELETE_BATCH", 2)
     path = tmp_path / "strikes.csv"
     write_rows(path, ["r0", "r1", "r2"])
     assistant = make_assistant()
@@ -445,4 +445,4 @@ def test_a_large_prune_is_removed_in_bounded_writes(make_assistant, tmp_path, mo
     path.write_text("text,title\nSomething else happened in Idlib.,Other\n")
     report = assistant.ingest([path], prune=True)
     assert len(report.removed) == 3 and [d.title for d in assistant.documents()] == ["Other"]
-    assert assistant.store._read_state()[1] == {}  # every intent closed
+    assert assistant.store.log.read_state()[1] == {}  # every intent closed

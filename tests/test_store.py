@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qa import Settings
+from qa.config import IndexSettings
 from qa.errors import ConfigError
 from qa.store import SCHEMA_VERSION, parse_chroma_url
 
@@ -44,7 +45,7 @@ def test_chroma_urls():
             parse_chroma_url(bad)
     with pytest.raises(ValueError, match="chroma_url must look like http://host:port"):
         Settings(chroma_url="localhost:8000")
-    assert Settings(chroma_url=" ").chroma_url is None  # QA_CHROMA_URL= means the embedded store
+    assert Settings(chroma_url=" ").index.chroma_url is None  # QA_CHROMA_URL= means the embedded store
 
 
 def test_an_unreachable_server_is_one_clear_error(make_assistant):
@@ -64,7 +65,7 @@ def test_an_index_of_the_older_schema_is_upgraded_in_place(make_assistant, tmp_p
     # What schema 1 stored: no filter fields on chunks, no schema in the state record.
     ids = store.chunks.get(include=[])["ids"]
     store.chunks.update(ids=ids, metadatas=[{"source_key": None, "place_terms": None, "date_num": None}] * len(ids))
-    store._collection("state").delete(ids=["state"])
+    store.collection("state").delete(ids=["state"])
     assert "source_key" not in store.chunks.get(include=["metadatas"])["metadatas"][0]
 
     reopened = make_assistant()
@@ -72,7 +73,7 @@ def test_an_index_of_the_older_schema_is_upgraded_in_place(make_assistant, tmp_p
     assert "12 civilians" in answer.text and answer.citations
     meta = reopened.store.chunks.get(include=["metadatas"])["metadatas"][0]
     assert (meta["source_key"], meta["date_num"], "idlib" in meta["place_terms"]) == ("wirea", 20190602, True)
-    assert reopened.store._state()["schema"] == SCHEMA_VERSION
+    assert reopened.store.log.state()["schema"] == SCHEMA_VERSION
     assert reopened.store.count_chunks() == len(ids)  # upgraded, not re-ingested
 
 
@@ -91,13 +92,13 @@ def test_an_index_without_section_headings_gets_them_in_place(make_assistant, tm
     # What schema 3 stored: no section fields on chunks.
     got = store.chunks.get(include=["metadatas"])
     store.chunks.update(ids=got["ids"], metadatas=[{"section": None, "section_at": None}] * len(got["ids"]))
-    state = store._state()
-    store._collection("state").upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{**state, "schema": 3}])
+    state = store.log.state()
+    store.collection("state").upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{**state, "schema": 3}])
 
     reopened = make_assistant(chunk_words=12, chunk_overlap_sentences=0)
     answer = reopened.ask("Under which heading does the report describe the flour deliveries?")
     assert answer.short_answer == "Aid convoy reaches Saraqib", answer.text
-    assert reopened.store._state()["schema"] == SCHEMA_VERSION
+    assert reopened.store.log.state()["schema"] == SCHEMA_VERSION
 
 
 @pytest.mark.slow
@@ -196,9 +197,9 @@ def test_an_index_past_chromas_32k_record_read_limit_still_lists_sweeps_and_read
     rng = np.random.default_rng(0)
     sentence_vectors = rng.standard_normal((len(sentences), 384)).astype(np.float32)
     chunk_vectors = rng.standard_normal((len(chunks), 384)).astype(np.float32)
-    store = Store(tmp_path / "index", "k")
+    store = Store.from_settings(IndexSettings(index_dir=tmp_path / "index"))
     store.write_documents([(doc, chunks, chunk_vectors, (list(range(len(sentence_vectors))), sentence_vectors))])
-    assert len(sentences) == 33_000 and store._collection("sentences").count() == 33_000
+    assert len(sentences) == 33_000 and store.collection("sentences").count() == 33_000
 
     assert store.sweep_incomplete() == []  # scans every sentence's metadata
     assert [d.doc_id for d in store.documents()] == [doc.doc_id]

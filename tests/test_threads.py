@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from qa.chunking import chunk_sentences, split_sentences
-from qa.config import BUNDLED_CORPUS_DIR
+from qa.config import BUNDLED_CORPUS_DIR, IndexSettings
 from qa.embeddings import Embedder
 from qa.store import Store
 from qa.types import Document
@@ -46,7 +46,7 @@ def test_one_encoder_serves_several_threads_at_once(embedder):
     question = [QUESTION]
     report = [f"Report {i}: " + "shelling hit the market and the hospital. " * (1 + i * 7) for i in range(24)]
     expected = {0: embedder.encode(question), 1: embedder.encode(report)}
-    fresh = Embedder("all-MiniLM-L6-v2")  # not loaded yet: the threads race to load and first-encode it
+    fresh = Embedder.from_settings(IndexSettings())  # not loaded yet: the threads race to load and first-encode it
     start = threading.Barrier(6)
     results: dict[int, list[np.ndarray]] = {i: [] for i in range(6)}
     errors: list[BaseException] = []
@@ -74,7 +74,7 @@ def test_one_encoder_serves_several_threads_at_once(embedder):
 def test_reopening_the_index_never_fails_a_search_in_flight(tmp_path):
     """Another process's write makes a question reopen the Chroma client; searches other threads
     have in flight (or start meanwhile) must neither fail on the closed client nor lose results."""
-    store = Store(tmp_path / "index", "k")
+    store = Store.from_settings(IndexSettings(index_dir=tmp_path / "index"))
     rng = np.random.default_rng(7)
     vectors = rng.random((500, 8), dtype=np.float32)
     store.chunks.add(ids=[f"c{i}" for i in range(500)], embeddings=vectors, documents=[f"chunk {i}" for i in range(500)])
@@ -116,7 +116,7 @@ def test_sentence_vectors_stay_right_while_reports_are_replaced(tmp_path):
     """Questions fill the sentence cache while writes forget reports' cached vectors (a replaced
     or deleted report): no error (forgetting walks the cache while readers add to it), and a
     replaced report's vectors are its new ones afterwards."""
-    store = Store(tmp_path / "index", "threads")
+    store = Store.from_settings(IndexSettings(index_dir=tmp_path / "index"))
     rng = np.random.default_rng(7)
     reports = [f"r{n}" for n in range(50)]
     latest = {doc_id: write_report(store, doc_id, SENTENCES, rng) for doc_id in reports}
@@ -140,7 +140,7 @@ def test_sentence_vectors_stay_right_while_reports_are_replaced(tmp_path):
     try:
         for round_ in range(300):  # what every replacement and deletion does to the cache
             assert reads.acquire(timeout=60), errors  # one forget per read: the cache stays full
-            store._forget_sentences(reports[(round_ * 7) % len(reports)])
+            store.sentences.forget(reports[(round_ * 7) % len(reports)])
         for doc_id in reports[:2]:
             latest[doc_id] = write_report(store, doc_id, SENTENCES, rng)  # same id: replaced
     finally:

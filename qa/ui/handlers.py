@@ -18,9 +18,10 @@ from typing import Any
 
 import gradio as gr
 
-from qa import Answer, Assistant
+from qa import Assistant
+from qa.config import MODES
 from qa.errors import QAError
-from qa.text import clean_question, quantity
+from qa.text import quantity
 from qa.types import Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
@@ -33,7 +34,6 @@ from qa.ui.rendering import (
 )
 from qa.ui.uploads import remove_gradio_copy, safe_name
 
-MODES = ["hybrid", "dense", "bm25"]
 
 
 def ui_error(message: str) -> gr.Error:
@@ -104,14 +104,17 @@ def respond(
     date_to: str | None = None,
     undated: bool = False,
 ) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
-    """Answer a chat question, streaming the words in; the filters are `Assistant.ask`'s.
+    """Answer a chat question: the question shows at once with the sources panel saying
+    "Answering…", then the whole answer (the extractive answer is complete when it comes, so
+    there are no words to stream before it). The filters are `Assistant.ask`'s.
 
     Yields:
         (textbox, history, sources panel, panels): panels maps each answer's message index to
         its sources panel, so a click on an earlier answer shows its sources again.
 
     Raises:
-        gr.Error: the question or the settings are not acceptable (shown in the UI).
+        gr.Error: the question or the settings are not acceptable (shown in the UI); the chat
+        is left as it was, with the question still in its box.
     """
     history = list(history or [])
     panels = dict(panels or {})
@@ -119,27 +122,24 @@ def respond(
         raise ui_error(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.")
     try:
         filters = Filters.build(source or None, place or None, date_from or None, date_to or None, bool(undated))
-        stream = assistant.stream(
-            question, top_k=int(top_k), mode=mode, history=earlier_questions(history), **filters.to_dict()
-        )
-        first = next(stream)
+        cleaned = assistant.check_question(question)
     except QAError as exc:
         raise ui_error(str(exc)) from exc
-    asked = md(clean_question(question))  # as answered: escape sequences and invisible characters gone
+    asked = md(cleaned)  # as answered: escape sequences and invisible characters gone
     if filters:
         asked += f"\n\n*Only {md(filters.describe())}*"
+    before = list(history)
     history.append({"role": "user", "content": asked})
-    history.append({"role": "assistant", "content": ""})
-    text = ""
-    for piece in [first, *stream]:
-        if isinstance(piece, Answer):
-            history[-1] = {"role": "assistant", "content": answer_markdown(piece)}
-            panels[len(history) - 1] = sources_html(piece)
-            yield "", history, panels[len(history) - 1], panels
-        else:
-            text += piece
-            history[-1] = {"role": "assistant", "content": md(text)}
-            yield "", history, ANSWERING_HTML, panels
+    yield "", list(history), ANSWERING_HTML, dict(panels)
+    try:
+        answer = assistant.ask(question, top_k=int(top_k), mode=mode, history=earlier_questions(before), **filters.to_dict())
+    except QAError as exc:  # e.g. an outlet no report has: back to how the chat was
+        shown = panels[max(panels)] if panels else sources_html(None)
+        yield question, before, shown, panels
+        raise ui_error(str(exc)) from exc
+    history.append({"role": "assistant", "content": answer_markdown(answer)})
+    panels[len(history) - 1] = sources_html(answer)
+    yield "", history, panels[len(history) - 1], panels
 
 
 def earlier_questions(history: list[dict[str, Any]]) -> list[str]:
@@ -239,7 +239,7 @@ def ingest_uploads(
     received = [f if isinstance(f, str) else getattr(f, "path", None) or f.name for f in files or []]
     if not received:
         raise ui_error("Choose one or more report files to upload (.txt, .md, .html, or .csv/.jsonl collections).")
-    limit = assistant.settings.max_upload_files
+    limit = assistant.settings.app.max_upload_files
     # Gradio keeps an upload at <cache>/<hash of its content>/<name>, shared by every session that
     # sends the same bytes; so read from a private copy, named safely, and delete both afterwards.
     private: Path | None = None
@@ -255,7 +255,7 @@ def ingest_uploads(
             name = safe_name(Path(source).name)
             target = private / f"{i}-{name}"
             try:
-                if os.path.getsize(source) > assistant.settings.max_file_bytes:
+                if os.path.getsize(source) > assistant.settings.limits.max_file_bytes:
                     target = Path(source)  # not worth a copy: the ingest refuses it by its size
                 else:
                     shutil.copyfile(source, target)

@@ -6,11 +6,10 @@ from typing import Any
 import gradio as gr
 
 from qa import Assistant
-from qa.config import BUNDLED_CORPUS_DIR
+from qa.config import BUNDLED_CORPUS_DIR, MODES
 from qa.examples import example_questions
 from qa.ui.assets import EXAMPLES_JS, SOURCES_JS, VIEWER_JS
 from qa.ui.handlers import (
-    MODES,
     ask_json,
     delete_document,
     deletion_question,
@@ -57,7 +56,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                     question = gr.Textbox(
                         label="Question",
                         placeholder="e.g. How many civilians were killed?",
-                        max_length=settings.max_question_chars,
+                        max_length=settings.limits.max_question_chars,
                         submit_btn="Ask",
                         elem_id="qa-question",
                     )
@@ -103,8 +102,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                             elem_id="qa-filter-undated",
                         )
                     with gr.Accordion("Retrieval settings", open=False):
-                        mode = gr.Radio(MODES, value=settings.mode, label="Mode", info="hybrid fuses dense and BM25")
-                        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
+                        mode = gr.Radio(MODES, value=settings.retrieval.mode, label="Mode", info="hybrid fuses dense and BM25")
+                        top_k = gr.Slider(1, 20, value=settings.retrieval.top_k, step=1, label="Passages retrieved (top-k)")
                 with gr.Column(scale=2):
                     sources = gr.HTML(sources_html(None), js_on_load=SOURCES_JS, elem_id="qa-sources")
                     viewer = gr.HTML(empty_document_html(), js_on_load=VIEWER_JS, elem_id="qa-document")
@@ -126,7 +125,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             )
             with gr.Row():
                 upload = gr.File(
-                    label=f"Add reports ({', '.join(UPLOAD_TYPES)}; up to {file_size(settings.max_file_bytes)} each)",
+                    label=f"Add reports ({', '.join(UPLOAD_TYPES)}; up to {file_size(settings.limits.max_file_bytes)} each)",
                     file_count="multiple",
                     file_types=UPLOAD_TYPES,
                     elem_id="qa-upload",
@@ -151,7 +150,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             loaded = tuple(sorted(f"{d.doc_id}:{d.content_hash}" for d in assistant.documents()))
             questions = made.get(loaded)
             if questions is None:
-                questions = example_questions(assistant, settings.example_questions, BUNDLED_CORPUS_DIR)
+                questions = example_questions(assistant, settings.app.example_questions, BUNDLED_CORPUS_DIR)
                 made.clear()
                 made[loaded] = questions
             return examples_html(questions)
@@ -172,7 +171,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         ) -> Iterator[Any]:
             yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u)
 
-        questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.concurrency_limit}
+        questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.app.concurrency_limit}
         changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
         # A mistake (an empty question, a bad date) is one line under the question box; the
         # question stays in the box to be mended, and the chat and sources keep what they show.
@@ -240,8 +239,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
 
         def ask(
             question: str,
-            top_k: int = settings.top_k,
-            mode: str = settings.mode,
+            top_k: int = settings.retrieval.top_k,
+            mode: str = settings.retrieval.mode,
             source: list[str] | None = None,
             place: str | None = None,
             date_from: str | None = None,

@@ -38,8 +38,8 @@ def serve(
     """
     assistant = assistant or Assistant()
     settings = assistant.settings
-    auth = parse_auth(settings.auth)
-    host = host or settings.host
+    auth = parse_auth(settings.app.auth)
+    host = host or settings.app.host
     warning = exposure_warning(host, auth)
     if warning:
         warn(warning)
@@ -47,21 +47,21 @@ def serve(
     use_own_upload_folder()
     demo = create_app(assistant)
     # api_open=False: a direct POST to /gradio_api/run/ask would skip the queue and its bounds.
-    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit, api_open=False)
-    throttle = Middleware(LoginThrottle, failures=settings.login_failures, window_s=settings.login_window_s)
+    demo.queue(max_size=settings.app.queue_max_size, default_concurrency_limit=settings.app.concurrency_limit, api_open=False)
+    throttle = Middleware(LoginThrottle, failures=settings.app.login_failures, window_s=settings.app.login_window_s)
     demo.launch(
         server_name=host,
-        server_port=port or settings.port,
+        server_port=port or settings.app.port,
         share=False,
         auth=auth,
         # The login page says "Incorrect Credentials" for any refusal, a throttled one too: so it
         # states the rule up front.
         auth_message=(
-            f"Log in to ask the reports. After {settings.login_failures} failed logins from one address, "
-            f"logins from it are refused for {settings.login_window_s:g} seconds, the right password too."
+            f"Log in to ask the reports. After {settings.app.login_failures} failed logins from one address, "
+            f"logins from it are refused for {settings.app.login_window_s:g} seconds, the right password too."
         ),
         app_kwargs={"middleware": [throttle]},
-        max_file_size=settings.max_file_bytes,
+        max_file_size=settings.limits.max_file_bytes,
         theme=gr.themes.Default(  # system fonts: the default theme would fetch Google Fonts
             font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
         ),

@@ -1,0 +1,108 @@
+"""What the index stores for documents and chunks, and the filter clause that reads it back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..chunking import stored_section, stored_sentences
+from ..locations import legacy_locations, scopes_of
+from ..types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
+
+DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
+
+
+def filter_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's metadata with the fields filters match on, derived from its outlet, place and date."""
+    out = {**meta, "source_key": outlet_key(str(meta.get("source", ""))), "date_num": day_number(str(meta.get("date", "")))}
+    terms = place_terms(str(meta.get("place", "")))
+    if terms:  # Chroma refuses empty lists; a chunk without a place matches no place filter
+        out["place_terms"] = terms
+    return out
+
+
+def chunk_base(doc: Document, written_at: float) -> dict[str, Any]:
+    """The metadata every chunk of `doc` carries."""
+    base = filter_fields(
+        {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "date": doc.date, "place": doc.place, "url": doc.url}
+    )
+    base["written_at"] = written_at
+    return base
+
+
+def chunk_fields(chunk: Chunk) -> dict[str, Any]:
+    """The metadata of one chunk beyond its document's (see chunk_base)."""
+    return {
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "first_sentence": chunk.first_sentence,
+        **stored_sentences(chunk.sentences),
+        **stored_section(chunk.section, chunk.section_text),
+    }
+
+
+def where(filters: Filters, hidden: set[str]) -> dict[str, Any] | None:
+    """The Chroma `where` clause that keeps chunks inside the filters (see Filters.matches, the
+    same filter on the fields filter_fields stores) and out of the `hidden` documents."""
+    clauses: list[dict[str, Any]] = []
+    if hidden:
+        clauses.append({"doc_id": {"$nin": sorted(hidden)}})
+    if filters.sources:
+        clauses.append({"source_key": {"$in": sorted({outlet_key(s) for s in filters.sources})}})
+    if filters.places:
+        terms = sorted({place_key(p) for p in filters.places})
+        either = [{"place_terms": {"$contains": t}} for t in terms]
+        clauses.append(either[0] if len(either) == 1 else {"$or": either})
+    if filters.date_from or filters.date_to:
+        low, high = filters.day_range
+        dated: list[dict[str, Any]] = [{"date_num": {"$gte": low}}, {"date_num": {"$lte": high}}]
+        clauses += [{"$or": [{"$and": dated}, {"date_num": 0}]}] if filters.undated else dated
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def stored_locations(meta: Mapping[str, Any]) -> list[str]:
+    """A document record's locations (see qa.locations); a record from before they were stored
+    has the one its path names."""
+    if "locations" in meta:
+        return list(json.loads(str(meta["locations"])))
+    return legacy_locations(str(meta.get("path", "")))
+
+
+def located_fields(meta: dict[str, Any], locations: list[str] | None = None) -> dict[str, Any]:
+    """A document record's metadata with its locations and their scopes set (to `locations`, or
+    to what it has). With no locations left (a report missing from its input) the scopes stay,
+    so an ingest of the folder it was in still finds it."""
+    locations = stored_locations(meta) if locations is None else locations
+    out = {**meta, "locations": json.dumps(locations, ensure_ascii=False)}
+    scopes = scopes_of(locations)
+    if scopes:  # Chroma refuses empty lists
+        out["scopes"] = scopes
+    return out
+
+
+def document_fields(doc: Document, chunks: int, written_at: float) -> dict[str, Any]:
+    """A document record's metadata."""
+    meta = {name: getattr(doc, name) for name in DOC_FIELDS}
+    meta.update(chunks=chunks, ingested_at=written_at)
+    return located_fields(meta, doc.locations)
+
+
+def to_document(doc_id: str, meta: Mapping[str, Any], text: str) -> Document:
+    """The Document a record stores (`text` empty where it was not read)."""
+    return Document(
+        doc_id=doc_id,
+        text=text,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        date=str(meta.get("date", "")),
+        place=str(meta.get("place", "")),
+        url=str(meta.get("url", "")),
+        path=str(meta.get("path", "")),
+        locations=stored_locations(meta),
+        content_hash=str(meta.get("content_hash", "")),
+        chunks=int(meta.get("chunks", 0)),
+    )

@@ -1,0 +1,60 @@
+"""A bounded in-process cache of stored sentence vectors, shared by the threads asking questions."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..locks import OrderedLock
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class SentenceCache:
+    """Sentence vectors by id, the least recently used dropped past `size`.
+
+    Questions in parallel threads read and fill it while a write in another thread forgets parts
+    of it: its lock (``sentences`` in qa.locks) is never held during a Chroma read, and an epoch
+    counts forgets, so vectors read before one are not cached after it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._vectors: OrderedDict[str, Any] = OrderedDict()
+        self._lock = OrderedLock("sentences")
+        self._epoch = 0
+
+    def get(self, ids: list[str], read: Callable[[list[str]], dict[str, "np.ndarray"]]) -> dict[str, "np.ndarray"]:
+        """The vectors of `ids`: cached ones, and those `read(missing ids)` returns (then cached)."""
+        found: dict[str, Any] = {}
+        missing = []
+        with self._lock:
+            epoch = self._epoch
+            for sid in ids:
+                vector = self._vectors.get(sid)
+                if vector is None:
+                    missing.append(sid)
+                else:
+                    found[sid] = vector
+                    self._vectors.move_to_end(sid)
+        if missing:
+            got = read(missing)
+            found.update(got)
+            with self._lock:
+                if epoch == self._epoch:  # else a document changed meanwhile: these may be stale
+                    self._vectors.update(got)
+                    while len(self._vectors) > self._size:
+                        self._vectors.popitem(last=False)
+        return found
+
+    def forget(self, doc_id: str | None = None) -> None:
+        """Drop cached vectors: one document's, or all of them."""
+        with self._lock:
+            self._epoch += 1
+            if doc_id is None:
+                self._vectors.clear()
+            else:
+                for key in [k for k in self._vectors if k.startswith(doc_id + ":")]:
+                    del self._vectors[key]

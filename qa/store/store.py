@@ -1,0 +1,361 @@
+"""The index's documents, chunks and sentence vectors: what the rest of qa reads and writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..errors import NotFoundError
+from ..locations import Survey, reconcile
+from ..types import Chunk, Document, Filters, sentence_id
+from . import records
+from .chroma import Chroma, Collection
+from .schema import SCHEMA_VERSION, upgrade
+from .sentences import SentenceCache
+from .writelog import SWEEP_GRACE_S, WriteLog
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..config import IndexSettings
+
+    #: One item of `Store.write_documents`: a document, its chunks, one vector per chunk, and
+    #: (the indexes of the sentences its chunks hold, one vector each).
+    Written: TypeAlias = tuple[Document, list[Chunk], np.ndarray, tuple[list[int], np.ndarray]]
+
+logger = logging.getLogger(__name__)
+
+DELETE_BATCH = 500  # documents removed per intent (see Store._delete)
+
+
+class Store:
+    """Documents, chunks and sentence vectors in one Chroma database (a folder, or a server).
+
+    Its parts, each with one reason to change: `chroma` (the client and its reopening),
+    `log` (writes in progress: the write lock, intents, the change token), the schema upgrade
+    (qa.store.schema), the record fields (qa.store.records) and the sentence cache.
+    """
+
+    def __init__(self, index_dir: Path, key: str, chroma_url: str | None, sentence_cache_size: int) -> None:
+        self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
+        self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
+        self.sentences = SentenceCache(sentence_cache_size)
+
+    @classmethod
+    def from_settings(cls, index: IndexSettings) -> Store:
+        """The index the settings name: their folder or server, under their index key."""
+        return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size)
+
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages: the server's URL or the folder."""
+        return self.chroma.location
+
+    @property
+    def generation(self) -> int:
+        """Changes on every write made through this Store and every reopen (caches built from the old view rebuild)."""
+        return self.chroma.epoch + self.log.writes
+
+    def collection(self, kind: str) -> Collection:
+        """The Chroma collection `chunks`, `sentences`, `docs` or `state`."""
+        return self.chroma.collection(kind)
+
+    @property
+    def chunks(self) -> Collection:
+        """The Chroma collection of chunks (what dense retrieval searches)."""
+        return self.chroma.collection("chunks")
+
+    def _opened(self) -> None:
+        """A new client is open (under the index lock): upgrade its schema, settle dead writes."""
+        if upgrade(self.chroma, int(self.log.state().get("schema", 1))):
+            self.log.touch()
+        if self.log.read_state()[1]:
+            # A new view of the index: writes are in progress, or a process died in one.
+            self.log.recover()
+
+    def sync(self) -> bool:
+        """Whether another process changed the index since this Store last looked; if so, forget
+        cached sentence vectors (a replaced document may reuse their ids) and, for a folder,
+        reopen it (see Chroma.reopen). A write that another process left open when it died is
+        finished here too (see WriteLog.recover)."""
+        token, intents = self.log.read_state()
+        if set(intents) - set(self.log.own):
+            self.log.recover()
+        with self.chroma.lock:
+            if token == self.log.seen_token:
+                return False
+            first_look = self.log.seen_token is None
+            self.log.seen_token = token
+            self.sentences.forget()
+            if not first_look:
+                self.chroma.reopen()
+            return True
+
+    def reopen(self) -> None:
+        """Drop this process's view of an embedded index (see Chroma.reopen)."""
+        self.chroma.reopen()
+
+    def scan(self, kind: str, include: list[str], page: int = 20_000) -> Iterator[dict[str, Any]]:
+        """Every record of a collection, a page at a time (see Chroma.scan)."""
+        return self.chroma.scan(kind, include, page)
+
+    # -- documents -----------------------------------------------------------------------
+    def has_document(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored metadata of a complete document, or None."""
+        got = self.chroma.read(lambda: self.collection("docs").get(ids=[doc_id], include=["metadatas"]))
+        return got["metadatas"][0] if got["ids"] else None
+
+    def located(self, scopes: Iterable[str]) -> dict[str, list[str]]:
+        """doc id -> locations of every complete document stored at or under these scopes (a
+        file, a collection, a folder: see qa.locations), those missing from their input included."""
+        out: dict[str, list[str]] = {}
+        page = 5000
+        for scope in dict.fromkeys(scopes):
+            offset = 0
+            while True:
+                got = self.chroma.read(
+                    lambda: self.collection("docs").get(
+                        where={"scopes": {"$contains": scope}}, include=["metadatas"], limit=page, offset=offset
+                    )
+                )
+                out.update((i, records.stored_locations(m)) for i, m in zip(got["ids"], got["metadatas"]))
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        return out
+
+    def add_locations(self, found: Mapping[str, str]) -> list[str]:
+        """Record that each stored document (doc id -> location) is also at that location, now,
+        under the write lock: so a prune in another process, which reads locations under the
+        same lock, never removes a report an ingest has just found. Returns the ids no longer
+        stored (removed meanwhile): the caller stores them again."""
+        if not found:
+            return []
+        with self.log.writing():
+            docs = self.collection("docs")
+            got = docs.get(ids=list(found), include=["metadatas"])
+            updated = {}
+            for doc_id, meta in zip(got["ids"], got["metadatas"]):
+                held = records.stored_locations(meta)
+                if found[doc_id] not in held:
+                    updated[doc_id] = records.located_fields(meta, [*held, found[doc_id]])
+            if updated:
+                docs.update(ids=list(updated), metadatas=list(updated.values()))
+                self.log.touch()
+            return [doc_id for doc_id in found if doc_id not in set(got["ids"])]
+
+    def settle_locations(
+        self, survey: Survey, seen_ids: Iterable[str], paths: Mapping[str, str], prune: bool
+    ) -> tuple[dict[str, list[str]], list[str]]:
+        """After an ingest: record where every document it concerns is now (see
+        qa.locations.reconcile), and with `prune` remove the ones no location holds, all under
+        one hold of the write lock on a fresh read, so no other process's write lands between
+        the reading and the removing. Returns (what moved, what is missing)."""
+        with self.log.writing():
+            before = self.located(survey.scopes) if survey.scopes else {}
+            others = [i for i in dict.fromkeys(seen_ids) if i not in before]
+            if others:
+                got = self.collection("docs").get(ids=others, include=["metadatas"])
+                before.update((i, records.stored_locations(m)) for i, m in zip(got["ids"], got["metadatas"]))
+            moved, missing = reconcile(before, survey)
+            self._relocate(moved, paths)
+            if prune and missing:
+                self._delete(missing)
+            return moved, missing
+
+    def _relocate(self, locations: Mapping[str, list[str]], paths: Mapping[str, str]) -> None:
+        """Record documents' new locations and the path each was last seen at (metadata only;
+        under the write lock). With no location left a record keeps its scopes (see
+        records.located_fields): Chroma's update merges metadata, so keys not written stay."""
+        docs = self.collection("docs")
+        ids = list(locations)
+        batch = self.chroma.batch_size()
+        changed = False
+        for lo in range(0, len(ids), batch):
+            got = docs.get(ids=ids[lo : lo + batch], include=["metadatas"])
+            metas = []
+            for doc_id, meta in zip(got["ids"], got["metadatas"]):
+                meta = records.located_fields(meta, locations[doc_id])
+                if doc_id in paths:
+                    meta["path"] = paths[doc_id]
+                metas.append(meta)
+            if got["ids"]:
+                docs.update(ids=got["ids"], metadatas=metas)
+                changed = True
+        if changed:
+            self.log.touch()
+
+    def documents(self) -> list[Document]:
+        """Every complete document, without its text, sorted by date then title.
+
+        While a write is open (or was cut short), a document it deletes is no longer listed and
+        one it replaces is listed until the new version's record has landed: never both.
+        """
+        for _ in range(3):  # the records and the intents must be of one moment: no write ended between
+            token, before = self.log.read_state()
+            stored = {i: m for got in self.scan("docs", ["metadatas"]) for i, m in zip(got["ids"], got["metadatas"])}
+            token_after, after = self.log.read_state()
+            if token_after == token:
+                break
+        unlisted: set[str] = set()
+        for plan in [*before.values(), *after.values(), *self.log.own.values()]:
+            unlisted.update(plan.get("delete", ()))
+            for doc_id, olds in plan.get("replace", {}).items():
+                if doc_id in stored and stored[doc_id].get("content_hash") == plan.get("add", {}).get(doc_id):
+                    unlisted.update(olds)
+        docs = [records.to_document(i, m, "") for i, m in stored.items() if i not in unlisted]
+        return sorted(docs, key=lambda d: (d.date, d.title, d.doc_id))
+
+    def document(self, doc_id: str) -> Document:
+        """A complete document with its text.
+
+        Raises:
+            NotFoundError: no document has that id.
+        """
+        got = self.chroma.read(lambda: self.collection("docs").get(ids=[doc_id], include=["metadatas", "documents"]))
+        if not got["ids"]:
+            raise NotFoundError(f"no document with id {doc_id!r} in the index")
+        return records.to_document(doc_id, got["metadatas"][0], got["documents"][0] or "")
+
+    def count_documents(self) -> int:
+        return self.collection("docs").count()
+
+    def write_documents(self, items: list[Written]) -> None:
+        """Store documents whole: all their sentences and chunks first, their records last, as one
+        intent (see qa.store.writelog), so a process killed at any point leaves each document
+        whole or absent (a document rewritten under the same id: see the README's two gaps).
+
+        Each item is (document, its chunks, one vector per chunk, (the indexes of the sentences
+        its chunks hold, one vector each)); the record keeps the document's locations. Writing
+        many documents at once lets Chroma take large batches.
+        """
+        import numpy as np
+
+        if not items:
+            return
+        added = {doc.doc_id: doc.content_hash for doc, *_ in items}
+        with self.log.writing(), self.log.intent({"add": added}):
+            # A document changed in place loses its record before its parts, never after.
+            existing = self.collection("docs").get(ids=list(added), include=[])["ids"]
+            if existing:
+                self.collection("docs").delete(ids=existing)
+            for doc_id in existing:
+                self._delete_parts(doc_id)
+            written_at = time.time()
+            sentence_ids: list[str] = []
+            sentence_metas: list[dict[str, Any]] = []
+            chunk_ids: list[str] = []
+            chunk_texts: list[str] = []
+            chunk_metas: list[dict[str, Any]] = []
+            for doc, chunks, _, (indices, _) in items:
+                sentence_ids += [sentence_id(doc.doc_id, i) for i in indices]
+                sentence_metas += [{"doc_id": doc.doc_id, "written_at": written_at}] * len(indices)
+                base = records.chunk_base(doc, written_at)
+                chunk_ids += [c.chunk_id for c in chunks]
+                chunk_texts += [c.text for c in chunks]
+                chunk_metas += [{**base, **records.chunk_fields(c)} for c in chunks]
+            sentence_vectors = np.concatenate([item[3][1] for item in items])
+            chunk_vectors = np.concatenate([item[2] for item in items])
+            batch = self.chroma.batch_size()
+            for lo in range(0, len(sentence_ids), batch):
+                hi = lo + batch
+                self.collection("sentences").upsert(
+                    ids=sentence_ids[lo:hi], embeddings=sentence_vectors[lo:hi], metadatas=sentence_metas[lo:hi]
+                )
+            for lo in range(0, len(chunk_ids), batch):
+                hi = lo + batch
+                self.chunks.upsert(
+                    ids=chunk_ids[lo:hi], embeddings=chunk_vectors[lo:hi], documents=chunk_texts[lo:hi], metadatas=chunk_metas[lo:hi]
+                )
+            docs, vectors, metas = [], [], []
+            for doc, chunks, vectors_of_chunks, _ in items:
+                doc_vector = vectors_of_chunks.mean(axis=0)
+                vectors.append(doc_vector / (float((doc_vector**2).sum() ** 0.5) or 1.0))
+                metas.append(records.document_fields(doc, len(chunks), written_at))
+                docs.append(doc)
+            for lo in range(0, len(docs), batch):
+                hi = lo + batch
+                self.collection("docs").upsert(
+                    ids=[d.doc_id for d in docs[lo:hi]],
+                    embeddings=np.stack(vectors[lo:hi]),
+                    documents=[d.text for d in docs[lo:hi]],
+                    metadatas=metas[lo:hi],
+                )
+
+    def delete_documents(self, doc_ids: list[str], must_exist: bool = False) -> None:
+        """Remove documents everywhere (record first, then chunks and sentences): a process killed
+        part-way leaves each one listed or gone, and the next process to open the index finishes
+        the deletion.
+
+        Raises:
+            NotFoundError: `must_exist` is set and one of them is not stored.
+        """
+        if not doc_ids:
+            return
+        with self.log.writing():
+            if must_exist:
+                for doc_id in doc_ids:
+                    if not self.has_document(doc_id):
+                        raise NotFoundError(f"no document with id {doc_id!r} in the index")
+            self._delete(list(doc_ids))
+
+    def _delete(self, doc_ids: list[str]) -> None:
+        """Delete under the write lock, DELETE_BATCH documents per intent: an open intent's ids
+        are left out of every search by name, and tens of thousands of names in one query are
+        more than Chroma's SQLite takes."""
+        for lo in range(0, len(doc_ids), DELETE_BATCH):
+            part = doc_ids[lo : lo + DELETE_BATCH]
+            with self.log.intent({"delete": part}):
+                self.collection("docs").delete(ids=part)
+                for doc_id in part:
+                    self._delete_parts(doc_id)
+
+    def _delete_parts(self, doc_id: str) -> None:
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.collection("sentences").delete(where={"doc_id": doc_id})
+        self.sentences.forget(doc_id)
+
+    def sweep_incomplete(self, grace_s: float = SWEEP_GRACE_S) -> list[str]:
+        """Remove what interrupted ingests left (see WriteLog.sweep); returns their document ids."""
+        return self.log.sweep(grace_s)
+
+    def where(self, filters: Filters) -> dict[str, Any] | None:
+        """The Chroma `where` clause that keeps chunks inside the filters and out of documents
+        that a write in progress (or cut short) names (see records.where)."""
+        return records.where(filters, self.log.hidden())
+
+    # -- chunks and sentences ------------------------------------------------------------
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk's id, text and metadata (for the lexical index), in pages: the chunks of
+        complete documents only (not those of a write in progress or cut short)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for got in self.scan("chunks", ["documents", "metadatas"]):
+            ids += got["ids"]
+            texts += got["documents"]
+            metas += got["metadatas"]
+        # Read after the chunks: a chunk read above whose write is still open is named here, and
+        # one whose write ended has a record now, unless its document was deleted or never landed.
+        complete = {i for got in self.scan("docs", []) for i in got["ids"]}
+        complete -= self.log.hidden(self.log.read_state()[1])
+        keep = [i for i, meta in enumerate(metas) if meta.get("doc_id") in complete]
+        if len(keep) == len(ids):
+            return ids, texts, metas
+        return [ids[i] for i in keep], [texts[i] for i in keep], [metas[i] for i in keep]
+
+    def count_chunks(self) -> int:
+        return self.chunks.count()
+
+    def sentence_vectors(self, ids: list[str]) -> dict[str, "np.ndarray"]:
+        """Stored sentence vectors by id, from a bounded in-process cache or one Chroma read."""
+        import numpy as np
+
+        def read(missing: list[str]) -> dict[str, np.ndarray]:
+            got = self.chroma.read(lambda: self.collection("sentences").get(ids=missing, include=["embeddings"]))
+            return {sid: np.asarray(vector, dtype=np.float32) for sid, vector in zip(got["ids"], got["embeddings"])}
+
+        return self.sentences.get(ids, read)
