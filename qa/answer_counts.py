@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from .answer_weights import WEIGHTS
-from .question import _DAYS, _MONTHS, QuestionInfo, _action, _stem_groups
+from .question import DAYS, MONTHS, QuestionInfo, named_action, stem_groups
 from .text import STOPWORDS, stem, tokens
 
 _NUM_WORDS = (
@@ -24,9 +24,9 @@ NUMBER = re.compile(
     re.IGNORECASE,
 )
 DATE = re.compile(
-    rf"\b(?:(?:early|late|mid)[\s-])?(?:(?:{_DAYS})(?:,?\s+(?:{_MONTHS})\.?\s+\d{{1,2}})?"
-    rf"|\d{{1,2}}\s+(?:{_MONTHS})\.?(?:,?\s+\d{{4}})?"
-    rf"|(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?"
+    rf"\b(?:(?:early|late|mid)[\s-])?(?:(?:{DAYS})(?:,?\s+(?:{MONTHS})\.?\s+\d{{1,2}})?"
+    rf"|\d{{1,2}}\s+(?:{MONTHS})\.?(?:,?\s+\d{{4}})?"
+    rf"|(?:{MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?"
     rf"|(?:1[0-9]|20)\d{{2}}s?"
     rf"|\d{{1,2}}(?:st|nd|rd|th)[\s-]century|(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)\s+century"
     rf"|yesterday|today|tonight|overnight|midnight|(?:last|this|next)\s+(?:week|month|year|night|weekend)"
@@ -34,9 +34,10 @@ DATE = re.compile(
     re.IGNORECASE,
 )
 
-def _number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int:
+
+def number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int:
     """How well one number answers a number question: one point for counting (or measuring)
-    what it asks, two for the asked casualty action ("over 400,000 people displaced", asked
+    what it asks, `Weights.action_points` (two) for the asked casualty action ("over 400,000 people displaced", asked
     how many were displaced, beats "over 550 civilians have been killed")."""
     words = counted(sentence, span)
     asked, units, action = info.count, info.units, info.action
@@ -45,10 +46,8 @@ def _number_fit(info: QuestionInfo, sentence: str, span: tuple[int, int]) -> int
     return points + WEIGHTS.action_points * int(action is not None and number_action(sentence, span) == action)
 
 
-
-
 # Words that count the same thing: a question about "people" is answered by "16 civilians".
-_SAME_COUNT = _stem_groups(
+_SAME_COUNT = stem_groups(
     "people civilians persons residents individuals inhabitants",
     "children kids minors boys girls",
     "soldiers troops servicemen",
@@ -60,12 +59,12 @@ _SAME_COUNT = _stem_groups(
 )
 # A count of "people" may be given in any word for people ("50 members", "300 residents"): not judged
 # by the noun, only by the action ("people killed" is not "people displaced").
-_ANY_PEOPLE = {stem("people"), stem("persons")}
-_NUMBER_WORDS = {stem(w) for w in "number numbers toll tolls total".split()}
+ANY_PEOPLE = {stem("people"), stem("persons")}
+NUMBER_WORDS = {stem(w) for w in "number numbers toll tolls total".split()}
 # Words for a report and its telling ("according to the aid report"): no event's.
-_TELLING_WORDS = {stem(w) for w in "report reports reported article story piece according said say says".split()}
+TELLING_WORDS = {stem(w) for w in "report reports reported article story piece according said say says".split()}
 _OF = {"of", "the", "a", "an", "its", "their", "his", "her"}
-_OTHERS = {stem("others"), stem("other"), stem("more")}
+OTHERS = {stem("others"), stem("other"), stem("more")}
 
 
 _ASIDE = re.compile(r",\s*(?:including|among them|among whom|mostly|most of them|many of them|some of them)\b[^,;:—]*,")
@@ -78,10 +77,8 @@ def number_action(sentence: str, span: tuple[int, int]) -> int | None:
     # "more than 40,000 people, including women and children, have been killed": past the aside.
     clause = re.split(r"[,;:—]|\band\b", _ASIDE.sub(" ", sentence[span[1] :]), maxsplit=1)[0]
     after = [stem(w) for w, _, _ in tokens(clause)][: WEIGHTS.action_look_ahead]
-    nearest_before = _action(list(reversed(before)))
-    return nearest_before if nearest_before is not None else _action(after)
-
-
+    nearest_before = named_action(list(reversed(before)))
+    return nearest_before if nearest_before is not None else named_action(after)
 
 
 def counted(sentence: str, span: tuple[int, int]) -> set[str]:
@@ -118,7 +115,7 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
     if info.kind != "number":
         return ""
     asked, units, action = info.count, info.units, info.action
-    asked = "" if asked in _ANY_PEOPLE else asked
+    asked = "" if asked in ANY_PEOPLE else asked
     if not (asked or units or action is not None):
         return ""
     spans = numbers_in(sentence)
@@ -130,7 +127,7 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
     for span in spans:
         words = counted(sentence, span)
         done = number_action(sentence, span)
-        if words & _OTHERS:
+        if words & OTHERS:
             words = named or words  # "four civilians ... and three others": others of the same count
         # "... killed, and three others", "killed 16 people, among them three children": the
         # action said before it in the sentence.
@@ -139,21 +136,21 @@ def count_fit(info: QuestionInfo, sentence: str) -> str:
         if not words and done is not None:
             words = {stem("people")}  # "has killed hundreds": people
         if action is not None and done != action and (done is not None or words):
-            named |= words - _OTHERS
+            named |= words - OTHERS
             continue  # a count of the killed (or of hospitals, or of people who were not hurt), asked for the injured
         if not words:
             verdict = ""
             continue
         if (units and words & units) or (asked and _same_count(asked, words)) or not (asked or units):
             return "fits"
-        named |= words - _OTHERS
+        named |= words - OTHERS
     return verdict
 
 
 # "10:07", "10.30 am", "3 pm" (not "4.81 million").
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b(?:\s*[ap]\.?m\.?)?|\b\d{1,2}(?:\.\d{2})?\s*[ap]\.?m\b\.?", re.I)
 # A date names its month or day with a capital: "40 may have died" and "60 march" are counts.
-_LOWER_CALENDAR = re.compile(rf"\b(?!(?:{_MONTHS}|{_DAYS})\b)(?i:{_MONTHS}|{_DAYS})\b")
+_LOWER_CALENDAR = re.compile(rf"\b(?!(?:{MONTHS}|{DAYS})\b)(?i:{MONTHS}|{DAYS})\b")
 
 
 def numbers_in(sentence: str) -> list[tuple[int, int]]:
@@ -171,7 +168,7 @@ def numbers_in(sentence: str) -> list[tuple[int, int]]:
     ]
 
 
-def _repeats_number(info: QuestionInfo, number: str) -> bool:
+def repeats_number(info: QuestionInfo, number: str) -> bool:
     return all(w in info.words or w in STOPWORDS for w, _, _ in tokens(number))
 
 

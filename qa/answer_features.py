@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .answer_counts import _ANY_PEOPLE, _NUMBER_WORDS, _TELLING_WORDS, counts_asked_thing
+from .answer_counts import ANY_PEOPLE, NUMBER_WORDS, TELLING_WORDS, counts_asked_thing
 from .answer_spans import credit_span, find_answer_span
 from .answer_weights import WEIGHTS, Weights
 from .chunking import read_section
-from .question import _ACTIONS, ASKS_ABOUT, QuestionInfo, _joined_compounds, entity_terms
+from .question import ACTIONS, ASKS_ABOUT, QuestionInfo, entity_terms, joined_compounds
 from .text import content_terms, spelled_like, tokens
 from .types import Sentence
 
@@ -104,7 +104,7 @@ def support_features(
     `missing`, the share of the question's names and numbers that no report mentions at all
     (allowing spelling variants): the reports cannot be about them."""
     names = entity_terms(info.text)
-    joined = _joined_compounds(info.text)
+    joined = joined_compounds(info.text)
     missing = (
         sum(1 for name in names if not stats.mentions(name) and not any(map(stats.mentions, joined.get(name, ()))))
         / len(names)
@@ -172,7 +172,7 @@ def event_coverage(info: QuestionInfo, cand: Candidate) -> float:
     """The IDF-weighted share of a number question's event words (its key terms but for what it
     counts, the units and casualty words) that the sentence or the one before it holds; 1.0
     when the question names no event."""
-    counting = {info.count, *info.units, *_ANY_PEOPLE, *_NUMBER_WORDS, *_TELLING_WORDS}.union(*_ACTIONS)
+    counting = {info.count, *info.units, *ANY_PEOPLE, *NUMBER_WORDS, *TELLING_WORDS}.union(*ACTIONS)
     event = {t: v for t, v in info.terms.items() if t not in counting}
     total = sum(event.values())
     if not total:

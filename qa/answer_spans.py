@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
-from .answer_counts import DATE, _number_fit, _repeats_number, counted, numbers_in
+from .answer_counts import DATE, counted, number_fit, numbers_in, repeats_number
 from .answer_weights import WEIGHTS
-from .question import _WEEKDAYS, QuestionInfo, _singular, calendar_words
+from .question import WEEKDAYS, QuestionInfo, calendar_words, singular
 from .text import STOPWORDS, stem, tokens
 
 _CONNECT = r"(?:\s+(?:of|al|el|ad|as|ash|ar|an|de|du|da|del|la|le|bin|ibn|van|von|the|and|for)(?=\s+[A-Z]))?"
@@ -25,12 +25,11 @@ _PHOTO_LINE = re.compile(r"^\s*(?:(?:photo(?:graph)?s?|pictures?|images?|credits
 _SOURCE_LINE = re.compile(r"^\s*(?:sources?|by|reporting by|written by|compiled by)\s*:?\s+(?P<who>.+?)\s*\.?\s*$", re.I)
 
 
-
 def _calendar_kind(word: str) -> str:
-    return "year" if word.isdigit() else "day" if word in _WEEKDAYS else "month"
+    return "year" if word.isdigit() else "day" if word in WEEKDAYS else "month"
 
 
-def _dated_otherwise(asked: set[str], sentence: str) -> bool:
+def dated_otherwise(asked: set[str], sentence: str) -> bool:
     """Whether the sentence dates its event by other days, months or years than the question,
     and by none of them: "On Saturday ..." for a question about Thursday."""
     said = calendar_words(sentence)
@@ -53,10 +52,8 @@ def credit_span(asks: str, sentence: str, kind: str) -> tuple[int, int] | None:
     return found.span("bracketed" if found.groupdict().get("bracketed") else "who")
 
 
-
-
-def _mentions(sentence: str, head: str) -> bool:
-    return any(_singular(w) == head for w, _, _ in tokens(sentence))
+def mentions_noun(sentence: str, head: str) -> bool:
+    return any(singular(w) == head for w, _, _ in tokens(sentence))
 
 
 # Where a name stands for the noun it names: "spokesman Stephane Dujarric", "war monitor, Syrian
@@ -117,7 +114,7 @@ def named_as(sentence: str, info: QuestionInfo) -> tuple[int, int] | None:
         if (a > 0 or " " in sentence[a:b]) and any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
     ]
     for word, start, end in tokens(sentence):
-        if _singular(word) != info.head:
+        if singular(word) != info.head:
             continue
         for a, b in names:
             if (a >= end and _NAMED_AFTER.fullmatch(sentence, end, a)) or (b <= start and _NAMED_BEFORE.fullmatch(sentence, b, start)):
@@ -125,8 +122,6 @@ def named_as(sentence: str, info: QuestionInfo) -> tuple[int, int] | None:
             if a <= start and end <= b and " " in sentence[a:b]:  # the noun in the name: "Newcastle University", "Operation X"
                 return a, b
     return None
-
-
 
 
 def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | None:
@@ -152,7 +147,7 @@ def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | Non
         (a, b)
         for a, b in found
         if (
-            not (_repeats_number(info, sentence[a:b]) and (counted(sentence, (a, b)) & asked or not counted(sentence, (a, b))))
+            not (repeats_number(info, sentence[a:b]) and (counted(sentence, (a, b)) & asked or not counted(sentence, (a, b))))
             if info.kind == "number"
             else any(w not in info.words and w not in STOPWORDS for w, _, _ in tokens(sentence[a:b]))
         )
@@ -160,7 +155,7 @@ def find_answer_span(info: QuestionInfo, sentence: str) -> tuple[int, int] | Non
     if not found:
         return None
     anchors = [s for w, s, _ in tokens(sentence) if stem(w) in info.terms]
-    fit = (lambda span: -_number_fit(info, sentence, span)) if info.kind == "number" else (lambda span: 0)
+    fit = (lambda span: -number_fit(info, sentence, span)) if info.kind == "number" else (lambda span: 0)
     if not anchors:
         return min(found, key=lambda span: (fit(span), span[0]))
     return min(found, key=lambda span: (fit(span), min(abs(span[0] - a) for a in anchors)))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .answer_counts import (
     DATE,
     NUMBER,
-    _OTHERS,
+    OTHERS,
     count_fit,
     counted,
     counts_asked_thing,
@@ -35,12 +35,12 @@ from .answer_features import (
     support,
     support_features,
 )
-from .answer_spans import ENTITY, _dated_otherwise, _mentions, credit_span, find_answer_span, named_as, names_in
+from .answer_spans import ENTITY, credit_span, dated_otherwise, find_answer_span, mentions_noun, named_as, names_in
 from .answer_weights import WEIGHTS, Weights
 from .question import (
-    _CALENDAR,
     ASKS_ABOUT,
     ASKS_FOR,
+    CALENDAR,
     QUESTION_TYPES,
     QuestionInfo,
     analyse_question,
@@ -65,12 +65,11 @@ __all__ = [
     "ABSTAIN_TEXT", "ASKS_ABOUT", "ASKS_FOR", "DATE", "ENTITY", "FEATURES", "NUMBER", "QUESTION_TYPES", "WEIGHTS",
     "Candidate", "ExtractiveAnswerer", "QuestionInfo", "Weights", "analyse_question", "asked_action", "asked_count",
     "asked_measure", "asked_of_report", "calendar_words", "count_fit", "counted", "counts_asked_thing", "credit_span",
-    "entity_terms", "event_coverage", "features", "find_answer_span", "named_as", "names_in", "number_action",
-    "numbers_in", "question_kind", "rank_candidates", "score", "support", "support_features",
+    "dated_otherwise", "entity_terms", "event_coverage", "features", "find_answer_span", "named_as", "names_in",
+    "number_action", "numbers_in", "question_kind", "rank_candidates", "score", "support", "support_features",
 ]
 
 ABSTAIN_TEXT = "The reports don't say: nothing in the ingested reports answers this question."
-
 
 
 class ExtractiveAnswerer:
@@ -133,14 +132,14 @@ class ExtractiveAnswerer:
         if info.kind != "date" and info.dated:
             # "How many were wounded in Thursday's strikes?" is not answered by "On Saturday an
             # air raid ... wounded five": a sentence that dates its event otherwise is about another.
-            near = [c for c in near if not _dated_otherwise(info.dated, c.text)]
+            near = [c for c in near if not dated_otherwise(info.dated, c.text)]
             if not near:
                 return None
             best = near[0]
         if info.head:
             # "Which villages did the troops capture?" is not answered by "three small villages":
             # where the sentence names the asked kind of thing, it must also name which one.
-            if info.names_role or _mentions(best.text, info.head):
+            if info.names_role or mentions_noun(best.text, info.head):
                 for cand in near:
                     span = named_as(cand.text, info)
                     if span is not None:
@@ -156,7 +155,7 @@ class ExtractiveAnswerer:
             return next((c for c in near if c.span is not None), None)
         if info.kind not in ("number", "date"):
             return best
-        if count_fit(info, best.text) == "other" or (info.kind == "date" and best.span is None and _CALENDAR.search(info.text)):
+        if count_fit(info, best.text) == "other" or (info.kind == "date" and best.span is None and CALENDAR.search(info.text)):
             return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
         if best.span is None and info.kind == "number" and count_fit(info, best.text) != "":
             return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
@@ -303,7 +302,7 @@ class ExtractiveAnswerer:
             # "at least 16" + "civilians": what it counts, when the sentence says it right after.
             after = re.match(r"(?:\s+[^\W\d_][\w'’-]*){1,3}", best.text[best.span[1] :])
             words = counted(best.text, best.span)
-            if after and words and not words & _OTHERS:
+            if after and words and not words & OTHERS:
                 named = []
                 for word in after.group().split():
                     if word.lower() in STOPWORDS:
@@ -347,7 +346,6 @@ class ExtractiveAnswerer:
         )
 
 
-
 def _sentence_before(cand: Candidate) -> str:
     """The sentence before the candidate's, where its chunk holds it ("" otherwise)."""
     hit = cand.hit
@@ -361,7 +359,6 @@ def _sentence_before(cand: Candidate) -> str:
 def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | None":
     """A retrieved chunk of the document that holds the whole span, if any."""
     return next((h for h in hits if h.doc_id == doc_id and h.start <= start and end <= h.end), None)
-
 
 
 def _span_text(cand: Candidate) -> str:

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from .retrieval import TermStats
 
 # The calendar's words, one definition for the question, date and number patterns.
-_MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
-_DAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"
+DAYS = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 
 # The cues of each answer type. A question's type is decided by all of them together: the cue that
 # starts earliest (its question word), and of cues starting there the longest ("how long ago" is a
@@ -132,14 +132,14 @@ class QuestionInfo:
         words = [w.lower() for w in written]
         # Not "Which danger to civilians ...", nor a name ("the name of the Doctor Who play").
         if words and not self.asks and written[-1][:1].islower() and not (which and not named and set(words) & STOPWORDS):
-            head = _singular(words[-1])
+            head = singular(words[-1])
             if head not in _GENERAL_HEADS and words[-1] not in STOPWORDS:
                 self.head, self.names_role = head, bool(named)
 
 
 # A when-question that asks for a point on the calendar: without one in the sentence, the report
 # does not say. ("When do ctenophores glow?" may be answered by a condition, not a date.)
-_CALENDAR = re.compile(r"\b(?:what|which)\s+(?:date|day|year|month|week)\b|\bon what\b", re.I)
+CALENDAR = re.compile(r"\b(?:what|which)\s+(?:date|day|year|month|week)\b|\bon what\b", re.I)
 _EVENT_VERBS = re.compile(r"\b(?:happen(?:ed|s|ing)?|occur(?:red|s|ring)?|t(?:ook|akes?|aking) place|go(?:es|ing)? on|went on)\b", re.I)
 
 
@@ -180,8 +180,8 @@ def asked_of_report(question: str) -> str:
     return next((name for name, pattern in ASKS_FOR.items() if pattern.search(question)), "")
 
 
-_CALENDAR_WORD = re.compile(rf"\b(?:{_DAYS}|January|February|March|April|May|June|July|August|September|October|November|December)\b|\b(?:1[89]|20)\d\d\b")
-_WEEKDAYS = {d.lower() for d in _DAYS.split("|")}
+_CALENDAR_WORD = re.compile(rf"\b(?:{DAYS}|January|February|March|April|May|June|July|August|September|October|November|December)\b|\b(?:1[89]|20)\d\d\b")
+WEEKDAYS = {d.lower() for d in DAYS.split("|")}
 
 
 def calendar_words(text: str) -> set[str]:
@@ -189,7 +189,7 @@ def calendar_words(text: str) -> set[str]:
     return {m.group().lower() for m in _CALENDAR_WORD.finditer(text)}
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
     """A noun's singular, roughly: "villages" -> "village", "militias" -> "militia", "casualties" ->
     "casualty". Not a stem: the noun "crossing" must not match the verb "crossed"."""
     if word.endswith("ies") and len(word) > 4:
@@ -199,9 +199,8 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
 
 
-def _stem_groups(*groups: str) -> tuple[set[str], ...]:
+def stem_groups(*groups: str) -> tuple[set[str], ...]:
     return tuple({stem(w) for w in group.split()} for group in groups)
-
 
 
 # What a "how long / how far / how old / how much time" question measures, and the units that measure it.
@@ -216,7 +215,7 @@ _MEASURES = (
     (re.compile(r"\bhow long\b", re.I), "length time"),
 )
 # Casualty actions: "How many were injured?" is not answered by a count of the killed.
-_ACTIONS = _stem_groups(
+ACTIONS = stem_groups(
     "killed kill killing died dead death deaths toll lives",
     "injured injuring injuries wounded wounding hurt",
     "displaced displacing fled flee uprooted refugees homeless",
@@ -232,18 +231,17 @@ def asked_measure(question: str) -> set[str]:
     return set()
 
 
-def _action(words: list[str]) -> int | None:
-    """Which casualty action (index into _ACTIONS) the words name first, if any."""
+def named_action(words: list[str]) -> int | None:
+    """Which casualty action (index into ACTIONS) the words name first, if any."""
     for word in words:
-        for i, group in enumerate(_ACTIONS):
+        for i, group in enumerate(ACTIONS):
             if word in group:
                 return i
     return None
 
 
 def asked_action(question: str) -> int | None:
-    return _action([stem(w) for w, _, _ in tokens(question)])
-
+    return named_action([stem(w) for w, _, _ in tokens(question)])
 
 
 def asked_count(question: str) -> str:
@@ -277,7 +275,7 @@ def entity_terms(question: str) -> list[str]:
     return out
 
 
-def _joined_compounds(question: str) -> dict[str, list[str]]:
+def joined_compounds(question: str) -> dict[str, list[str]]:
     """For each word of a hyphenated or two-part name, the name written as one word: "Deir
     ez-Zor" may be spelled "Deir Ezzor", "al-Qaeda" "alQaeda" (spelling variants of names)."""
     out: dict[str, list[str]] = {}
