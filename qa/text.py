@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
+from .answer_weights import WEIGHTS
+
 # Letters of Latin, Cyrillic and Arabic scripts, digits, with inner apostrophes, dots in numbers.
 WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 
@@ -75,7 +77,8 @@ def quantity(n: int, noun: str) -> str:
 def spelled_like(term: str, known: Iterable[str]) -> bool:
     """Whether a known stem is a spelling variant of `term` (Maaret / Maarat, a typo): the same
     first two letters and a close match."""
-    return bool(difflib.get_close_matches(term, [k for k in known if k[:2] == term[:2]], n=1, cutoff=0.8))
+    near = [k for k in known if k[:2] == term[:2]]
+    return bool(difflib.get_close_matches(term, near, n=1, cutoff=WEIGHTS.spelling_cutoff))
 
 
 def content_terms(text: str) -> list[str]:

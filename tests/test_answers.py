@@ -330,13 +330,13 @@ def test_headings_credits_and_sources_are_answered_from_the_report(make_assistan
 
 
 def test_a_sentence_dated_otherwise_is_about_another_event(make_assistant, tmp_path):
-    from qa.answering import _dated_otherwise, calendar_words
+    from qa.answering import calendar_words, dated_otherwise
 
     assert calendar_words("How many were wounded in Thursday's strikes in 2016?") == {"thursday", "2016"}
-    assert _dated_otherwise({"thursday"}, "On Saturday an air raid wounded five people.")
-    assert not _dated_otherwise({"thursday"}, "On Thursday and Saturday raids wounded five.")  # it names the asked day too
-    assert not _dated_otherwise({"thursday"}, "In July raids wounded five.")  # a month says nothing against a day
-    assert not _dated_otherwise({"thursday"}, "Raids wounded five.")
+    assert dated_otherwise({"thursday"}, "On Saturday an air raid wounded five people.")
+    assert not dated_otherwise({"thursday"}, "On Thursday and Saturday raids wounded five.")  # it names the asked day too
+    assert not dated_otherwise({"thursday"}, "In July raids wounded five.")  # a month says nothing against a day
+    assert not dated_otherwise({"thursday"}, "Raids wounded five.")
 
     (tmp_path / "r.md").write_text(
         "---\ntitle: Ariha\ndate: 2020-05-09\n---\n"
