@@ -40,6 +40,7 @@ from qa import Answer, Assistant, Citation  # noqa: E402
 from qa.attribution import attribution_in_context  # noqa: E402
 from qa.chunking import split_sentences  # noqa: E402
 from qa.config import BUNDLED_CORPUS_DIR  # noqa: E402
+from qa.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.errors import ConfigError, QAError  # noqa: E402
 from qa.examples import example_questions  # noqa: E402
 from qa.eventdates import event_date  # noqa: E402
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 MODES = ["hybrid", "dense", "bm25"]
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
 UPLOAD_MAX_AGE_S = 600  # an upload no handler took is deleted after this long
-UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
 ABSTAINED_LABEL = "No answer in the reports"
 # The chat and the /ask endpoint share one concurrency group, so `concurrency_limit` bounds both

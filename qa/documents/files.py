@@ -14,10 +14,10 @@ from pathlib import Path
 
 from ..errors import DocumentError
 
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
-HTML_SUFFIXES = {".html", ".htm"}
-COLLECTION_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | COLLECTION_SUFFIXES
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+COLLECTION_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + COLLECTION_SUFFIXES
 # Files in a folder that describe the folder rather than being reports.
 _NOT_REPORTS = re.compile(r"^(readme|license|licence|changelog)(\..*)?$", re.IGNORECASE)
 _FILE_KINDS = {
