@@ -62,7 +62,7 @@ def iter_documents(
             yield path, str(path), exc
         except Exception as exc:  # one file's surprise must not stop the files after it
             logger.exception("unexpected error reading %s", path)
-            yield path, str(path), DocumentError(f"{path}: cannot read: {type(exc).__name__}: {exc}".splitlines()[0])
+            yield path, str(path), DocumentError(path, f"cannot read: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def count_items(files: list[Path], limits: Limits) -> int:

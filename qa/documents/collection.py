@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import DocumentError
+from ..errors import DocumentError, item_label
 from ..metadata import Limits
 from ..types import Document
 from .decoding import open_text
@@ -51,25 +51,27 @@ def read_collection(
         rows = 0
         for number, row in collection_rows(path, limits):
             rows += 1
-            label = f"{path}, row {number}"
+            label = item_label(path, number)
             if isinstance(row, DocumentError):
-                yield label, DocumentError(f"{label}: {row}")
+                yield label, row
                 continue
             try:
                 if mapping is None or per_row:
-                    mapping = _find_columns(label if per_row else path, list(row), columns, row=per_row)
-                yield label, _row_document(row, mapping, label, limits, path)
+                    mapping = _find_columns(path, list(row), columns, row=number if per_row else None)
+                yield label, _row_document(row, mapping, path, number, limits)
             except DocumentError as exc:
                 if not per_row and mapping is None:
                     raise  # the header has no text column: nothing in the file can be read
                 yield label, exc
         if not rows:
-            yield str(path), DocumentError(f"{path}: no reports in the collection (nothing after its header row)"
-                                            if path.suffix.lower() == ".csv" else f"{path}: no reports in the collection")
+            after_header = " (nothing after its header row)" if path.suffix.lower() == ".csv" else ""
+            yield str(path), DocumentError(path, f"no reports in the collection{after_header}")
     except DocumentError as exc:
         yield str(path), exc
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        yield str(path), DocumentError(f"{path}: cannot read the collection: {exc}".splitlines()[0])
+        # An OSError's strerror, not its str(), which repeats the path (for an upload, a temporary one).
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        yield str(path), DocumentError(path, f"cannot read the collection: {why}".splitlines()[0])
 
 
 def collection_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
@@ -188,7 +190,7 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] 
                 except StopIteration:
                     return
                 except _RowTooLong:
-                    yield number, DocumentError(f"the row is over {_row_limit(limits)}")
+                    yield number, DocumentError(path, f"the row is over {_row_limit(limits)}", number)
                     continue
                 except (csv.Error, _Unterminated) as exc:
                     unterminated = isinstance(exc, _Unterminated) or (lines.at_end and lines.in_quotes)
@@ -199,22 +201,26 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] 
                             unterminated = True
                     if unterminated:
                         yield number, DocumentError(
+                            path,
                             f"a quote opened on line {lines.row_line} is never closed; "
-                            f"the rows after it are read from line {lines.row_line + 1}"
+                            f"the rows after it are read from line {lines.row_line + 1}",
+                            number,
                         )
                         resume_at = lines.row_line
                         break
-                    yield number, DocumentError(f"malformed CSV (line {lines.line}): {exc}")
+                    yield number, DocumentError(path, f"malformed CSV (line {lines.line}): {exc}", number)
                     continue
                 if not any(v.strip() for v in values):
                     continue
                 if len(values) != len(header):
                     yield number, DocumentError(
-                        f"has {len(values)} fields, the header has {len(header)} (line {lines.line})"
+                        path, f"has {len(values)} fields, the header has {len(header)} (line {lines.line})", number
                     )
                     continue
                 yield number, dict(zip(header, values))
-    yield number + 1, DocumentError(f"{_REREADS} quotes were never closed; the file is not read after line {resume_at}")
+    yield number + 1, DocumentError(
+        path, f"{_REREADS} quotes were never closed; the file is not read after line {resume_at}", number + 1
+    )
 
 
 def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_chars: int) -> list[str]:
@@ -222,18 +228,19 @@ def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_char
     try:
         header = next(reader, None)
     except (csv.Error, _Unterminated) as exc:
-        raise DocumentError(f"{path}: the header row is not valid CSV: {exc or 'a quote is never closed'}") from exc
+        raise DocumentError(path, f"the header row is not valid CSV: {exc or 'a quote is never closed'}") from exc
     except _RowTooLong as exc:
-        raise DocumentError(f"{path}: the header row is over the limit of {max_chars:,} characters") from exc
+        raise DocumentError(path, f"the header row is over the limit of {max_chars:,} characters") from exc
     if not header or not any(h.strip() for h in header):
-        raise DocumentError(f"{path}: empty collection (no header row)")
+        raise DocumentError(path, "empty collection (no header row)")
     names = [h.strip() for h in header]
     first: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         if name and name.lower() in first:
             raise DocumentError(
-                f"{path}: the header names the column {name!r} twice (columns {first[name.lower()]} and {i}); "
-                "rename one of them"
+                path,
+                f"the header names the column {name!r} twice (columns {first[name.lower()]} and {i}); "
+                "rename one of them",
             )
         first.setdefault(name.lower(), i)
     return names
@@ -250,20 +257,20 @@ def _jsonl_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any
             except StopIteration:
                 return
             except _RowTooLong:
-                yield lines.row_line, DocumentError(f"the line is over {_row_limit(limits)}")
+                yield lines.row_line, DocumentError(path, f"the line is over {_row_limit(limits)}", lines.row_line)
                 continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except RecursionError:
-                yield lines.row_line, DocumentError("not valid JSON: nested too deeply")
+                yield lines.row_line, DocumentError(path, "not valid JSON: nested too deeply", lines.row_line)
                 continue
             except ValueError as exc:
-                yield lines.row_line, DocumentError(f"not valid JSON: {exc}")
+                yield lines.row_line, DocumentError(path, f"not valid JSON: {exc}", lines.row_line)
                 continue
             if not isinstance(row, dict):
-                yield lines.row_line, DocumentError(f"not a JSON object but {_json_kind(row)}")
+                yield lines.row_line, DocumentError(path, f"not a JSON object but {_json_kind(row)}", lines.row_line)
                 continue
             yield lines.row_line, row
 
@@ -277,23 +284,24 @@ def _json_kind(value: Any) -> str:
 
 
 def _find_columns(
-    path: Path | str, names: list[str], given: Mapping[str, str] | None, row: bool = False
+    path: Path, names: list[str], given: Mapping[str, str] | None, row: int | None = None
 ) -> dict[str, str]:
-    """Which column (a CSV header's) or key (one JSON object's, with `row`) holds each field.
+    """Which column (a CSV header's) or key (the JSON object's of `row`) holds each field.
 
     A named column must exist in a header; in an object only the text's must (a field the
     object lacks is empty for that row).
     """
     by_lower = {n.lower(): n for n in names}
     mapping: dict[str, str] = {}
-    what = "key" if row else "column"
+    what = "column" if row is None else "key"
     for field, column in (given or {}).items():
         if field not in COLUMN_NAMES:
-            raise DocumentError(f"{path}: unknown field {field!r}; fields are {', '.join(COLUMN_NAMES)}")
+            fields = ", ".join(COLUMN_NAMES)
+            raise DocumentError(path, f"unknown field {field!r}; fields are {fields}", row)
         if column.lower() in by_lower:
             mapping[field] = by_lower[column.lower()]
-        elif not row or field == "text":
-            raise DocumentError(f"{path}: no {what} {column!r} ({what}s: {', '.join(names) or 'none'})")
+        elif row is None or field == "text":
+            raise DocumentError(path, f"no {what} {column!r} ({what}s: {', '.join(names) or 'none'})", row)
     for field, candidates in COLUMN_NAMES.items():
         if field not in mapping:
             found = next((by_lower[c] for c in candidates if c in by_lower and by_lower[c] not in mapping.values()), None)
@@ -301,24 +309,26 @@ def _find_columns(
                 mapping[field] = found
     if "text" not in mapping:
         raise DocumentError(
-            f"{path}: no text {what} (looked for {', '.join(COLUMN_NAMES['text'])}); "
-            f"name it with --text-column ({what}s: {', '.join(names) or 'none'})"
+            path,
+            f"no text {what} (looked for {', '.join(COLUMN_NAMES['text'])}); "
+            f"name it with --text-column ({what}s: {', '.join(names) or 'none'})",
+            row,
         )
     return mapping
 
 
-def _row_document(row: dict[str, Any], mapping: dict[str, str], label: str, limits: Limits, path: Path) -> Document:
+def _row_document(row: dict[str, Any], mapping: dict[str, str], path: Path, number: int, limits: Limits) -> Document:
     column = mapping["text"]
     text = row.get(column)
     if text is None or (isinstance(text, str) and not text.strip()):
-        raise DocumentError(f"{label}: no text in column {column!r}")
+        raise DocumentError(path, f"no text in column {column!r}", number)
     if not isinstance(text, str):
-        raise DocumentError(f"{label}: column {column!r} holds {_json_kind(text)}, not text")
+        raise DocumentError(path, f"column {column!r} holds {_json_kind(text)}, not text", number)
     for name in mapping.values():
         if isinstance(row.get(name), str) and "\x00" in row[name]:
-            raise DocumentError(f"{label}: binary data (NUL bytes) in column {name!r}")
+            raise DocumentError(path, f"binary data (NUL bytes) in column {name!r}", number)
     meta = {field: row.get(column) for field, column in mapping.items() if field != "text"}
     if isinstance(meta.get("doc_id"), str):
         meta["doc_id"] = meta["doc_id"].strip()
-    where = f"{path}#{meta.get('doc_id') or label.rsplit('row ', 1)[-1]}"
-    return make_document(text, meta, path=where, id_covers_metadata=True, limits=limits, name=label)
+    where = f"{path}#{meta.get('doc_id') or number}"
+    return make_document(text, meta, path=where, id_covers_metadata=True, limits=limits, name=str(path), row=number)

@@ -51,13 +51,13 @@ def decode_text(raw: bytes, name: str) -> str:
     _refuse_known_binary(raw, name, "a text report")
     encoding = _guess_encoding(raw, complete=True)
     if encoding in _FALLBACK_ENCODINGS and b"\x00" in raw[:65536]:
-        raise DocumentError(f"{name}: binary data (NUL bytes), not a text report")
+        raise DocumentError(name, "binary data (NUL bytes), not a text report")
     try:
         text = raw.decode(encoding, errors=_FALLBACK if encoding in _FALLBACK_ENCODINGS else "strict")
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"{name}: not valid {encoding.upper()} text") from exc
+        raise DocumentError(name, f"not valid {encoding.upper()} text") from exc
     if _looks_binary(text[:65536]):
-        raise DocumentError(f"{name}: binary data (control characters), not a text report")
+        raise DocumentError(name, "binary data (control characters), not a text report")
     return text
 
 
@@ -109,7 +109,7 @@ def _looks_binary(text: str) -> bool:
 def _refuse_known_binary(raw: bytes, name: str, expected: str) -> None:
     for magic, what in _MAGIC.items():
         if raw.startswith(magic):
-            raise DocumentError(f"{name}: this is {what}, not {expected}")
+            raise DocumentError(name, f"this is {what}, not {expected}")
 
 
 def open_text(path: Path) -> io.TextIOWrapper:
@@ -121,5 +121,5 @@ def open_text(path: Path) -> io.TextIOWrapper:
     encoding = _guess_encoding(head, complete=len(head) < 1 << 20)
     errors = _FALLBACK if encoding in _FALLBACK_ENCODINGS else "strict"
     if _looks_binary(head[:65536].decode(encoding, errors="replace")):
-        raise DocumentError(f"{path}: binary data (control characters), not a collection of reports")
+        raise DocumentError(path, "binary data (control characters), not a collection of reports")
     return path.open("r", encoding=encoding, errors=errors, newline="")

@@ -20,6 +20,7 @@ def make_document(
     id_covers_metadata: bool = False,
     limits: Limits = Limits(),
     name: str = "",
+    row: int | None = None,
 ) -> Document:
     """Build a Document from text and metadata, with a content-hash id unless one is declared.
 
@@ -33,6 +34,7 @@ def make_document(
             collection, where the same text under another outlet, date or place is another
             report (a file, by contrast, keeps its id when its front matter is corrected).
         name: what messages call the report (default: its path).
+        row: the row of a collection the report is, for messages ("NAME, row N: ...").
 
     Raises:
         DocumentError: no text, a text over `limits.report_chars`, or refused metadata.
@@ -41,17 +43,19 @@ def make_document(
     cleaned = clean_text(text)
     if not cleaned.strip():
         why = "the file is empty" if not text else "only blank space or control characters"
-        raise DocumentError(f"{name}: no text to ingest ({why})")
+        raise DocumentError(name, f"no text to ingest ({why})", row)
     if len(cleaned) > limits.report_chars:
         raise DocumentError(
-            f"{name}: the text is {len(cleaned):,} characters; the limit for one report is "
-            f"{limits.report_chars:,} (setting max_report_chars): split it into several reports"
+            name,
+            f"the text is {len(cleaned):,} characters; the limit for one report is "
+            f"{limits.report_chars:,} (setting max_report_chars): split it into several reports",
+            row,
         )
     text = cleaned
     try:
         fields = read_fields(meta, limits)
     except ValueError as exc:
-        raise DocumentError(f"{name}: {exc}") from exc
+        raise DocumentError(name, str(exc), row) from exc
     declared = fields.pop("doc_id", "")
     text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     title = fields.get("title") or _first_line(text) or Path(path).stem or text_hash[:16]

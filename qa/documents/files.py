@@ -110,7 +110,7 @@ def check_file(path: Path) -> int:
     try:
         info = path.stat()
     except OSError as exc:
-        raise DocumentError(f"{path}: {os_problem(path, exc)}") from exc
+        raise DocumentError(path, os_problem(path, exc)) from exc
     if not stat.S_ISREG(info.st_mode):
-        raise DocumentError(f"{path}: {_not_regular(info.st_mode)}")
+        raise DocumentError(path, _not_regular(info.st_mode))
     return info.st_size

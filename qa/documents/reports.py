@@ -36,42 +36,42 @@ def load_document(path: Path, limits: Limits) -> Document:
     max_bytes = limits.file_bytes
     size = check_file(path)
     if size > max_bytes:
-        raise DocumentError(_too_large(path, size, max_bytes))
+        raise DocumentError(path, _too_large(size, max_bytes))
     try:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise DocumentError(f"{path}: {os_problem(path, exc)}") from exc
+        raise DocumentError(path, os_problem(path, exc)) from exc
     if len(raw) > max_bytes:
-        raise DocumentError(_too_large(path, len(raw), max_bytes, grew=True))
+        raise DocumentError(path, _too_large(len(raw), max_bytes, grew=True))
     text = decode_text(raw, str(path))
     if path.suffix.lower() in HTML_SUFFIXES:
         text, head = html_to_text(text)
         try:  # a page's head is what a site put there: a date that cannot be read is left out
             fields = read_fields(head, limits, lenient_dates=True)
         except ValueError as exc:
-            raise DocumentError(f"{path}: the page's head metadata: {exc}") from exc
+            raise DocumentError(path, f"the page's head metadata: {exc}") from exc
     else:
         text, front = split_front_matter(text, str(path), limits)
         if front and not text.strip():
-            raise DocumentError(f"{path}: no text to ingest after the front matter")
+            raise DocumentError(path, "no text to ingest after the front matter")
         try:
             fields = read_fields(front, limits)
         except ValueError as exc:
-            raise DocumentError(f"{path}: front matter: {exc}") from exc
+            raise DocumentError(path, f"front matter: {exc}") from exc
     sidecar, declared = read_sidecar(path, limits)
     if declared:
         try:
             fields = {**fields, **read_fields(declared, limits)}
         except ValueError as exc:
-            raise DocumentError(f"{sidecar}: {exc}") from exc
+            raise DocumentError(sidecar, str(exc)) from exc
     return make_document(text, fields, path=str(path), limits=limits)
 
 
-def _too_large(path: Path, size: int, max_bytes: int, grew: bool = False) -> str:
+def _too_large(size: int, max_bytes: int, grew: bool = False) -> str:
     if grew:
-        return f"{path}: it grew past the limit of {max_bytes:,} bytes while being read (setting max_file_bytes)"
-    return f"{path}: {size:,} bytes is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
+        return f"it grew past the limit of {max_bytes:,} bytes while being read (setting max_file_bytes)"
+    return f"{size:,} bytes is over the limit of {max_bytes:,} bytes (setting max_file_bytes)"
 
 
 def split_front_matter(text: str, name: str, limits: Limits = Limits()) -> tuple[str, dict[str, Any]]:
@@ -86,9 +86,9 @@ def split_front_matter(text: str, name: str, limits: Limits = Limits()) -> tuple
     try:
         meta = load_yaml(match.group(1), limits) or {}
     except ValueError as exc:
-        raise DocumentError(f"{name}: front matter: {exc}") from exc
+        raise DocumentError(name, f"front matter: {exc}") from exc
     if not isinstance(meta, dict):
-        raise DocumentError(f"{name}: front matter must be key: value lines")
+        raise DocumentError(name, "front matter must be key: value lines")
     return text[match.end() :].lstrip("\r\n"), meta
 
 
@@ -110,14 +110,15 @@ def read_sidecar(path: Path, limits: Limits = Limits()) -> tuple[Path, dict[str,
         size = sidecar.stat().st_size
         if size > limits.metadata_bytes:
             raise DocumentError(
-                f"{sidecar}: {size:,} bytes is over the limit of {limits.metadata_bytes:,} for metadata "
-                "(setting max_metadata_bytes)"
+                sidecar,
+                f"{size:,} bytes is over the limit of {limits.metadata_bytes:,} for metadata "
+                "(setting max_metadata_bytes)",
             )
         meta = load_yaml(decode_text(sidecar.read_bytes(), str(sidecar)), limits) or {}
     except (OSError, ValueError) as exc:
-        raise DocumentError(f"{sidecar}: cannot read metadata: {exc}".splitlines()[0]) from exc
+        raise DocumentError(sidecar, f"cannot read metadata: {exc}".splitlines()[0]) from exc
     if not isinstance(meta, dict):
-        raise DocumentError(f"{sidecar}: metadata must be key: value lines")
+        raise DocumentError(sidecar, "metadata must be key: value lines")
     return sidecar, meta
 
 
