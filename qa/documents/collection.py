@@ -160,6 +160,7 @@ class _Lines:
 
 
 _REREADS = 20  # a file re-read this often after quotes that never close is not read further
+_SNIFF_CHARS = 1 << 16  # of the header row, to tell its delimiter
 
 
 def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] | DocumentError]]:
@@ -175,11 +176,12 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] 
         csv.field_size_limit(max_chars + 2)
     number, resume_at = 0, 0
     header: list[str] | None = None
+    delimiter = _delimiter(path)
     for _ in range(_REREADS + 1):
         with open_text(path) as handle:
             lines = _Lines(handle, max_chars, quote='"')
             lines.skip_lines(resume_at)
-            reader = csv.reader(lines, strict=True)
+            reader = csv.reader(lines, delimiter=delimiter, strict=True)
             if header is None:
                 header = _csv_header(reader, lines, path, max_chars)
             while True:
@@ -221,6 +223,20 @@ def _csv_rows(path: Path, limits: Limits) -> Iterator[tuple[int, dict[str, Any] 
     yield number + 1, DocumentError(
         path, f"{_REREADS} quotes were never closed; the file is not read after line {resume_at}", number + 1
     )
+
+
+def _delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, as its header row shows it: a comma, a semicolon or a tab.
+
+    Only the header is looked at (a text full of semicolons under a comma header is still read
+    by commas); a header that shows none of them (a single column) is read by commas.
+    """
+    with open_text(path) as handle:
+        header = handle.readline(_SNIFF_CHARS)
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
 
 
 def _csv_header(reader: Iterator[list[str]], lines: _Lines, path: Path, max_chars: int) -> list[str]:
