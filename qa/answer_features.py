@@ -15,7 +15,7 @@ from .answer_weights import WEIGHTS, Weights
 from .chunking import read_section
 from .question import ACTIONS, ASKS_ABOUT, QuestionInfo, entity_terms, joined_compounds
 from .text import content_terms, spelled_like, tokens
-from .types import Sentence
+from .types import Sentence, sentence_id
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,7 +150,7 @@ def rank_candidates(
             if key in by_key or kind not in quotable or not any(ch.isalpha() for ch in text):  # "7." says nothing
                 continue
             cand = Candidate(hit.doc_id, first + offset, start, end, text, hit, kind=kind, heading=heading)
-            vector = sentence_vectors.get(f"{hit.doc_id}:s{first + offset}")
+            vector = sentence_vectors.get(sentence_id(hit.doc_id, first + offset))
             cand.dense = float(np.dot(vector, query_vector)) if vector is not None else 0.0
             credit = credit_span(info.asks, text, kind)
             if credit is not None:

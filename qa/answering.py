@@ -58,6 +58,7 @@ from .types import Answer, Citation, Sentence
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import AnswerSettings
     from .retrieval import Hit, TermStats
 
 # The names callers import from here (the answerer's parts live in the modules above).
@@ -75,11 +76,16 @@ ABSTAIN_TEXT = "The reports don't say: nothing in the ingested reports answers t
 class ExtractiveAnswerer:
     """Picks and cites the sentence(s) that answer the question; abstains when none does."""
 
-    def __init__(self, max_words: int = 60, max_sentences: int = 2, min_support: float = 0.45, weights: Weights | None = None) -> None:
+    def __init__(self, max_words: int, max_sentences: int, min_support: float, weights: Weights = WEIGHTS) -> None:
         self.max_words = max_words
         self.max_sentences = max_sentences
         self.min_support = min_support
-        self.weights = weights or WEIGHTS
+        self.weights = weights
+
+    @classmethod
+    def from_settings(cls, answer: AnswerSettings, weights: Weights = WEIGHTS) -> ExtractiveAnswerer:
+        """The answerer the answer settings describe (with the shipped weights unless given others)."""
+        return cls(answer.max_words, answer.max_sentences, answer.min_support, weights)
 
     def answer(
         self,

@@ -88,8 +88,7 @@ class Assistant:
         if self._answerer is None:
             from .answering import ExtractiveAnswerer
 
-            s = self.settings.answer
-            self._answerer = ExtractiveAnswerer(s.max_words, s.max_sentences, s.min_support)
+            self._answerer = ExtractiveAnswerer.from_settings(self.settings.answer)
         return self._answerer
 
     def warm_up(self) -> None:
@@ -149,7 +148,7 @@ class Assistant:
         files, problems = collect_files(paths)
         labels = dict(names or {})
         report = IngestReport(
-            failed=[IngestFailure(labels.get(p, p), why.replace(p, labels.get(p, p))) for p, why in problems]
+            failed=[IngestFailure(labels.get(p, p), str(DocumentError(labels.get(p, p), why))) for p, why in problems]
         )
         # An upload is only ever at its own location; files and folders say what they hold now.
         survey = Survey(
@@ -184,7 +183,8 @@ class Assistant:
                 shown = name or label
                 location = location_of_item(path)
                 if isinstance(loaded, DocumentError):
-                    report.failed.append(IngestFailure(shown, str(loaded).replace(label, shown)))
+                    refused = DocumentError(labels.get(loaded.path, loaded.path), loaded.reason, loaded.row)
+                    report.failed.append(IngestFailure(shown, str(refused)))
                     batch.done(shown)
                     continue
                 if name:
@@ -209,7 +209,7 @@ class Assistant:
                         batch.add(loaded, shown, location)
                         accepted[loaded.doc_id] = (loaded.content_hash, text_hash)
                     except DocumentError as exc:
-                        report.failed.append(IngestFailure(shown, str(exc).replace(label, shown)))
+                        report.failed.append(IngestFailure(shown, str(exc)))
                 batch.done(shown)
             batch.flush()
             # Where every report is now, and (with prune) away with what no location holds.
@@ -514,7 +514,8 @@ class _IngestBatch:
         where = "another file of this ingest" if in_input else elsewhere[0]
         gone = "" if in_input or os.path.lexists(where) or not os.path.isabs(where) else " (which is gone: ingest its folder to take its place)"
         raise DocumentError(
-            f"{label}: the report with id {doc.doc_id!r} is already stored from {where}{gone} with "
+            label,
+            f"the report with id {doc.doc_id!r} is already stored from {where}{gone} with "
             f"{'other fields (title, outlet, date, place or url)' if same_text else 'another text'}; "
             "it was kept as it is (give this one another id, or change it there)"
         )
@@ -537,7 +538,7 @@ class _IngestBatch:
         settings = self.assistant.settings
         sentences = split_sentences(doc.text)
         if not sentences:
-            raise DocumentError(f"{label or doc.path or doc.doc_id}: no sentences found in the text")
+            raise DocumentError(label or doc.path or doc.doc_id, "no sentences found in the text")
         chunks = chunk_sentences(doc.text, doc.doc_id, sentences, settings.index.chunk_words, settings.index.chunk_overlap_sentences)
         doc.chunks = len(chunks)
         doc.locations = list(dict.fromkeys(locations))

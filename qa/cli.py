@@ -177,8 +177,7 @@ def ingest(
         if len(report.missing) > 20:
             click.echo(f"  ... and {len(report.missing) - 20} more (qa ingest --json lists them all)")
     for failure in report.failed:
-        message = failure.error if failure.error.startswith(failure.path) else f"{failure.path}: {failure.error}"
-        click.echo(f"error: {printable(message)}", err=True)
+        click.echo(f"error: {printable(failure.error)}", err=True)
     if report.failed:
         sys.exit(EXIT_ERROR)
 
@@ -365,7 +364,7 @@ def eval_command(
             if fresh:
                 report = assistant.ingest(list(corpus) or [assistant.settings.index.corpus_dir])
                 for failure in report.failed:
-                    click.echo(f"warning: not ingested: {failure.path}: {failure.error}", err=True)
+                    click.echo(f"warning: not ingested: {failure.error}", err=True)
             documents = [assistant.document(d.doc_id) for d in assistant.documents()]
         problems = check_gold(questions, documents)
         for problem in problems[:10]:

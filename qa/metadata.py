@@ -4,7 +4,8 @@ Metadata comes from people and from scraped pages, so every read is bounded (`Li
 front matter block or sidecar is at most `metadata_bytes`, a field at most `field_chars`, and
 YAML aliases (`*name`, which let a few hundred bytes expand into gigabytes) are refused. Dates
 stay text while YAML is read (its own timestamps raise on `2019-13-45`) and are then read by
-`parse_date`, one definition for every way in: a date that is not a real day is refused by name.
+`qa.dates.parse_date`, one definition for every way in: a date that is not a real day is refused
+by name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .dates import parse_date
 from .text import one_line
 
 #: Keys accepted in front matter, sidecars and collection rows, and the field each one fills.
@@ -152,30 +154,3 @@ def _as_text(value: Any, name: str) -> str:
             raise ValueError(f"the {name} must be text, not a nested list")
         return ", ".join(one_line(str(v)) for v in value if v is not None and str(v).strip())
     return one_line(str(value))
-
-
-_DATE_FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%d %b %Y", "%Y/%m/%d", "%B %d %Y", "%d.%m.%Y")
-_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][0-9:.+\-Z ]*)?", re.IGNORECASE)
-
-
-def parse_date(value: str) -> str:
-    """The ISO day (YYYY-MM-DD) of a date written in a common way: 2019-08-29 (a time after it is
-    ignored), 8/29/2019 (month first, as in FA-KES), 29 August 2019, August 29, 2019, ...
-
-    Raises:
-        ValueError: it is not a real day ("date '2019-13-45' is not a real day: month must be
-            in 1..12"), or not written in a way this reads.
-    """
-    value = one_line(str(value))
-    iso = _ISO_DAY.fullmatch(value)
-    if iso:
-        try:
-            return dt.date(*map(int, iso.groups())).isoformat()
-        except ValueError as exc:
-            raise ValueError(f"date {value!r} is not a real day: {exc}") from None
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value, fmt).date().isoformat()
-        except ValueError:
-            continue
-    raise ValueError(f"date {value!r} is not a day written as YYYY-MM-DD (or 8/29/2019, 29 August 2019)")

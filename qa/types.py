@@ -227,18 +227,11 @@ def _parse_day(value: "str | dt.date | None", name: str, last: bool) -> str:
         value = value.date()
     if isinstance(value, dt.date):
         return value.isoformat()
+    from .dates import read_bound  # one reading of a day, for filters as for metadata
+
     text = str(value).strip()
     try:
-        if re.fullmatch(r"\d{4}", text):
-            day = dt.date(int(text), 12 if last else 1, 31 if last else 1)
-        elif re.fullmatch(r"\d{4}-\d{1,2}", text):
-            year, month = map(int, text.split("-"))
-            first = dt.date(year, month, 1)
-            day = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1) if last else first
-        else:
-            from .metadata import parse_date  # one reading of a day, for filters as for metadata
-
-            day = dt.date.fromisoformat(parse_date(text))
+        day = read_bound(text, last)
     except ValueError:
         raise InputError(f"{name} must be a date like 2017-04-05 (or 2017-04, or 2017), got {text!r}") from None
     return day.isoformat()
@@ -325,6 +318,9 @@ class Answer:
 
 @dataclass
 class IngestFailure:
+    """A file or row that was not ingested: its path, and the one line saying where and why
+    ("<file>: <problem>" or "<file>, row N: <problem>", as DocumentError gives it)."""
+
     path: str
     error: str
 

@@ -131,6 +131,58 @@ def test_csv_columns_are_found_by_common_names_and_bad_rows_are_numbered(tmp_pat
     assert last.title == "Convoy, at last" and last.text == "A convoy of 27 trucks\nreached Saraqib."
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_delimited_csv_files_are_read_like_comma_ones(tmp_path, delimiter):
+    path = tmp_path / "reports.csv"
+    rows = [
+        ["id", "title", "text", "outlet", "date", "place"],
+        ["s1", "Shelling in Hama", "Shells fell on Hama on Monday, killing 4 people.", "Test Wire", "5/22/2019", "Hama"],
+        ["s2", "Convoy", '"A convoy; 27 trucks\nreached Saraqib."', "Other Wire", "2 June 2019", "Saraqib"],
+        ["s3", "Broken"],
+    ]
+    path.write_text("".join(delimiter.join(row) + "\n" for row in rows))
+    items = list(read_collection(path, Limits()))
+    hama, convoy, broken = (item for _, item in items)
+    assert [(d.doc_id, d.title, d.source, d.date, d.place) for d in (hama, convoy)] == [
+        ("s1", "Shelling in Hama", "Test Wire", "2019-05-22", "Hama"),
+        ("s2", "Convoy", "Other Wire", "2019-06-02", "Saraqib"),
+    ]
+    assert hama.text == "Shells fell on Hama on Monday, killing 4 people."
+    assert convoy.text == "A convoy; 27 trucks\nreached Saraqib."
+    assert str(broken) == f"{path}, row 3: has 2 fields, the header has 6 (line 5)"
+
+
+def test_the_header_decides_the_delimiter_so_semicolons_in_a_comma_csv_are_text(tmp_path):
+    path = tmp_path / "reports.csv"
+    path.write_text(
+        "title,text,outlet\n"
+        "Hama;Idlib,Shells fell on Hama; then on Idlib; 4 people were killed.,Wire; A\n"
+        "Convoy,A convoy reached Saraqib.,Wire B\n"
+    )
+    docs = [item for _, item in read_collection(path, Limits())]
+    assert [(d.title, d.text, d.source) for d in docs] == [
+        ("Hama;Idlib", "Shells fell on Hama; then on Idlib; 4 people were killed.", "Wire; A"),
+        ("Convoy", "A convoy reached Saraqib.", "Wire B"),
+    ]
+    single = tmp_path / "single.csv"  # one column: no delimiter to tell, read by commas
+    single.write_text("text\nShelling hit Kafranbel; two were hurt.\n")
+    assert [item.text for _, item in read_collection(single, Limits())] == ["Shelling hit Kafranbel; two were hurt."]
+
+
+def test_a_document_error_says_where_and_why_in_one_line(tmp_path):
+    path = tmp_path / "reports.csv"
+    path.write_text("title,text\nGood,Shelling hit Binnish.\nBroken\n")
+    _, broken = list(read_collection(path, Limits()))[1]
+    assert (broken.path, broken.row, broken.reason) == (str(path), 2, "has 1 fields, the header has 2 (line 3)")
+    assert str(broken) == f"{path}, row 2: has 1 fields, the header has 2 (line 3)" and broken.label == f"{path}, row 2"
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(DocumentError) as caught:
+        load_document(empty, Limits())
+    assert (caught.value.path, caught.value.row) == (str(empty), None)
+    assert str(caught.value) == f"{empty}: no text to ingest (the file is empty)"
+
+
 def test_columns_can_be_named_and_jsonl_rows_are_read(tmp_path):
     path = tmp_path / "reports.jsonl"
     path.write_text(
@@ -409,7 +461,7 @@ def test_a_row_over_the_limit_is_skipped_to_its_end_without_being_kept(tmp_path)
 def test_a_30_mb_field_is_refused_row_wise_at_the_default_limit(tmp_path):
     from qa.config import Settings
 
-    limit = Settings().max_file_bytes
+    limit = Settings().limits.max_file_bytes
     path = tmp_path / "fa-kes-like.csv"
     with path.open("w") as out:
         out.write("title,text\nFirst,Aid reached Douma.\n")

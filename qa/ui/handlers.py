@@ -279,7 +279,7 @@ def ingest_uploads(
             shutil.rmtree(private, ignore_errors=True)
         for source in received:
             remove_gradio_copy(Path(source))
-    failures = [f.error if f.error.startswith(f.path) else f"{f.path}: {f.error}" for f in report.failed]
+    failures = [f.error for f in report.failed]
     if failures and not (report.added or report.replaced or report.unchanged):
         raise ui_error("Nothing was ingested. " + " ".join(failures))
     status = f"**Ingested:** {md(report.summary())}"

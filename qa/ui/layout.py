@@ -7,6 +7,7 @@ import gradio as gr
 
 from qa import Assistant
 from qa.config import BUNDLED_CORPUS_DIR, MODES
+from qa.documents import SUPPORTED_SUFFIXES
 from qa.examples import example_questions
 from qa.ui.assets import EXAMPLES_JS, SOURCES_JS, VIEWER_JS
 from qa.ui.handlers import (
@@ -23,7 +24,7 @@ from qa.ui.handlers import (
 from qa.ui.rendering import empty_document_html, examples_html, file_size, sources_html
 from qa.ui.uploads import UPLOAD_MAX_AGE_S
 
-UPLOAD_TYPES = [".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv", ".jsonl", ".ndjson"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
 # The chat and the /ask endpoint share one concurrency group, so `concurrency_limit` bounds both
 # together; uploads and deletions have their own group of one (an ingest holds the index anyway).
