@@ -15,12 +15,13 @@ from .answer_weights import WEIGHTS, Weights
 from .chunking import read_section
 from .question import ACTIONS, ASKS_ABOUT, QuestionInfo, entity_terms, joined_compounds
 from .text import content_terms, spelled_like, tokens
-from .types import Sentence, sentence_id
+from .types import Sentence, Span, sentence_id
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .retrieval import Hit, TermStats
+    from .lexical import TermStats
+    from .retrieval import Hit
 
 
 # A sentence that opens with a pronoun takes its subject from the sentence before.
@@ -28,12 +29,10 @@ _REFERS_BACK = re.compile(r"\s*(?:He|She|They|It|His|Her|Their|Its|This|These)\b
 
 
 @dataclass
-class Candidate:
-    doc_id: str
+class Candidate(Span):
+    """A sentence of a retrieved chunk that may be quoted, with its feature values and score."""
+
     index: int  # sentence index in the document
-    start: int
-    end: int
-    text: str
     hit: "Hit"
     dense: float = 0.0
     lexical: float = 0.0
@@ -149,7 +148,7 @@ def rank_candidates(
                 terms_of[key] = set(content_terms(text))
             if key in by_key or kind not in quotable or not any(ch.isalpha() for ch in text):  # "7." says nothing
                 continue
-            cand = Candidate(hit.doc_id, first + offset, start, end, text, hit, kind=kind, heading=heading)
+            cand = Candidate(hit.doc_id, start, end, text, first + offset, hit, kind=kind, heading=heading)
             vector = sentence_vectors.get(sentence_id(hit.doc_id, first + offset))
             cand.dense = float(np.dot(vector, query_vector)) if vector is not None else 0.0
             credit = credit_span(info.asks, text, kind)

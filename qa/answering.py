@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .config import AnswerSettings
-    from .retrieval import Hit, TermStats
+    from .lexical import TermStats
+    from .retrieval import Hit
 
 # The names callers import from here (the answerer's parts live in the modules above).
 __all__ = [

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .text import STOPWORDS, content_terms, stem, tokens
 
 if TYPE_CHECKING:
-    from .retrieval import TermStats
+    from .lexical import TermStats
 
 # The calendar's words, one definition for the question, date and number patterns.
 MONTHS = r"January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec"

@@ -2,38 +2,34 @@
 stores, fused by reciprocal rank with LlamaIndex's QueryFusionRetriever (one query, no LLM). Filters
 (outlet, place, dates) apply inside both: a Chroma `where` clause and a BM25 weight mask.
 
-Imported lazily by the Assistant: it pulls in LlamaIndex.
+The BM25 index, its filter mask and the term statistics are in qa.lexical. Imported lazily by
+the Assistant: it pulls in LlamaIndex.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-import math
 import time
-from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import bm25s
-import Stemmer
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from pydantic import PrivateAttr
 
 from .chunking import read_sentences
 from .config import MODES
 from .errors import InputError
+from .lexical import Facets, MaskedBM25, TermStats
 from .locks import OrderedLock
-from .text import content_terms, spelled_like, stem
-from .types import Filters, Sentence, outlet_key, place_key
+from .text import content_terms
+from .types import Filters, Sentence, Span
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,23 +45,28 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass
-class Hit:
-    """A retrieved chunk, best first. `score` is the retriever's (or the fused) score."""
+class Hit(Span):
+    """A retrieved chunk, best first: its span, its stored metadata, and the retriever's (or the
+    fused) score and rank."""
 
     chunk_id: str
-    doc_id: str
-    text: str
     metadata: dict[str, Any]
     score: float
     rank: int
 
-    @property
-    def start(self) -> int:
-        return int(self.metadata["start"])
-
-    @property
-    def end(self) -> int:
-        return int(self.metadata["end"])
+    @classmethod
+    def of(cls, chunk_id: str, text: str, metadata: dict[str, Any], score: float, rank: int) -> Hit:
+        """The hit of a stored chunk (its id is "{doc_id}:{index}", its offsets in its metadata)."""
+        return cls(
+            doc_id=chunk_id.rsplit(":", 1)[0],
+            start=int(metadata["start"]),
+            end=int(metadata["end"]),
+            text=text,
+            chunk_id=chunk_id,
+            metadata=metadata,
+            score=score,
+            rank=rank,
+        )
 
     @cached_property
     def sentences(self) -> list[Sentence]:
@@ -77,31 +78,6 @@ class Hit:
         """The chunk's sentences as document offsets."""
         return [(s.start, s.end) for s in self.sentences]
 
-
-@dataclass
-class TermStats:
-    """Document frequencies of stemmed content terms over all chunks (for IDF weights)."""
-
-    chunks: int = 0
-    df: Counter = field(default_factory=Counter)
-    _by_prefix: dict[str, list[str]] | None = field(default=None, repr=False)
-
-    def idf(self, term: str) -> float:
-        return math.log(1.0 + (self.chunks + 1) / (self.df.get(term, 0) + 0.5))
-
-    def mentions(self, word: str) -> bool:
-        """Whether any chunk has the word, or a spelling variant of a name (Maaret/Maarat)."""
-        term = stem(word)
-        if term in self.df or word.isdigit():
-            return term in self.df
-        by_prefix = self._by_prefix
-        if by_prefix is None:
-            by_prefix = {}
-            for known in self.df:
-                by_prefix.setdefault(known[:2], []).append(known)
-            self._by_prefix = by_prefix  # set whole: a question in another thread never sees it half built
-        near = by_prefix.get(term[:2], [])
-        return spelled_like(term, near)
 
 
 class Retrieval(NamedTuple):
@@ -118,8 +94,8 @@ class _LexicalBuild:
     chunks that dense retrieval finds written since are added to `chunks`), so a question that
     started on a build reads one consistent state while the next one is built."""
 
-    bm25: "_MaskedBM25 | None" = None
-    facets: "_Facets | None" = None
+    bm25: "MaskedBM25 | None" = None
+    facets: "Facets | None" = None
     chunks: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     term_stats: TermStats = field(default_factory=TermStats)
 
@@ -218,8 +194,8 @@ class Retriever:
             stats.df.update(set(content_terms(text)))
         build = _LexicalBuild(chunks={i: (t, m) for i, t, m in zip(ids, texts, metas)}, term_stats=stats)
         if ids:
-            build.bm25 = _MaskedBM25.build(ids, texts, similarity_top_k=min(self.candidates, len(ids)))
-            build.facets = _Facets(metas)
+            build.bm25 = MaskedBM25.build(ids, texts, similarity_top_k=min(self.candidates, len(ids)))
+            build.facets = Facets(metas)
         self._built = build  # one assignment: a question sees the old build or the new one, whole
         self._built_generation = generation
         self._built_at = time.monotonic()
@@ -292,7 +268,7 @@ class Retriever:
             if filters and not filters.matches(meta):
                 logger.warning("dropped %s: retrieved outside the filters %s", chunk_id, filters.describe())
                 continue
-            hits.append(Hit(chunk_id, chunk_id.rsplit(":", 1)[0], text, meta, float(item.score or 0.0), len(hits)))
+            hits.append(Hit.of(chunk_id, text, meta, float(item.score or 0.0), len(hits)))
         return hits
 
     @staticmethod
@@ -307,128 +283,11 @@ class Retriever:
         )
 
 
-class _Facets:
-    """Outlet, place and date of every chunk in the lexical index's order, so a filter becomes a
-    BM25 weight mask with a few array operations instead of a pass over 100k dicts."""
-
-    def __init__(self, metas: list[dict[str, Any]]) -> None:
-        import numpy as np
-
-        self.size = len(metas)
-        self.by_source: dict[str, list[int]] = {}
-        self.by_place: dict[str, list[int]] = {}
-        self.source_names: dict[str, str] = {}  # key -> the outlet as first written
-        for i, meta in enumerate(metas):
-            key = str(meta.get("source_key", ""))
-            self.by_source.setdefault(key, []).append(i)
-            self.source_names.setdefault(key, str(meta.get("source", "")))
-            for term in meta.get("place_terms") or ():
-                self.by_place.setdefault(term, []).append(i)
-        self.dates = np.array([int(m.get("date_num") or 0) for m in metas], dtype=np.int64)
-        self._masks: OrderedDict[Filters, Any] = OrderedDict()
-
-    def mask(self, filters: Filters) -> "np.ndarray":
-        """1 for chunks inside the filters, 0 for the others."""
-        import numpy as np
-
-        cached = self._masks.get(filters)
-        if cached is not None:
-            return cached
-        keep = np.ones(self.size, dtype=bool)
-        if filters.sources:
-            keep &= self._any(self.by_source, {outlet_key(s) for s in filters.sources})
-        if filters.places:
-            keep &= self._any(self.by_place, {place_key(p) for p in filters.places})
-        if filters.date_from or filters.date_to:
-            low, high = filters.day_range
-            keep &= ((self.dates >= low) & (self.dates <= high)) | (filters.undated & (self.dates == 0))
-        self._masks[filters] = mask = keep.astype(np.float32)
-        if len(self._masks) > 64:
-            self._masks.popitem(last=False)
-        return mask
-
-    def unknown(self, filters: Filters) -> str | None:
-        """Why an outlet or place in the filters names nothing in the index (a likely typo), or None."""
-        for value in filters.sources:
-            if outlet_key(value) not in self.by_source:
-                known = sorted(name for key, name in self.source_names.items() if key)
-                near = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
-                hint = f"did you mean {' or '.join(near)}?" if near else f"outlets in the index: {', '.join(known[:20])}"
-                return f"no report in the index is from the outlet {value!r}; {hint}"
-        for value in filters.places:
-            if place_key(value) not in self.by_place:
-                near = difflib.get_close_matches(place_key(value), sorted(self.by_place), n=3, cutoff=0.6)
-                hint = f"; did you mean {' or '.join(near)}?" if near else ""
-                return f"no report in the index names the place {value!r}{hint}"
-        return None
-
-    def _any(self, index: dict[str, list[int]], keys: set[str]) -> "np.ndarray":
-        import numpy as np
-
-        hit = np.zeros(self.size, dtype=bool)
-        for key in keys:
-            hit[index.get(key, [])] = True
-        return hit
-
-
-class _MaskedBM25(BM25Retriever):
-    """LlamaIndex's BM25 retriever searched with a weight mask per query (`search`): chunks
-    outside the filters score zero inside bm25s and are never returned."""
-
-    TOKENS = r"(?u)\b\w\w+\b"  # BM25Retriever's default token pattern
-
-    @classmethod
-    def build(cls, ids: list[str], texts: list[str], similarity_top_k: int) -> "_MaskedBM25 | None":
-        """BM25 over the texts, or None when no text has a word it indexes (stop words only)."""
-        # The index is built here exactly as BM25Retriever builds it from nodes (same tokenizer,
-        # stop words and stemmer), without making a node and a metadata dict per chunk first:
-        # that took a third of a rebuild at 100k chunks.
-        stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, token_pattern=cls.TOKENS, show_progress=False)
-        if not tokens.vocab:
-            return None
-        index = bm25s.BM25()
-        index.index(tokens, show_progress=False)  # no vocabulary left it warning (mean of nothing) and failing
-        return cls(ids, index, stemmer, similarity_top_k)
-
-    def __init__(self, ids: list[str], index: Any, stemmer: Any, similarity_top_k: int) -> None:
-        super().__init__(existing_bm25=index, stemmer=stemmer, similarity_top_k=similarity_top_k, token_pattern=self.TOKENS)
-        # Not index.corpus: with one, bm25s returns corpus entries instead of row numbers.
-        self.corpus = [{"node_id": i} for i in ids]
-        self.size = len(ids)
-
-    def search(self, question: str, k: int, mask: Any) -> list[NodeWithScore]:
-        """The k best chunks for the question among those the mask keeps (None: all).
-
-        Callers hold the Retriever's lock: the stemmer is not thread-safe.
-        """
-        import numpy as np
-
-        terms = bm25s.tokenize(
-            question, stemmer=self.stemmer, token_pattern=self.token_pattern, return_ids=False, show_progress=False
-        )[0]
-        known = self.bm25.get_tokens_ids(terms)
-        if not known:
-            return []
-        scores = self.bm25.get_scores_from_ids(known, weight_mask=mask)
-        # Top k among the chunks that score at all, ties broken by index. bm25s's own top-k runs
-        # argpartition over every chunk, which degrades to 15 ms at 100k chunks when most scores
-        # are zero or tied (the same article filed many times); this takes well under 1 ms.
-        found = np.flatnonzero(scores > 0)
-        if len(found) > k:
-            kth = np.partition(scores[found], -k)[-k]
-            found = found[scores[found] >= kth]
-        best = found[np.lexsort((found, -scores[found]))][:k]
-        return [
-            NodeWithScore(node=TextNode(id_=self.corpus[int(i)]["node_id"], text=""), score=float(scores[i])) for i in best
-        ]
-
-
 class _BM25Query(BaseRetriever):
     """One question's search of a shared BM25 index, with its own result count and filter mask
     (so questions in parallel threads never see each other's)."""
 
-    def __init__(self, bm25: _MaskedBM25, k: int, mask: Any) -> None:
+    def __init__(self, bm25: MaskedBM25, k: int, mask: Any) -> None:
         super().__init__()
         self.bm25 = bm25
         self.k = k

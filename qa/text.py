@@ -74,6 +74,13 @@ def quantity(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def per_second(done: int, started: float) -> str:
+    """ "12.5": the rate of `done` items since `started` (a time.monotonic()), as progress shows it."""
+    import time
+
+    return f"{done / max(time.monotonic() - started, 1e-6):.1f}"
+
+
 def spelled_like(term: str, known: Iterable[str]) -> bool:
     """Whether a known stem is a spelling variant of `term` (Maaret / Maarat, a typo): the same
     first two letters and a close match."""

@@ -48,14 +48,24 @@ class Sentence:
 
 
 @dataclass
-class Chunk:
-    """A run of sentences, stored and retrieved as one unit. `chunk_id` is "{doc_id}:{index}"."""
+class Span:
+    """A character span of one stored document: `document.text[start:end] == text`.
+
+    The one span type that crosses module boundaries: a chunk, a retrieved hit, a candidate
+    sentence, a passage and a citation are each a Span with what they add.
+    """
 
     doc_id: str
-    index: int
     start: int
     end: int
     text: str
+
+
+@dataclass
+class Chunk(Span):
+    """A run of sentences, stored and retrieved as one unit. `chunk_id` is "{doc_id}:{index}"."""
+
+    index: int
     first_sentence: int  # index of its first sentence in the document
     sentences: list[Sentence] = field(default_factory=list)
     # The heading of the section its first sentence is in, with its text; None before any heading.
@@ -73,17 +83,13 @@ def sentence_id(doc_id: str, index: int) -> str:
 
 
 @dataclass
-class Citation:
+class Citation(Span):
     """Where an answer came from: `document.text[start:end] == text`."""
 
     n: int
-    doc_id: str
     title: str
     source: str
     date: str
-    text: str
-    start: int
-    end: int
     score: float
     url: str = ""  # the report's address, where known
     # Who the passage says is the claim's source, as written ("said British-based war monitor,
@@ -97,18 +103,14 @@ class Citation:
     event_date_words: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"n": self.n, **asdict(self)}  # its number first, as the answer's [n] shows it
 
 
 @dataclass
-class Passage:
+class Passage(Span):
     """A retrieved chunk, in rank order: what the answer was chosen from."""
 
     chunk_id: str
-    doc_id: str
-    text: str
-    start: int
-    end: int
     score: float
 
 
@@ -121,6 +123,12 @@ class Filters:
     "Armanaz, Idlib province"), both ignoring case, spaces and hyphens (see `outlet_key`,
     `place_terms`). Dates are inclusive ISO days; a report without a known date is outside any
     date range unless `undated` lets it in.
+
+    This is the one definition of what a filter keeps: `source_keys`, `place_keys`, `dated`,
+    `day_range` and `undated`, matched against the fields `store.records.filter_fields` stores.
+    `matches` reads them for one chunk; the Chroma clause (`store.records.where`) and the BM25
+    mask (`lexical.Facets.mask`) translate the same properties for their engines, and
+    tests/test_types.py checks that all three keep the same chunks.
     """
 
     sources: tuple[str, ...] = ()
@@ -157,12 +165,27 @@ class Filters:
         leaves no report."""
         parts = [Filters(sources=self.sources)] if self.sources else []
         parts += [Filters(places=self.places)] if self.places else []
-        if self.date_from or self.date_to:
+        if self.dated:
             parts.append(Filters(date_from=self.date_from, date_to=self.date_to, undated=self.undated))
         return parts
 
     def __bool__(self) -> bool:
         return bool(self.sources or self.places or self.date_from or self.date_to)
+
+    @property
+    def source_keys(self) -> frozenset[str]:
+        """The outlets as stored chunks' `source_key` has them."""
+        return frozenset(outlet_key(s) for s in self.sources)
+
+    @property
+    def place_keys(self) -> frozenset[str]:
+        """The places as stored chunks' `place_terms` has them."""
+        return frozenset(place_key(p) for p in self.places)
+
+    @property
+    def dated(self) -> bool:
+        """Whether a date range is set."""
+        return bool(self.date_from or self.date_to)
 
     @property
     def day_range(self) -> tuple[int, int]:
@@ -171,11 +194,11 @@ class Filters:
 
     def matches(self, meta: dict[str, Any]) -> bool:
         """Whether a chunk with this stored metadata is inside the filters."""
-        if self.sources and meta.get("source_key") not in {outlet_key(s) for s in self.sources}:
+        if self.sources and meta.get("source_key") not in self.source_keys:
             return False
-        if self.places and not set(meta.get("place_terms") or ()) & {place_key(p) for p in self.places}:
+        if self.places and not set(meta.get("place_terms") or ()) & self.place_keys:
             return False
-        if self.date_from or self.date_to:
+        if self.dated:
             low, high = self.day_range
             day = int(meta.get("date_num") or 0)
             return low <= day <= high or (self.undated and not day)

@@ -18,7 +18,8 @@ from qa.answer_features import (
 from qa.answer_spans import find_answer_span
 from qa.answer_weights import WEIGHTS, Weights
 from qa.question import analyse_question
-from qa.retrieval import Hit, TermStats
+from qa.lexical import TermStats
+from qa.retrieval import Hit
 from qa.text import content_terms, stem
 
 
@@ -41,13 +42,13 @@ def _chunk(sentences: list[str], rank: int = 0, doc_id: str = "d") -> Hit:
         spans.append(f"{start}-{start + len(sentence)}")
         start += len(sentence) + 1
     meta = {"start": 0, "end": len(text), "sentences": ",".join(spans), "first_sentence": 0}
-    return Hit(f"{doc_id}:{rank}", doc_id, text, meta, 1.0, rank)
+    return Hit.of(f"{doc_id}:{rank}", text, meta, 1.0, rank)
 
 
 def _values(question: str, sentence: str, before: str = "", rank: int = 0, stats=None) -> dict[str, float]:
     """The feature values of `sentence` (after `before` in its report) for `question`."""
     info = _info(question, stats)
-    cand = Candidate("d", 1, 0, len(sentence), sentence, _chunk([sentence], rank))
+    cand = Candidate("d", 0, len(sentence), sentence, 1, _chunk([sentence], rank))
     cand.span = find_answer_span(info, sentence)
     return features(info, cand, set(content_terms(sentence)), set(content_terms(before)))
 
@@ -134,7 +135,7 @@ def test_neighbour_credits_a_sentence_after_one_about_the_question():
 def _best(question: str, sentence: str, stats, dense: float = 0.5) -> dict[str, float]:
     """The support features of `sentence` as the best candidate for `question`."""
     info = _info(question, stats)
-    cand = Candidate("d", 0, 0, len(sentence), sentence, _chunk([sentence]), dense=dense)
+    cand = Candidate("d", 0, len(sentence), sentence, 0, _chunk([sentence]), dense=dense)
     cand.lexical = cand.context_lexical = term_share(info, set(content_terms(sentence)))
     return support_features(info, cand, stats)
 

@@ -371,7 +371,7 @@ def test_the_event_words_of_a_number_question():
     from qa.text import content_terms
 
     def candidate(text):
-        return Candidate("d", 0, 0, 0, text, hit=None, context_terms=set(content_terms(text)))
+        return Candidate("d", 0, 0, text, 0, hit=None, context_terms=set(content_terms(text)))
 
     info = _info("How many children were killed when barrel bombs hit the camp near Habeet?")
     maadi = candidate("Barrel bombs on the Maadi district killed 28 children.")

@@ -37,11 +37,11 @@ DRIVER = r"""
 import sys, time
 from chromadb.api.models.Collection import Collection
 from qa import Assistant
-from qa.assistant import _IngestBatch
+from qa.ingest import IngestBatch
 from qa.embeddings import Embedder
 
 index, stop, op, arg = sys.argv[1:5]
-_IngestBatch.SENTENCES = 40  # many small batches: many points to stop at
+IngestBatch.SENTENCES = 40  # many small batches: many points to stop at
 seen = {}
 
 def announce(cls, method, name_of):

@@ -5,7 +5,6 @@ the index is whole and still answers."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -337,14 +337,14 @@ def _moving_report(tmp_path):
 
 
 def test_a_prune_in_one_process_never_removes_what_another_has_just_found(make_assistant, tmp_path, monkeypatch):
-    from qa.assistant import _IngestBatch
+    from qa.ingest import IngestBatch
 
     first, second = _moving_report(tmp_path)
     pruner, finder = make_assistant(), make_assistant()  # two Assistants: as two processes on one index
     doc_id = pruner.ingest([first]).added[0]
     (first / "a.txt").unlink()  # gone from d1 ...
     (second / "a.txt").write_text(TEXT_A)  # ... and found in d2, by the other one
-    flush = _IngestBatch.flush
+    flush = IngestBatch.flush
     pruned = []
 
     def prune_between_finding_and_recording(batch):
@@ -352,12 +352,12 @@ def test_a_prune_in_one_process_never_removes_what_another_has_just_found(make_a
             pruned.append(pruner.ingest([first], prune=True).removed)  # lands between the two
         return flush(batch)
 
-    monkeypatch.setattr(_IngestBatch, "flush", prune_between_finding_and_recording)
+    monkeypatch.setattr(IngestBatch, "flush", prune_between_finding_and_recording)
     report = finder.ingest([second])
     assert pruned == [[doc_id]]  # the pruner removed it, not knowing the finder had just found it ...
     assert report.added == [doc_id] and report.unchanged == []  # ... so the finder stored it again
     assert finder.document(doc_id).locations == [str(second / "a.txt")]
-    monkeypatch.setattr(_IngestBatch, "flush", flush)
+    monkeypatch.setattr(IngestBatch, "flush", flush)
     assert pruner.ingest([first], prune=True).removed == []  # and a later prune leaves it: d2 holds it
 
 

@@ -57,7 +57,7 @@ def test_chunks_store_what_each_sentence_is(corpus_assistant):
     kinds = [s.kind for s in heading.sentences]
     assert heading.metadata["kinds"].startswith("ht") and kinds[:2] == ["heading", "text"]
     # A chunk stored before kinds were (no "kinds" in its metadata) has them worked out from its text.
-    old = Hit(heading.chunk_id, heading.doc_id, heading.text, {k: v for k, v in heading.metadata.items() if k != "kinds"}, 1.0, 0)
+    old = Hit.of(heading.chunk_id, heading.text, {k: v for k, v in heading.metadata.items() if k != "kinds"}, 1.0, 0)
     assert [s.kind for s in old.sentences] == kinds
 
 
@@ -72,7 +72,7 @@ def test_the_kinds_stored_at_ingest_are_the_ones_answers_use(make_assistant, tmp
     assistant.ingest([path])
     (chunk,) = retrieve(assistant, "How many people were displaced from their homes?", "bm25", top_k=1)
     assert chunk.text == "400,000 people displaced from their homes" and [s.kind for s in chunk.sentences] == ["text"]
-    unstored = Hit(chunk.chunk_id, chunk.doc_id, chunk.text, {k: v for k, v in chunk.metadata.items() if k != "kinds"}, 1.0, 0)
+    unstored = Hit.of(chunk.chunk_id, chunk.text, {k: v for k, v in chunk.metadata.items() if k != "kinds"}, 1.0, 0)
     assert [s.kind for s in unstored.sentences] == ["heading"]  # its bullet is outside the chunk
     answer = assistant.ask("How many people were displaced from their homes?")
     assert "400,000 people displaced from their homes" in answer.text

@@ -81,3 +81,12 @@ def test_clean_question_reduces_a_pasted_question_to_what_it_says():
     assert clean_question("mai\u200bson") == "maison", "a zero-width space inside a word does not split it"
     assert clean_question("مقتل ١٢ مدنياً") == "مقتل ١٢ مدنياً", "other scripts are kept"
     assert clean_question(" \u200b\x00\x1b[2J ") == ""
+
+
+def test_a_rate_is_items_per_second_since_the_start():
+    import time
+
+    from qa.text import per_second
+
+    assert float(per_second(10, time.monotonic() - 2.0)) == pytest.approx(5.0, abs=0.5)
+    assert per_second(0, time.monotonic()) == "0.0"

@@ -1,7 +1,7 @@
 """Shared state under parallel questions: the web app answers `concurrency_limit` questions at
 once, each in its own thread, while an upload or a deletion changes the index in another.
 
-The end-to-end check (20 clients while the browser uploads) is in test_app.py; these pin the
+The end-to-end check (20 clients while the browser uploads) is in test_app_load.py; these pin the
 places where threads meet: the encoder's tokenizer, the Chroma client reopened after another
 process's write, the sentence-vector cache, the lexical index rebuilt after a write, and the
 term statistics an answer is weighed with.

@@ -55,3 +55,49 @@ def test_matches_is_the_filter_on_stored_chunk_fields():
     assert not Filters.build(place="Idlib").matches(meta)
     assert not Filters.build(date_to="2017-03").matches(meta)
     assert not Filters.build(date_from="2000").matches({**meta, "date_num": 0})  # undated: outside any range
+
+
+@pytest.mark.slow
+def test_the_three_translations_of_a_filter_keep_the_same_chunks(tmp_path):
+    """Filters.matches (one chunk), the Chroma where clause (a real Chroma) and the BM25 mask
+    keep exactly the same chunks, for outlets, places, dates, undated and their combinations."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings as ChromaSettings
+
+    from qa.lexical import Facets
+    from qa.store.records import filter_fields, where
+
+    reports = [
+        ("Reuters", "Armanaz, Idlib province", "2019-08-29"),
+        ("reuters", "Idlib", "2019-09-02"),
+        ("SANA", "Deir ez-Zor", "2018-01-15"),
+        ("Al-Masdar News", "Maarat al-Numan", ""),
+        ("Al Masdar News", "", "2019-08-30"),
+        ("TRT World", "Idlib city", "2017"),
+        ("", "Aleppo", "2019-08"),
+    ]
+    metas = [filter_fields({"doc_id": f"d{i}", "source": s, "place": p, "date": d}) for i, (s, p, d) in enumerate(reports)]
+    collection = chromadb.PersistentClient(path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False)).create_collection(
+        "chunks", embedding_function=None
+    )
+    collection.add(ids=[m["doc_id"] for m in metas], embeddings=[[1.0, float(i)] for i in range(len(metas))], metadatas=metas)
+    facets = Facets(metas)
+    cases = [
+        Filters.build(source="Reuters"),
+        Filters.build(source=["al masdar news", "SANA"]),
+        Filters.build(place="idlib"),
+        Filters.build(place=["Deir ez-Zor", "Aleppo"]),
+        Filters.build(place="maarat al numan"),
+        Filters.build(date_from="2019-08-29"),
+        Filters.build(date_from="2019", date_to="2019-08"),
+        Filters.build(date_to="2018", undated=True),
+        Filters.build(source="Reuters", place="Idlib", date_from="2019-09"),
+        Filters.build(source="TRT World", date_from="2016", date_to="2017", undated=True),
+    ]
+    for filters in cases:
+        by_matches = {m["doc_id"] for m in metas if filters.matches(m)}
+        by_chroma = set(collection.get(where=where(filters, set()), include=[])["ids"])
+        by_mask = {metas[i]["doc_id"] for i in np.flatnonzero(facets.mask(filters))}
+        assert by_matches == by_chroma == by_mask, filters.describe()
+    assert {m["doc_id"] for m in metas if Filters.build(place="idlib").matches(m)} == {"d0", "d1", "d5"}

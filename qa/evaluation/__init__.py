@@ -24,8 +24,8 @@ against). The runner needs only what `Answers` names of an Assistant: evaluation
 the package and nothing in qa imports it.
 """
 
-from .gold import BUNDLED_GOLD, GoldQuestion, check_gold, load_gold, load_squad
-from .metrics import MAX_ANSWER_WORDS, METRICS, Outcome, exact_match, is_correct, normalize, score, token_f1
+from .gold import BUNDLED_GOLD, GoldQuestion, check_gold, load_gold, load_squad, normalize
+from .metrics import MAX_ANSWER_WORDS, METRICS, Outcome, exact_match, is_correct, score, token_f1
 from .runner import (
     BASELINE,
     RETRIEVE_K,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import InputError
-from .gold import GoldQuestion, contains, normalize
+from .gold import GoldQuestion, contains
 
 MAX_ANSWER_WORDS = 60  # an answer longer than this is not counted as accurate
 

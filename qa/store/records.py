@@ -8,7 +8,7 @@ from typing import Any
 
 from ..chunking import stored_section, stored_sentences
 from ..locations import legacy_locations, scopes_of
-from ..types import Chunk, Document, Filters, day_number, outlet_key, place_key, place_terms
+from ..types import Chunk, Document, Filters, day_number, outlet_key, place_terms
 
 DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 
@@ -50,12 +50,11 @@ def where(filters: Filters, hidden: set[str]) -> dict[str, Any] | None:
     if hidden:
         clauses.append({"doc_id": {"$nin": sorted(hidden)}})
     if filters.sources:
-        clauses.append({"source_key": {"$in": sorted({outlet_key(s) for s in filters.sources})}})
+        clauses.append({"source_key": {"$in": sorted(filters.source_keys)}})
     if filters.places:
-        terms = sorted({place_key(p) for p in filters.places})
-        either = [{"place_terms": {"$contains": t}} for t in terms]
+        either = [{"place_terms": {"$contains": t}} for t in sorted(filters.place_keys)]
         clauses.append(either[0] if len(either) == 1 else {"$or": either})
-    if filters.date_from or filters.date_to:
+    if filters.dated:
         low, high = filters.day_range
         dated: list[dict[str, Any]] = [{"date_num": {"$gte": low}}, {"date_num": {"$lte": high}}]
         clauses += [{"$or": [{"$and": dated}, {"date_num": 0}]}] if filters.undated else dated

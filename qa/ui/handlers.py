@@ -21,7 +21,7 @@ import gradio as gr
 from qa import Assistant
 from qa.config import MODES
 from qa.errors import QAError
-from qa.text import quantity
+from qa.text import per_second, quantity
 from qa.types import Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
@@ -267,8 +267,8 @@ def ingest_uploads(
 
         def advance(done: int, total: int, name: str) -> None:
             if progress is not None:
-                rate = done / max(time.monotonic() - started, 1e-6)
-                progress((done, total), desc=f"{done:,} of {total:,} reports, {rate:.1f}/s: {name}", unit="reports")
+                rate = per_second(done, started)
+                progress((done, total), desc=f"{done:,} of {total:,} reports, {rate}/s: {name}", unit="reports")
 
         try:
             report = assistant.ingest(list(names), progress=advance, names=names)
