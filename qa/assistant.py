@@ -44,7 +44,7 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, *, embedder: "Embedder | None" = None, **overrides: Any) -> None:
-        self.settings = Settings.build(**{**(settings.model_dump() if settings else {}), **overrides})
+        self.settings = Settings.build(settings, **overrides)
         self._lock = OrderedLock("assistant", reentrant=True)  # see qa.locks
         if embedder is not None and embedder.model_name != self.settings.index.embedding_model:
             raise InputError(

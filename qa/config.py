@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
 
@@ -329,22 +329,41 @@ class Settings(BaseSettings):
         return out
 
     @classmethod
-    def build(cls, **values: Any) -> Settings:
-        """Settings from flat or nested keywords and QA_* variables.
+    def build(cls, settings: Settings | None = None, **values: Any) -> Settings:
+        """Settings from a Settings object, changed by flat or section keywords, and QA_* variables.
+
+        A section keyword changes only the fields it names: `build(s, retrieval={"mode": "bm25"})`
+        keeps `s`'s top_k.
 
         Raises:
-            ConfigError: a value that is not allowed, naming the setting, its variable and the problem.
+            ConfigError: a value that is not allowed, naming the setting, its variables and the problem.
         """
+        base: dict[str, Any] = settings.model_dump() if settings else {}
+        for key, value in values.items():
+            if key in SECTIONS and key in base:
+                value = value.model_dump() if isinstance(value, BaseModel) else value
+                base[key] = {**base[key], **value} if isinstance(value, dict) else value
+            else:
+                base[key] = value
         try:
-            return cls(**values)
+            return cls(**base)
         except ValidationError as exc:
             raise ConfigError(describe(exc)) from exc
+        except SettingsError as exc:  # a QA_<SECTION> variable that is not a JSON object
+            raise ConfigError(f"bad setting: {exc}; give a section's fields one by one (QA_TOP_K, QA_RETRIEVAL__TOP_K)") from exc
+
+
+_FLAT_OF = {place: flat for flat, place in FLAT.items()}
 
 
 def describe(exc: ValidationError) -> str:
-    """One line naming the first bad setting (flat, as QA_* variables name it) and its problem."""
+    """One line naming the first bad setting and its QA_* variables, and its problem."""
     first = exc.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    flat = {v: k for k, v in FLAT.items()}.get(tuple(loc[:2]), ".".join(loc))  # type: ignore[arg-type]
+    loc = tuple(str(part) for part in first["loc"])
+    flat = _FLAT_OF.get(loc[:2])  # type: ignore[arg-type]
+    if flat:
+        name, variables = flat, f"QA_{flat.upper()} or QA_{loc[0].upper()}__{loc[1].upper()}"
+    else:
+        name, variables = ".".join(loc), "QA_" + "__".join(loc).upper()
     got = f", got {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
-    return f"bad setting {flat} (QA_{flat.upper()}): {first['msg']}{got}"
+    return f"bad setting {name} ({variables}): {first['msg']}{got}"

@@ -8,8 +8,10 @@ A thread holding a lock may take only locks further down this list, never one ab
    the build reads every chunk from the index (other threads go on with the old lexical index).
 3. ``retriever``: `Retriever`, held by each search (a few milliseconds, across its Chroma query;
    encoding the question runs outside it) and by the look for other processes' writes, which
-   may reopen the Chroma client (Store.sync): so a reopen never happens under a search. The
-   BM25 tokenizer's stemmer is not thread-safe either.
+   may reopen the Chroma client (Store.sync), and may settle a dead process's write there
+   (WriteLog.recover): so that look never reopens the client under a search. (A read that
+   finds its view stale reopens it from any thread, Chroma.read: the gate keeps calls in
+   flight on the old client.) The BM25 tokenizer's stemmer is not thread-safe either.
 4. ``write-file``: `WriteLog`, a folder index's lock file (`qa-write.lock`, through filelock):
    one writing process at a time. The kernel frees it when its process dies. A fresh open of
    the index tries it without waiting under ``index``, to settle a dead process's write (a try
@@ -19,6 +21,7 @@ A thread holding a lock may take only locks further down this list, never one ab
    calls: that is its purpose.
 6. ``embedder``: `Embedder`, loading the model once (held across the load: the others wait for it).
 7. ``sentences``: `SentenceCache`, the cached sentence vectors (never held across I/O).
+8. ``login``: `LoginThrottle` (the web app), its count of failed logins (never held across I/O).
 
 `_Gate` in qa.store.chroma (a Condition) is taken only with nothing else acquired under it.
 With QA_CHECK_LOCKS=1 (the tests set it) a lock taken out of this order raises LockOrderError.
@@ -32,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ORDER = ("assistant", "retriever-build", "retriever", "write-file", "index", "embedder", "sentences")
+ORDER = ("assistant", "retriever-build", "retriever", "write-file", "index", "embedder", "sentences", "login")
 
 _held = threading.local()
 

@@ -82,6 +82,9 @@ def sentence_id(doc_id: str, index: int) -> str:
     return f"{doc_id}:s{index}"
 
 
+_CITATION_ORDER = ("n", "doc_id", "title", "source", "date", "text", "start", "end", "score")
+
+
 @dataclass
 class Citation(Span):
     """Where an answer came from: `document.text[start:end] == text`."""
@@ -103,7 +106,8 @@ class Citation(Span):
     event_date_words: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, **asdict(self)}  # its number first, as the answer's [n] shows it
+        fields = asdict(self)
+        return {name: fields.pop(name) for name in _CITATION_ORDER} | fields  # the order --json has always had
 
 
 @dataclass

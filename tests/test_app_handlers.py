@@ -61,7 +61,9 @@ def test_a_question_refused_after_it_showed_leaves_the_chat_as_it_was(assistant)
     _, history, panel, panels = run_chat(assistant, QUESTION)[-1]
     steps = []
     with pytest.raises(gr.Error, match="no report in the index is from the outlet"):
-        for step in handlers.respond(assistant, "Who shelled the market?", history, "hybrid", 5, panels, source="Nowhere Daily"):
+        for step in handlers.respond(
+            assistant, "Who shelled the market?", history, "hybrid", 5, panels, source="Nowhere Daily", shown=panel
+        ):
             steps.append(step)
     assert [m["role"] for m in steps[0][1]] == ["user", "assistant", "user"]  # it showed at once
     textbox, kept, shown, kept_panels = steps[-1]

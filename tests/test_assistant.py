@@ -141,7 +141,7 @@ def test_keywords_override_a_settings_object(tmp_path):
 
     assistant = Assistant(Settings(top_k=3, mode="bm25"), index_dir=tmp_path, mode="dense")
     assert (assistant.settings.retrieval.top_k, assistant.settings.retrieval.mode, assistant.settings.index.index_dir) == (3, "dense", tmp_path)
-    with pytest.raises(ConfigError, match=r"bad setting top_k \(QA_TOP_K\): Input should be greater than or equal to 1, got 0"):
+    with pytest.raises(ConfigError, match=r"bad setting top_k \(QA_TOP_K or QA_RETRIEVAL__TOP_K\): Input should be greater than or equal to 1, got 0"):
         Assistant(Settings(), top_k=0)
 
 

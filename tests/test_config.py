@@ -56,9 +56,11 @@ def test_every_flat_name_is_one_field_and_has_its_variable():
 def test_a_bad_value_is_one_line_naming_the_setting_and_its_variable(monkeypatch):
     with pytest.raises(ConfigError) as caught:
         Assistant(top_k=0)
-    assert str(caught.value) == "bad setting top_k (QA_TOP_K): Input should be greater than or equal to 1, got 0"
+    assert str(caught.value) == (
+        "bad setting top_k (QA_TOP_K or QA_RETRIEVAL__TOP_K): Input should be greater than or equal to 1, got 0"
+    )
     monkeypatch.setenv("QA_ANSWER_MAX_WORDS", "many")
-    with pytest.raises(ConfigError, match=r"^bad setting answer_max_words \(QA_ANSWER_MAX_WORDS\): .*integer.*'many'$"):
+    with pytest.raises(ConfigError, match=r"^bad setting answer_max_words \(QA_ANSWER_MAX_WORDS or QA_ANSWER__MAX_WORDS\): .*integer.*'many'$"):
         Assistant()
     monkeypatch.delenv("QA_ANSWER_MAX_WORDS")
     with pytest.raises(ConfigError, match=r"^bad setting colour \(QA_COLOUR\): Extra inputs are not permitted"):
@@ -70,7 +72,25 @@ def test_describe_names_a_section_field_by_its_flat_name():
 
     with pytest.raises(ValidationError) as caught:
         Settings(retrieval={"mode": "fuzzy"})
-    assert describe(caught.value).startswith("bad setting mode (QA_MODE): Input should be 'hybrid', 'dense' or 'bm25'")
+    assert describe(caught.value).startswith(
+        "bad setting mode (QA_MODE or QA_RETRIEVAL__MODE): Input should be 'hybrid', 'dense' or 'bm25'"
+    )
+
+
+def test_a_misspelt_section_variable_or_a_section_given_whole_is_one_line(monkeypatch):
+    monkeypatch.setenv("QA_INDEX__DIRECTORY", "/tmp/elsewhere")
+    with pytest.raises(ConfigError, match=r"^bad setting index.directory \(QA_INDEX__DIRECTORY\): Extra inputs"):
+        Assistant()
+    monkeypatch.delenv("QA_INDEX__DIRECTORY")
+    monkeypatch.setenv("QA_INDEX", "/tmp/elsewhere")  # meant QA_INDEX_DIR
+    with pytest.raises(ConfigError, match=r"^bad setting: error parsing value for field \"index\""):
+        Assistant()
+
+
+def test_a_section_keyword_changes_only_the_fields_it_names(monkeypatch):
+    monkeypatch.setenv("QA_TOP_K", "9")
+    assistant = Assistant(Settings(top_k=3), retrieval={"mode": "dense"})
+    assert (assistant.settings.retrieval.top_k, assistant.settings.retrieval.mode) == (3, "dense")
 
 
 def test_the_modes_are_the_settings_choices():

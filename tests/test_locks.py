@@ -24,6 +24,17 @@ def test_every_lock_of_the_package_has_its_place_in_the_order():
     assert names == set(ORDER)
 
 
+def test_no_lock_of_the_package_is_outside_the_order():
+    """Every threading lock is an OrderedLock (the gate's Condition, a documented leaf, aside)."""
+    from pathlib import Path
+
+    raw = []
+    for path in Path(qa.locks.__file__).parent.rglob("*.py"):
+        if path.name != "locks.py":
+            raw += [f"{path.name}: {m}" for m in re.findall(r"threading\.(?:R?Lock|Condition|Semaphore)\(\)", path.read_text())]
+    assert raw == ["chroma.py: threading.Condition()"]
+
+
 def test_a_lock_taken_against_the_order_raises(monkeypatch):
     monkeypatch.setenv("QA_CHECK_LOCKS", "1")
     index, sentences = OrderedLock("index", reentrant=True), OrderedLock("sentences")

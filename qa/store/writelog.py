@@ -125,22 +125,25 @@ class WriteLog:
 
         # A new lock object per hold, so two Stores of one process exclude each other as two processes do.
         lock = FileLock(self._chroma.index_dir / WRITE_LOCK, mode=0o644, thread_local=False, fallback_to_soft=False)
+        held: bool | None
         try:
             self._chroma.index_dir.mkdir(parents=True, exist_ok=True)
             if wait and checking():
                 check_order("write-file")
             lock.acquire(timeout=WRITE_WAIT_S if wait else 0, poll_interval=0.05)
+            held = True
         except Timeout:
-            if not wait:
-                yield False
-                return
-            raise ConfigError(
-                f"another process has been writing to the index at {self._chroma.index_dir} for over "
-                f"{WRITE_WAIT_S:.0f} s ({WRITE_LOCK} is locked); try again when it is done"
-            ) from None
+            if wait:
+                raise ConfigError(
+                    f"another process has been writing to the index at {self._chroma.index_dir} for over "
+                    f"{WRITE_WAIT_S:.0f} s ({WRITE_LOCK} is locked); try again when it is done"
+                ) from None
+            held = False
         except OSError as exc:  # a read-only folder, or a file system without locks (some network ones)
             logger.debug("no write lock in %s: %s", self._chroma.index_dir, exc)
-            yield None
+            held = None
+        if not held:
+            yield held
             return
         try:
             with holding("write-file", blocking=False):

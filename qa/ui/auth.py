@@ -4,7 +4,6 @@ the warning when the app would be open to the network without a login. No Gradio
 import ipaddress
 import json
 import os
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from qa.errors import ConfigError
+from qa.locks import OrderedLock
 
 
 def parse_auth(value: "SecretStr | str | None") -> list[tuple[str, str]] | None:
@@ -111,7 +111,7 @@ class LoginThrottle:
         self.clock = clock
         self.max_keys = max_keys
         self._attempts: dict[str, list[float]] = {}  # key -> when each counted attempt started
-        self._lock = threading.Lock()
+        self._lock = OrderedLock("login")  # see qa.locks
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         login = scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith("/login")

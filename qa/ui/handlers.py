@@ -103,10 +103,12 @@ def respond(
     date_from: str | None = None,
     date_to: str | None = None,
     undated: bool = False,
+    shown: str | None = None,
 ) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
     """Answer a chat question: the question shows at once with the sources panel saying
     "Answering…", then the whole answer (the extractive answer is complete when it comes, so
-    there are no words to stream before it). The filters are `Assistant.ask`'s.
+    there are no words to stream before it). The filters are `Assistant.ask`'s; `shown` is what
+    the sources panel shows now, put back if the question is refused after it showed.
 
     Yields:
         (textbox, history, sources panel, panels): panels maps each answer's message index to
@@ -133,10 +135,11 @@ def respond(
     yield "", list(history), ANSWERING_HTML, dict(panels)
     try:
         answer = assistant.ask(question, top_k=int(top_k), mode=mode, history=earlier_questions(before), **filters.to_dict())
-    except QAError as exc:  # e.g. an outlet no report has: back to how the chat was
-        shown = panels[max(panels)] if panels else sources_html(None)
-        yield question, before, shown, panels
-        raise ui_error(str(exc)) from exc
+    except Exception as exc:  # e.g. an outlet no report has: back to how the chat was
+        yield question, before, shown if shown is not None else sources_html(None), panels
+        if isinstance(exc, QAError):
+            raise ui_error(str(exc)) from exc
+        raise
     history.append({"role": "assistant", "content": answer_markdown(answer)})
     panels[len(history) - 1] = sources_html(answer)
     yield "", history, panels[len(history) - 1], panels

@@ -169,8 +169,9 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             f: str,
             t: str,
             u: bool,
+            s: str,
         ) -> Iterator[Any]:
-            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u)
+            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u, shown=s)
 
         questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.app.concurrency_limit}
         changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
@@ -178,7 +179,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # question stays in the box to be mended, and the chat and sources keep what they show.
         question.submit(
             shown_in_place(on_question, 4),
-            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated],
+            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated, sources],
             [question, chat, sources, panels, ask_notice],
             **private,
             **questions,
