@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -76,8 +77,6 @@ def quantity(n: int, noun: str) -> str:
 
 def per_second(done: int, started: float) -> str:
     """ "12.5": the rate of `done` items since `started` (a time.monotonic()), as progress shows it."""
-    import time
-
     return f"{done / max(time.monotonic() - started, 1e-6):.1f}"
 
 

@@ -50,11 +50,6 @@ class Store:
         return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size)
 
     @property
-    def location(self) -> str:
-        """Where the index lives, for messages: the server's URL or the folder."""
-        return self.chroma.location
-
-    @property
     def generation(self) -> int:
         """Changes on every write made through this Store and every reopen (caches built from the old view rebuild)."""
         return self.chroma.epoch + self.log.writes
