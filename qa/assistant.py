@@ -319,6 +319,8 @@ class Assistant:
         vectors = self.store.sentence_vectors(sentence_ids)
         answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
         answer.question = question
+        if not answer.abstained:
+            answer = self._side_by_side(answer, searched, question, hits, term_stats)
         if reading.topic_from:
             answer.asked_as, answer.follow_up_of, answer.follow_up_topic = searched, reading.topic_from, reading.about
             answer.text += answer.follow_up_note
@@ -335,6 +337,17 @@ class Assistant:
             )
         answer.passages = [Passage(h.doc_id, h.start, h.end, h.text, h.chunk_id, h.score) for h in hits]
         return answer
+
+    def _side_by_side(self, answer: Answer, searched: str, question: str, hits: list[Any], term_stats: Any) -> Answer:
+        """A how-many answer with the figures the other retrieved reports give for it (see qa.figures)."""
+        from .figures import asked_key, compare
+        from .question import analyse_question
+
+        info = analyse_question(searched, term_stats, question)
+        if asked_key(info) is None:
+            return answer
+        claims = self.store.claims(h.doc_id for h in hits)
+        return compare(answer, info, hits, claims)
 
     def _emptied_by(self, filters: Filters) -> str | None:
         """Which of the filters leaves no report ("none matches from 2019-09-01"), or that only all

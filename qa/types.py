@@ -110,6 +110,101 @@ class Citation(Span):
         return {name: fields.pop(name) for name in _CITATION_ORDER} | fields  # the order --json has always had
 
 
+#: What a casualty or displacement figure counts (see qa.claims).
+WHO = ("civilians", "children", "women", "fighters", "soldiers", "people")
+WHAT = ("killed", "injured", "displaced", "captured")
+
+
+@dataclass
+class Claim(Span):
+    """A casualty or displacement figure a sentence states: `text` is the sentence (the span),
+    `figure` the number as written ("at least 16", at `figure_start:figure_end` of the report).
+
+    The value is `low` to `high`, inclusive: "16" is 16-16, "at least 16" 16-None (no upper
+    bound), "up to 16" None-16, "hundreds" 100-999; `approx` for "about 16". What it counts is
+    `who` (one of WHO) and `what` happened to them (one of WHAT).
+    """
+
+    figure: str
+    figure_start: int
+    figure_end: int
+    low: int | None
+    high: int | None
+    who: str
+    what: str
+    approx: bool = False
+    place: str = ""  # the place the sentence names for it, else the report's
+    event_date: str = ""  # resolved as Citation.event_date; "" when the sentence dates nothing
+    event_date_words: str = ""
+    attributed_to: str = ""  # who the sentence says is its source ("SOHR"), as Citation's
+    attribution: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What it counts: (who, what)."""
+        return self.who, self.what
+
+    @property
+    def value(self) -> str:
+        """The value in words: "16", "at least 16", "up to 16", "about 16", "100-999"."""
+        low, high = self.low, self.high
+        if low is not None and low == high:
+            return f"about {low:,}" if self.approx else f"{low:,}"
+        if high is None:
+            return f"at least {low:,}"
+        if low is None:
+            return f"up to {high:,}"
+        return f"{low:,}-{high:,}"
+
+    def describe(self) -> str:
+        """ "at least 16 civilians killed" (the figure as written, what it counts)."""
+        return f"{self.figure} {self.who} {self.what}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Claim":
+        data = dict(data)
+        data.pop("value", None)
+        return cls(**data)
+
+
+@dataclass
+class Figure:
+    """One report's figure for what a how-many question asks, as an answer lists them side by
+    side (see qa.figures): the claim, its citation's number `n` in the answer, and its report."""
+
+    n: int
+    claim: Claim
+    source: str  # the report's outlet
+    date: str  # the report's date
+    title: str
+    also_carried_by: list[str] = field(default_factory=list)  # outlets of the same story (qa.groups)
+
+    def to_dict(self) -> dict[str, Any]:
+        claim = self.claim
+        return {
+            "n": self.n,
+            "figure": claim.figure,
+            "value": claim.value,
+            "low": claim.low,
+            "high": claim.high,
+            "who": claim.who,
+            "what": claim.what,
+            "place": claim.place,
+            "event_date": claim.event_date,
+            "attributed_to": claim.attributed_to,
+            "source": self.source,
+            "date": self.date,
+            "title": self.title,
+            "doc_id": claim.doc_id,
+            "start": claim.start,
+            "end": claim.end,
+            "also_carried_by": self.also_carried_by,
+        }
+
+
 @dataclass
 class Passage(Span):
     """A retrieved chunk, in rank order: what the answer was chosen from."""
@@ -321,6 +416,14 @@ class Answer:
     follow_up_topic: str = ""
     # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
     passages: list[Passage] = field(default_factory=list)
+    # A how-many answer: each retrieved report's figure for the same count (same who and what,
+    # overlapping place and event date), one per story (see qa.figures); [] when fewer than two.
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def figures_agree(self) -> bool:
+        """Whether every listed figure has the same value ("3 reports, all: at least 16")."""
+        return len({(f.claim.low, f.claim.high) for f in self.figures}) == 1
 
     @property
     def follow_up_note(self) -> str:
@@ -340,6 +443,7 @@ class Answer:
             "filters": self.filters.to_dict(),
             "citations": [c.to_dict() for c in self.citations],
             "timings_ms": self.timings_ms,
+            "figures": [f.to_dict() for f in self.figures],
         }
 
 

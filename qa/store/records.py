@@ -8,7 +8,7 @@ from typing import Any
 
 from ..chunking import stored_section, stored_sentences
 from ..locations import legacy_locations, scopes_of
-from ..types import Chunk, Document, Filters, day_number, outlet_key, place_terms
+from ..types import Chunk, Claim, Document, Filters, day_number, outlet_key, place_terms
 
 DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 
@@ -84,14 +84,37 @@ def located_fields(meta: dict[str, Any], locations: list[str] | None = None) -> 
 
 
 def document_fields(doc: Document, chunks: int, written_at: float) -> dict[str, Any]:
-    """A document record's metadata."""
+    """A document record's metadata, with the figures its text states (see claim_fields)."""
     meta = {name: getattr(doc, name) for name in DOC_FIELDS}
-    meta.update(chunks=chunks, ingested_at=written_at)
+    meta.update(chunks=chunks, ingested_at=written_at, **claim_fields(doc.text, doc.doc_id, doc.date, doc.place))
     return located_fields(meta, doc.locations)
 
 
+#: Bumped when qa.claims reads figures differently: records of an older reading are read again
+#: (see qa.store.schema).
+CLAIMS_VERSION = 1
+
+
+def claim_fields(text: str, doc_id: str, date: str, place: str) -> dict[str, Any]:
+    """The record fields that hold a report's claims (qa.claims): JSON, one object per claim
+    without the doc id, which is the record's. Kept in the record, they are written and removed
+    with it: a replaced or deleted report never leaves claims behind."""
+    from ..claims import claims_in
+
+    claims = [c.to_dict() for c in claims_in(text, doc_id, date, place)]
+    for claim in claims:
+        del claim["doc_id"], claim["value"]
+    return {"claims": json.dumps(claims, ensure_ascii=False, separators=(",", ":")), "claims_version": CLAIMS_VERSION}
+
+
+def stored_claims(doc_id: str, meta: Mapping[str, Any]) -> list[Claim]:
+    """The claims a document record holds (none for a record from before they were stored)."""
+    return [Claim(doc_id=doc_id, **c) for c in json.loads(str(meta.get("claims", "[]")))]
+
+
 def to_document(doc_id: str, meta: Mapping[str, Any], text: str) -> Document:
-    """The Document a record stores (`text` empty where it was not read)."""
+    """The Document a record stores (`text` empty where it was not read; its claims are read by
+    stored_claims)."""
     return Document(
         doc_id=doc_id,
         text=text,

@@ -9,15 +9,16 @@ from typing import Any
 from ..chunking import read_sentences, section_headings, split_sentences, stored_section, stored_sentences
 from ..types import Sentence
 from .chroma import Chroma
-from .records import filter_fields, located_fields
+from .records import CLAIMS_VERSION, claim_fields, filter_fields, located_fields
 
 logger = logging.getLogger(__name__)
 
 # 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
 # their locations (see qa.locations) and the scopes that find them, and chunks their sentence
-# kinds. 4: chunks carry the heading of the section they open in. Vectors are untouched, so the
+# kinds. 4: chunks carry the heading of the section they open in. 5: document records carry the
+# figures their text states (qa.claims, records.claim_fields). Vectors are untouched, so the
 # index key (see IndexSettings.key) stays.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -39,6 +40,8 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
         steps.append(("chunks", "sentence kinds", lambda: _store_kinds(chunks, docs)))
     if schema < 4:
         steps.append(("chunks", "section headings", lambda: _store_sections(chunks, docs)))
+    if schema < 5:
+        steps.append(("document records", "claims", lambda: _store_claims(docs)))
     for what, why, step in steps:
         upgraded = step()
         if upgraded:
@@ -81,6 +84,25 @@ def _store_kinds(chunks: Any, docs: Any) -> int:
         return stored_sentences(read_sentences({"sentences": meta.get("sentences", "")}, text))
 
     return _rewrite_chunks(chunks, docs, "kinds", kinds)
+
+
+def _store_claims(docs: Any) -> int:
+    """Give document records without claims of the current reading (CLAIMS_VERSION) their
+    claims, read from their stored text as ingest would."""
+    offset, page, done = 0, 500, 0
+    while True:
+        got = docs.get(include=["metadatas", "documents"], limit=page, offset=offset)
+        ids, metas = [], []
+        for doc_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
+            if meta.get("claims_version") != CLAIMS_VERSION:
+                ids.append(doc_id)
+                metas.append({**meta, **claim_fields(text or "", doc_id, str(meta.get("date", "")), str(meta.get("place", "")))})
+        if ids:
+            docs.update(ids=ids, metadatas=metas)
+            done += len(ids)
+        if len(got["ids"]) < page:
+            return done
+        offset += page
 
 
 def _rewrite_chunks(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
-from ..types import Chunk, Document, Filters, sentence_id
+from ..types import Chunk, Claim, Document, Filters, sentence_id
 from . import records
 from .chroma import Chroma, Collection
 from .schema import SCHEMA_VERSION, upgrade
@@ -214,6 +214,22 @@ class Store:
         if not got["ids"]:
             raise NotFoundError(f"no document with id {doc_id!r} in the index")
         return records.to_document(doc_id, got["metadatas"][0], got["documents"][0] or "")
+
+    def claims(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim]]]:
+        """doc id -> (the document without its text, the figures it states: see qa.claims), for
+        the given documents (those stored), or for every complete document."""
+        if doc_ids is None:
+            pages = self.scan("docs", ["metadatas"])
+        else:
+            wanted = list(dict.fromkeys(doc_ids))
+            pages = iter([self.chroma.read(lambda: self.collection("docs").get(ids=wanted, include=["metadatas"]))] if wanted else [])
+        hidden = self.log.hidden()
+        return {
+            doc_id: (records.to_document(doc_id, meta, ""), records.stored_claims(doc_id, meta))
+            for got in pages
+            for doc_id, meta in zip(got["ids"], got["metadatas"])
+            if doc_id not in hidden
+        }
 
     def count_documents(self) -> int:
         return self.collection("docs").count()

@@ -1,0 +1,220 @@
+"""Figures side by side: a how-many answer that the retrieved reports give differently.
+
+When the answer to "How many civilians were killed in Maarat al Numan?" is a figure that a
+report states (a claim, see qa.claims), every other retrieved report that states a figure for
+the same thing is listed with it: the same `who` and `what`, a place that shares a word with the
+answer's (generic words such as "province" or "northern" aside) and an event date that overlaps
+(a claim that dates nothing is taken to be about the days just before its report). A story
+several outlets carried (one group, see qa.groups) counts once. With two or more reports the
+answer says so instead of picking one: "Reports differ: at least 16 civilians killed ... [1];
+12 according to ... [2]", or "3 reports, all: at least 16 ..." when they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from .claims import WHO_STEMS
+from .types import WHAT, Answer, Citation, Claim, Document, Figure, place_key
+
+if TYPE_CHECKING:
+    from .question import QuestionInfo
+    from .retrieval import Hit
+
+# The most figures an answer's text lists (all are in Answer.figures).
+SHOWN = 5
+# A claim without an event date is about this many days up to its report's date.
+UNDATED_DAYS = 3
+_GENERIC_PLACE = set(
+    "syria syrias syrian province city town village countryside district area region governorate northern southern "
+    "eastern western north south east west northeast northwest southeast southwest central the of al el".split()
+)
+
+
+def asked_key(info: QuestionInfo) -> tuple[str | None, str] | None:
+    """What a how-many question counts, as (who or None for anyone, what), or None when it asks
+    no casualty action."""
+    if info.kind != "number" or info.action is None:
+        return None
+    who = next((kind for kind, stems in WHO_STEMS.items() if info.count and info.count in stems), None)
+    return (None if who == "people" else who), WHAT[info.action]
+
+
+def compare(
+    answer: Answer,
+    info: QuestionInfo,
+    hits: list[Hit],
+    claims: Mapping[str, tuple[Document, list[Claim]]],
+    group_of: Callable[[str], str] = lambda doc_id: doc_id,
+    carried_by: Callable[[str], list[str]] = lambda doc_id: [],
+) -> Answer:
+    """The answer with its figures side by side (see the module's docstring), or as it was when
+    it is no figure of a claim, or no other report gives one.
+
+    Args:
+        claims: doc id -> (document, its claims), for the retrieved reports.
+        group_of: the story a report belongs to (reports of one story count once).
+        carried_by: the other outlets that carried a report's story.
+    """
+    key = asked_key(info)
+    if key is None or answer.abstained or not answer.citations or not answer.short_answer:
+        return answer
+    first = answer.citations[0]
+    anchor = _anchor(first, answer.short_answer, claims.get(first.doc_id, (None, []))[1], key)
+    if anchor is None:
+        return answer
+    chosen: list[tuple[Claim, Document, float]] = [(anchor, claims[first.doc_id][0], first.score)]
+    seen = {group_of(anchor.doc_id)}
+    for hit in hits:
+        group = group_of(hit.doc_id)
+        if group in seen or hit.doc_id not in claims:
+            continue
+        doc, stated = claims[hit.doc_id]
+        match = next(
+            (c for c in stated if hit.start <= c.start < hit.end and same_count(anchor, c, chosen[0][1], doc)), None
+        )
+        if match is not None:
+            chosen.append((match, doc, hit.score))
+            seen.add(group)
+    if len(chosen) < 2:
+        return answer
+    figures = [
+        Figure(n, claim, doc.source, doc.date, doc.title, carried_by(claim.doc_id))
+        for n, (claim, doc, _) in enumerate(chosen, 1)
+    ]
+    citations = [_citation(f, doc, score) for f, (_, doc, score) in zip(figures, chosen)]
+    answer.figures, answer.citations = figures, citations
+    answer.text = _said(figures, answer.figures_agree)
+    return answer
+
+
+def _anchor(citation: Citation, short: str, stated: list[Claim], key: tuple[str | None, str]) -> Claim | None:
+    """The claim the answer's short answer is: its figure, in the cited sentence, counting what was asked."""
+    who, what = key
+    for claim in stated:
+        inside = citation.start <= claim.figure_start and claim.figure_end <= citation.end
+        if inside and claim.what == what and (who is None or claim.who == who) and _same_figure(claim.figure, short):
+            return claim
+    return None
+
+
+def _same_figure(figure: str, short: str) -> bool:
+    return figure.lower() in short.lower() or short.lower() in figure.lower()
+
+
+def same_count(a: Claim, b: Claim, doc_a: Document, doc_b: Document) -> bool:
+    """Whether two claims count the same thing: who and what, a shared place word, overlapping event dates."""
+    return a.key == b.key and _places_meet(a.place, b.place) and _dates_meet(_days(a, doc_a), _days(b, doc_b))
+
+
+def _places_meet(a: str, b: str) -> bool:
+    words_a, words_b = _place_words(a), _place_words(b)
+    if not words_a or not words_b:
+        return True  # a place unsaid is no other place
+    return bool(words_a & words_b)
+
+
+def _place_words(place: str) -> set[str]:
+    words = set(place_key(place).replace("-", " ").split())
+    specific = words - _GENERIC_PLACE
+    return specific or words
+
+
+def _days(claim: Claim, doc: Document) -> tuple[dt.date, dt.date] | None:
+    """The days a claim's event may have happened on: its event date, else up to UNDATED_DAYS
+    days to its report's date; None when neither is known."""
+    if claim.event_date:
+        return _value_range(claim.event_date)
+    report = _value_range(doc.date) if doc.date else None
+    if report is None:
+        return None
+    return report[0] - dt.timedelta(days=UNDATED_DAYS), report[1]
+
+
+def _value_range(value: str) -> tuple[dt.date, dt.date] | None:
+    """The days an ISO value names: a day, a month "2019-04", a year "2017", or "start/end"."""
+    try:
+        if "/" in value:
+            start, end = value.split("/", 1)
+            return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+        if re.fullmatch(r"\d{4}", value):
+            return dt.date(int(value), 1, 1), dt.date(int(value), 12, 31)
+        if re.fullmatch(r"\d{4}-\d{2}", value):
+            year, month = map(int, value.split("-"))
+            after = dt.date(year + month // 12, month % 12 + 1, 1)
+            return dt.date(year, month, 1), after - dt.timedelta(days=1)
+        day = dt.date.fromisoformat(value)
+        return day, day
+    except ValueError:
+        return None
+
+
+def _dates_meet(a: tuple[dt.date, dt.date] | None, b: tuple[dt.date, dt.date] | None) -> bool:
+    if a is None or b is None:
+        return True  # an unknown date is no other date
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _citation(figure: Figure, doc: Document, score: float) -> Citation:
+    claim = figure.claim
+    return Citation(
+        n=figure.n,
+        doc_id=claim.doc_id,
+        title=doc.title,
+        source=doc.source,
+        date=doc.date,
+        text=claim.text,
+        start=claim.start,
+        end=claim.end,
+        score=round(score, 4),
+        url=doc.url,
+        attribution=claim.attribution,
+        attributed_to=claim.attributed_to,
+        event_date=claim.event_date,
+        event_date_words=claim.event_date_words,
+    )
+
+
+def _said(figures: list[Figure], agree: bool) -> str:
+    """ "Reports differ: at least 16 civilians killed in X on 28 August 2019 according to SOHR (TRT
+    World, 2019-08-29) [1]; 12 according to ... (Reuters, 2019-08-28) [2]." """
+    first = figures[0].claim
+    about = first.describe()
+    if first.place:
+        about += f" in {first.place}"
+    when = _when(first)
+    if when:
+        about += f" {when}"
+    shown = figures[:SHOWN]
+    more = f"; and {len(figures) - SHOWN} more" if len(figures) > SHOWN else ""
+    if agree:
+        outlets = "; ".join(f"{_outlet(f)} [{f.n}]" for f in shown)
+        return f"{len(figures)} reports, all: {about} ({outlets}{more})."
+    parts = []
+    for k, f in enumerate(shown):
+        said = about if k == 0 else f.claim.figure
+        if f.claim.attributed_to:
+            said += f" according to {f.claim.attributed_to}"
+        parts.append(f"{said} ({_outlet(f)}) [{f.n}]")
+    return "Reports differ: " + "; ".join(parts) + more + "."
+
+
+def _when(claim: Claim) -> str:
+    """ "on 28 August 2019", "in April 2019", "in 2017", "from 21 April to 30 April 2019"."""
+    from .eventdates import EventDate
+
+    days = _value_range(claim.event_date) if claim.event_date else None
+    if days is None:
+        return ""
+    told = EventDate(days[0], days[1], "").describe().lstrip(", ")
+    if days[0] == days[1]:
+        return f"on {told}"
+    return f"in {told}" if " to " not in told else f"from {told}"
+
+
+def _outlet(figure: Figure) -> str:
+    where = figure.source or figure.title or figure.claim.doc_id
+    return f"{where}, {figure.date}" if figure.date else where
