@@ -33,8 +33,8 @@ _WHO = [
         "fighters fighter militants militant rebels rebel combatants jihadists jihadist insurgents gunmen terrorists "
         "terrorist extremists members mercenaries snipers",
     ),
-    ("civilians", "civilians civilian residents inhabitants worshippers passersby"),
-    ("people", "people persons person individuals others dead bodies victims refugees families lives casualties"),
+    ("civilians", "civilians civilian citizens citizen residents inhabitants worshippers passersby"),
+    ("people", "people persons person individuals others bodies victims refugees families casualties"),
 ]
 WHO_STEMS = {kind: {stem(w) for w in words.split()} for kind, words in _WHO}
 _ACTION_STEMS = set().union(*ACTIONS)
@@ -181,6 +181,8 @@ def who_of(words: list[str]) -> str | None:
     soldiers"); None when that counts something else ("three terrorist explosions", "12
     observation posts"). Words that only describe or tell the action ("20 dead") are people."""
     for word in reversed(words):
+        if word in _ACTION_STEMS - WHO_STEMS["people"]:
+            continue  # "16 civilians died": the action, not who
         for kind, stems in WHO_STEMS.items():
             if word in stems:
                 return kind
@@ -189,10 +191,18 @@ def who_of(words: list[str]) -> str | None:
     return "people" if words else None
 
 
-def _counted_words(sentence: str, span: tuple[int, int]) -> list[str]:
-    """The stems `counted` reads after a figure, in the order the sentence has them."""
-    stems = counted(sentence, span)
-    ordered = [stem(w) for w, _, _ in tokens(re.split(r"[,.;:()!?\"“”—]", sentence[span[1] :], maxsplit=1)[0])]
+def _counted_words(sentence: str, span: tuple[int, int], until: int) -> list[str]:
+    """The stems of what a figure counts, in the sentence's order: up to three words after it,
+    to its clause's end or the next figure (`until`), read as `qa.answer_counts.counted` reads
+    them; a leading "other" or "more" is kept as "others" ("29 other people", "three others")."""
+    clause = sentence[: min(until, len(sentence))]
+    after = re.split(r"[,.;:()!?\"“”—]|\b(?:including|among|mostly)\b", clause[span[1] :], maxsplit=1)[0]
+    lead = re.match(r"\s*(?:other|more|others)\b", after, re.IGNORECASE)
+    if lead and not re.fullmatch(r"\s*others", lead.group(), re.IGNORECASE):
+        rest = after[lead.end() :]
+        return [stem("others"), *_counted_words(" " + rest, (0, 0), len(rest) + 1)]
+    stems = counted(clause, span)
+    ordered = [stem(w) for w, _, _ in tokens(after)]
     return [w for w in dict.fromkeys(ordered) if w in stems]
 
 
@@ -213,14 +223,14 @@ def sentence_claims(sentence: str, before: str = "") -> list[tuple[int, int, int
             continue
         if k + 1 < len(spans) and _QUALIFIER_ONLY.match(sentence[b : spans[k + 1][0]]):
             continue  # "Get short URL 113 At least nine people were killed": a number before a figure
-        ordered = _counted_words(sentence, (a, b))
+        ordered = _counted_words(sentence, (a, b), spans[k + 1][0] if k + 1 < len(spans) else len(sentence))
         words = set(ordered)
         action = _action(sentence, a, b, found[-1][1] if found else 0)
         named = who_of([w for w in ordered if w not in OTHERS])
         if words & OTHERS and last_who and named in (None, "people") and not words & WHO_STEMS["people"] - OTHERS:
             who = last_who  # "four civilians ... and three others": others of the same count
-        elif not words:
-            who = last_who or "people"  # "has killed hundreds", "injured 32 in the district"
+        elif not words or (named == "people" and not any(words & stems for stems in WHO_STEMS.values())):
+            who = last_who or "people"  # "has killed hundreds", "injured 32 in the district", "22 injured"
         else:
             who = who_of(ordered)
         if who is None:

@@ -481,6 +481,17 @@ class _ProgressBar:
 def format_answer(answer: Any) -> str:
     """An answer and its numbered sources, as the terminal shows them."""
     lines = [textwrap.fill(printable(" ".join(answer.text.split())), width=100)]
+    if answer.figures:
+        verdict = "all agree" if answer.figures_agree else "they differ"
+        lines.append(f"Figures from {len(answer.figures)} reports ({verdict}):")
+        for f in answer.figures:
+            claim = f.claim
+            row = " | ".join(
+                x or "-"
+                for x in (claim.describe(), claim.place, claim.event_date, claim.attributed_to, ", ".join(y for y in (f.source, f.date) if y))
+            )
+            also = f" (also carried by: {', '.join(f.also_carried_by)})" if f.also_carried_by else ""
+            lines.append(textwrap.fill(printable(f"  [{f.n}] {row}{also}"), width=100, subsequent_indent="      "))
     for c in answer.citations:
         where = ", ".join(x for x in (c.source, c.date) if x)
         said = "; ".join(x for x in (c.attribution, f"event {c.event_date}" if c.event_date else "") if x)

@@ -9,7 +9,17 @@ CSS = """
 .qa-meta { color: #6b7280; font-size: .9em; }
 .qa-source blockquote { margin: .3em 0 0 0; padding-left: .6em; border-left: 3px solid #f97316; }
 .qa-doc .qa-text { white-space: pre-wrap; line-height: 1.5; max-height: 28em; overflow-y: auto; position: relative; }
-.qa-marker { font-weight: 600; text-decoration: none; }
+.qa-marker { font-weight: 600; text-decoration: none; white-space: nowrap; }
+.qa-figures { border-collapse: collapse; margin-top: .6em; width: 100%; font-size: .92em; }
+.qa-figures caption { text-align: left; font-weight: 600; padding-bottom: .3em; }
+.qa-figures th, .qa-figures td { border: 1px solid #d1d5db; padding: .3em .5em; text-align: left; vertical-align: top; }
+.qa-figures .qa-label { display: none; color: #6b7280; }
+@media (max-width: 640px) {
+  .qa-figures thead { display: none; }
+  .qa-figures tr { display: block; border: 1px solid #d1d5db; border-radius: 6px; margin-bottom: .5em; padding: .3em .5em; }
+  .qa-figures td { display: block; border: none; padding: .1em 0; }
+  .qa-figures .qa-label { display: inline; }
+}
 .qa-examples { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; }
 .qa-example { text-align: left; padding: .3em .6em; border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; font: inherit; color: inherit; }
 .qa-example:hover, .qa-example:focus { border-color: #f97316; background: #fff7ed; }

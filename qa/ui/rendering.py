@@ -77,7 +77,35 @@ def answer_markdown(answer: Answer) -> str:
             body.append(md(piece))
     if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
         return f'{note}<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
-    return note + "".join(body)
+    return note + "".join(body) + figures_markdown(answer)
+
+
+def figures_markdown(answer: Answer) -> str:
+    """The figures of a how-many answer as a table under it, one row per report (see qa.figures).
+    At phone width each row stacks, its cells led by their labels (see assets.CSS)."""
+    if not answer.figures:
+        return ""
+    by_n = {c.n: c for c in answer.citations}
+    heads = ("Figure", "Place, event date", "According to", "Report")
+    rows = []
+    for f in answer.figures:
+        claim = f.claim
+        report = ", ".join(x for x in (f.source, f.date) if x)
+        if f.also_carried_by:
+            report += f" (also carried by: {', '.join(f.also_carried_by)})"
+        marker = _marker(by_n[f.n]) if f.n in by_n else esc(f"[{f.n}]")
+        values = (
+            f"<strong>{esc(claim.figure)}</strong> {esc(claim.who)} {esc(claim.what)} {marker}",
+            esc(", ".join(x for x in (claim.place, claim.event_date) if x) or "–"),
+            esc(claim.attributed_to or "–"),
+            esc(report or "–"),
+        )
+        cells = "".join(f'<td><span class="qa-label">{h}: </span>{v}</td>' for h, v in zip(heads, values))
+        rows.append(f"<tr>{cells}</tr>")
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    verdict = "all agree" if answer.figures_agree else "they differ"
+    caption = f"<caption>Figures from {len(answer.figures)} reports: {verdict}</caption>"
+    return f'\n\n<table class="qa-figures">{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def sources_html(answer: Answer | None) -> str:

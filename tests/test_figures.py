@@ -1,0 +1,115 @@
+"""Figures side by side: a how-many question the retrieved reports answer with different figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from qa.cli import main
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How many civilians were killed in Maarat al Numan on Wednesday?"
+
+
+def _report(folder, name, title, outlet, date, place, text):
+    path = folder / f"{name}.md"
+    path.write_text(f"---\ntitle: {title}\noutlet: {outlet}\ndate: {date}\nplace: {place}\n---\n{text}\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def three_outlets(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    _report(folder, "trt", "Strikes kill 16 in Maarat al Numan", "TRT World", "2019-08-29", "Idlib, Syria",
+            "On Wednesday, regime strikes in Maarat al Numan killed at least 16 civilians and injured 34 others, "
+            "said the Syrian Observatory for Human Rights (SOHR).\nThe town has been hit repeatedly this month.")
+    _report(folder, "reuters", "Air raids on Idlib town", "Reuters", "2019-08-28", "Maarat al-Numan, Idlib",
+            "Air strikes on the town of Maarat al Numan killed 12 civilians on Wednesday, a local civil defence "
+            "official said.\nResidents fled towards the Turkish border.")
+    # The same count, in another town and another month: not the same event.
+    _report(folder, "sana", "Shelling in Aleppo", "SANA", "2019-03-10", "Aleppo",
+            "Terrorist shelling killed nine civilians in the Aleppo district of Hamdaniyeh on Saturday, a police source said.")
+    return folder
+
+
+def test_reports_that_differ_are_answered_side_by_side(make_assistant, three_outlets):
+    assistant = make_assistant()
+    assistant.ingest([three_outlets])
+    answer = assistant.ask(QUESTION)
+    assert not answer.abstained
+    assert answer.text.startswith("Reports differ: at least 16 civilians killed in Maarat al Numan on 28 August 2019 according to SOHR"), answer.text
+    assert "12 according to a local civil defence official (Reuters, 2019-08-28) [2]" in answer.text
+    assert "nine" not in answer.text and "Aleppo" not in answer.text
+    got = [(f.n, f.claim.figure, f.claim.value, f.source, f.date, f.claim.attributed_to) for f in answer.figures]
+    assert got == [
+        (1, "at least 16", "at least 16", "TRT World", "2019-08-29", "SOHR"),
+        (2, "12", "12", "Reuters", "2019-08-28", "a local civil defence official"),
+    ]
+    assert not answer.figures_agree
+    # Each figure is cited by its sentence: an exact slice of its report.
+    for citation in answer.citations:
+        assert assistant.document(citation.doc_id).text[citation.start : citation.end] == citation.text
+    assert [c.source for c in answer.citations] == ["TRT World", "Reuters"]
+    shown = answer.to_dict()["figures"]
+    assert [f["figure"] for f in shown] == ["at least 16", "12"] and shown[0]["who"] == "civilians"
+    assert shown[1]["event_date"] == "2019-08-28" and shown[1]["low"] == shown[1]["high"] == 12
+
+
+def test_reports_that_agree_are_said_to(make_assistant, tmp_path):
+    folder = tmp_path / "agree"
+    folder.mkdir()
+    # Three outlets, each in its own words (not one story re-filed, which would count once).
+    told = {
+        ("a", "TRT World", "2019-08-29"): "On Wednesday, regime strikes in Maarat al Numan killed at least 16 civilians, "
+        "the Observatory said.\nRescuers searched the rubble through the night.",
+        ("b", "Reuters", "2019-08-28"): "At least 16 civilians died when jets bombed a market in Maarat al Numan on "
+        "Wednesday, a monitor said.\nThe market had reopened a week earlier.",
+        ("c", "AFP", "2019-08-29"): "Air raids on Maarat al Numan killed at least 16 civilians on Wednesday, according to "
+        "local medics.\nMany families have left the town since spring.",
+    }
+    for (name, outlet, date), text in told.items():
+        _report(folder, name, f"Strikes ({outlet})", outlet, date, "Idlib", text)
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    answer = assistant.ask(QUESTION)
+    assert answer.figures_agree and len(answer.figures) == 3
+    assert answer.text.startswith("3 reports, all: at least 16 civilians killed in Maarat al Numan on 28 August 2019"), answer.text
+    assert {c.source for c in answer.citations} == {"TRT World", "Reuters", "AFP"}
+
+
+def test_one_report_is_answered_as_before(corpus_assistant):
+    # The bundled report alone: its other figures (four in Maar Shamshah, seven on Thursday) are
+    # other counts, never a report disagreeing with itself.
+    answer = corpus_assistant.ask("How many civilians were killed in Maarat al Numan?")
+    assert answer.figures == [] and not answer.text.startswith(("Reports differ", "1 reports"))
+    assert answer.short_answer == "at least 16"
+
+
+def test_the_command_prints_the_figures(make_assistant, three_outlets, tmp_path):
+    index = tmp_path / "cli-index"
+    make_assistant(index_dir=index).ingest([three_outlets])
+    runner = CliRunner()
+    env = {"QA_INDEX_DIR": str(index), "QA_AUTO_INGEST_CORPUS": "0"}
+    shown = runner.invoke(main, ["ask", QUESTION], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "Figures from 2 reports (they differ):" in shown.output
+    assert "[2] 12 civilians killed | Maarat al Numan | 2019-08-28 | a local civil defence official | Reuters" in shown.output
+    as_json = runner.invoke(main, ["ask", QUESTION, "--json"], env=env)
+    assert [f["source"] for f in json.loads(as_json.output)["figures"]] == ["TRT World", "Reuters"]
+
+
+def test_the_figures_table_is_escaped(make_assistant, three_outlets):
+    from qa.ui.rendering import answer_markdown
+
+    assistant = make_assistant()
+    assistant.ingest([three_outlets])
+    answer = assistant.ask(QUESTION)
+    answer.figures[1].claim.attributed_to = "<script>alert(1)</script>"
+    shown = answer_markdown(answer)
+    assert '<table class="qa-figures"><caption>Figures from 2 reports: they differ</caption>' in shown
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    assert shown.count("<tr>") == 3 and 'href="#passage/' in shown
