@@ -171,13 +171,18 @@ def event_coverage(info: QuestionInfo, cand: Candidate) -> float:
     """The IDF-weighted share of a number question's event words (its key terms but for what it
     counts, the units and casualty words) that the sentence or the one before it holds; 1.0
     when the question names no event."""
+    return coverage_of(info, cand.context_terms)
+
+
+def coverage_of(info: QuestionInfo, terms: set[str]) -> float:
+    """The IDF-weighted share of a number question's event words that `terms` (stems) hold (see event_coverage)."""
     counting = {info.count, *info.units, *ANY_PEOPLE, *NUMBER_WORDS, *TELLING_WORDS}.union(*ACTIONS)
     event = {t: v for t, v in info.terms.items() if t not in counting}
     total = sum(event.values())
     if not total:
         return 1.0
     # "Maaret" for "Maarat", a typo: a spelling variant holds the word.
-    return sum(v for t, v in event.items() if t in cand.context_terms or spelled_like(t, cand.context_terms)) / total
+    return sum(v for t, v in event.items() if t in terms or spelled_like(t, terms)) / total
 
 
 def _one_per_statement(ranked: list[Candidate], weights: Weights) -> list[Candidate]:

@@ -17,7 +17,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from .answer_features import coverage_of
+from .answer_weights import WEIGHTS
 from .claims import WHO_STEMS
+from .text import content_terms, spelled_like
 from .types import WHAT, Answer, Citation, Claim, Document, Figure, place_key
 
 if TYPE_CHECKING:
@@ -29,8 +32,8 @@ SHOWN = 5
 # A claim without an event date is about this many days up to its report's date.
 UNDATED_DAYS = 3
 _GENERIC_PLACE = set(
-    "syria syrias syrian province city town village countryside district area region governorate northern southern "
-    "eastern western north south east west northeast northwest southeast southwest central the of al el".split()
+    "syria syrian province city town village countryside district area region governorate northern southern "
+    "eastern western north south east west northeast northwest southeast southwest central the of al el rural".split()
 )
 
 
@@ -73,6 +76,8 @@ def compare(
         if group in seen or hit.doc_id not in claims:
             continue
         doc, stated = claims[hit.doc_id]
+        if coverage_of(info, set(content_terms(hit.text))) < WEIGHTS.event_coverage:
+            continue  # a passage about another event (the answer's own sentence is held to the same share)
         match = next(
             (c for c in stated if hit.start <= c.start < hit.end and same_count(anchor, c, chosen[0][1], doc)), None
         )
@@ -106,21 +111,23 @@ def _same_figure(figure: str, short: str) -> bool:
 
 
 def same_count(a: Claim, b: Claim, doc_a: Document, doc_b: Document) -> bool:
-    """Whether two claims count the same thing: who and what, a shared place word, overlapping event dates."""
-    return a.key == b.key and _places_meet(a.place, b.place) and _dates_meet(_days(a, doc_a), _days(b, doc_b))
+    """Whether two claims count the same thing: who and what, a shared place word (of the claims'
+    own places or their reports'), overlapping event dates."""
+    if a.key != b.key or not _dates_meet(_days(a, doc_a), _days(b, doc_b)):
+        return False
+    return _places_meet(_place_words(a.place) | _place_words(doc_a.place), _place_words(b.place) | _place_words(doc_b.place))
 
 
-def _places_meet(a: str, b: str) -> bool:
-    words_a, words_b = _place_words(a), _place_words(b)
+def _places_meet(words_a: set[str], words_b: set[str]) -> bool:
     if not words_a or not words_b:
         return True  # a place unsaid is no other place
-    return bool(words_a & words_b)
+    # "Khan Sheikhoun" ~ "Khan Sheikhun", "Idlibs" (Idlib's, its apostrophe lost) ~ "Idlib".
+    return any(w in words_b or spelled_like(w, words_b) for w in words_a)
 
 
 def _place_words(place: str) -> set[str]:
-    words = set(place_key(place).replace("-", " ").split())
-    specific = words - _GENERIC_PLACE
-    return specific or words
+    words = {w.removesuffix("s") if len(w) > 4 else w for w in place_key(place).replace("-", " ").split()}
+    return words - _GENERIC_PLACE
 
 
 def _days(claim: Claim, doc: Document) -> tuple[dt.date, dt.date] | None:

@@ -157,8 +157,9 @@ class Claim(Span):
         return f"{low:,}-{high:,}"
 
     def describe(self) -> str:
-        """ "at least 16 civilians killed" (the figure as written, what it counts)."""
-        return f"{self.figure} {self.who} {self.what}"
+        """ "at least 16 civilians killed", "hundreds of people killed" (the figure as written, what it counts)."""
+        of = " of" if re.search(r"(?:dozens|scores|hundreds|thousands|millions)$", self.figure, re.IGNORECASE) else ""
+        return f"{self.figure}{of} {self.who} {self.what}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"value": self.value}
