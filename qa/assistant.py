@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
+    from .groups import Groups
     from .retrieval import Retriever
     from .store import Store
 
@@ -306,6 +307,10 @@ class Assistant:
         timings["embed"] = _ms(tick)
         tick = time.perf_counter()
         hits, term_stats = self.retriever.retrieve(searched, query_vector, mode, top_k, filters)
+        # One story carried by several outlets is one source: the answerer sees each hit's group.
+        groups = self.store.groups()
+        for hit in hits:
+            hit.metadata = {**hit.metadata, "group": groups.of(hit.doc_id)}
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
         # Overlapping chunks share sentences: ask for each once.
@@ -319,6 +324,8 @@ class Assistant:
         vectors = self.store.sentence_vectors(sentence_ids)
         answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
         answer.question = question
+        for citation in answer.citations:
+            citation.also_carried_by = groups.also_carried_by(citation.doc_id)
         if reading.topic_from:
             answer.asked_as, answer.follow_up_of, answer.follow_up_topic = searched, reading.topic_from, reading.about
             answer.text += answer.follow_up_note
@@ -376,6 +383,13 @@ class Assistant:
         return cleaned
 
     # -- documents -----------------------------------------------------------------------
+    def groups(self) -> "Groups":
+        """The groups of near-duplicate reports (a wire story carried by several outlets, a
+        re-filed update): `groups().of(doc_id)` names a report's group, so that a group counts
+        as one source (see qa.groups)."""
+        self._ensure_corpus()
+        return self.store.groups()
+
     def documents(self) -> list[Document]:
         """Every ingested document, without its text."""
         self._ensure_corpus()

@@ -81,6 +81,11 @@ class Groups:
     def __init__(self, records: Mapping[str, tuple[str, Mapping[str, Any]]], threshold: float = THRESHOLD) -> None:
         self.threshold = threshold
         self._date = {doc_id: str(meta.get("date", "") or "") for doc_id, (_, meta) in records.items()}
+        # Who carried each report: its outlet, or its title where it names none.
+        self._carrier = {
+            doc_id: str(meta.get("source", "") or "").strip() or str(meta.get("title", "") or "").strip()
+            for doc_id, (_, meta) in records.items()
+        }
         parent = {doc_id: doc_id for doc_id in records}
 
         def root(x: str) -> str:
@@ -135,6 +140,13 @@ class Groups:
     def members(self, doc_id: str) -> list[str]:
         """Every member of the document's group (itself included), by date then id."""
         return list(self._members.get(doc_id, [doc_id]))
+
+    def also_carried_by(self, doc_id: str) -> list[str]:
+        """The outlets (or titles, where no outlet is known) of the other members of the document's
+        group, by date, each once, without the document's own outlet."""
+        own = self._carrier.get(doc_id, "")
+        carriers = (self._carrier.get(m, "") for m in self.members(doc_id) if m != doc_id)
+        return [c for c in dict.fromkeys(carriers) if c and c.casefold() != own.casefold()]
 
     def groups(self) -> list[list[str]]:
         """The groups of two or more reports, each by date then id, the largest first."""
