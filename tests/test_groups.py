@@ -49,6 +49,7 @@ def groups_of(texts: dict[str, tuple[str, str]]) -> Groups:
     return Groups({i: (signature(t), {"date": d, "source": i.split("-")[0]}) for i, (t, d) in texts.items()})
 
 
+@pytest.mark.slow
 def test_a_signature_is_the_same_in_every_process():
     here = signature(WIRE)
     code = "import sys; from qa.groups import signature; print(signature(sys.stdin.read()))"
@@ -163,6 +164,7 @@ def test_a_story_carried_by_two_outlets_is_cited_once_with_who_else_carried_it(m
     assert not any("minhash" in r for r in rows)
 
 
+@pytest.mark.slow
 def test_fa_kes_has_the_groups_docs_groups_md_reports():
     """The groups of FA-KES (computed from the collection with `signature`, as eval/groups_fakes.py
     does) are as many as docs/groups.md says."""
