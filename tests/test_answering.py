@@ -148,8 +148,14 @@ def test_a_caption_printed_twice_is_quoted_once_in_its_fuller_form(make_assistan
 
 
 def test_the_same_sentence_in_two_reports_is_two_sources(make_assistant, tmp_path):
+    # Two reports of their own that share one sentence (not copies of one story: see
+    # tests/test_groups.py, where a story carried twice is cited once).
+    rest = {
+        "Wire A": "Rescuers searched the rubble of the bakery through the night, and the council closed the schools.",
+        "Wire B": "In Geneva, envoys met to discuss a truce for the province, but no date was set for new talks.",
+    }
     for name, outlet in (("a.md", "Wire A"), ("b.md", "Wire B")):
-        (tmp_path / name).write_text(f"---\noutlet: {outlet}\n---\nShelling killed 12 civilians in Ariha on Friday.\n\nOther news from {outlet}.\n")
+        (tmp_path / name).write_text(f"---\noutlet: {outlet}\n---\nShelling killed 12 civilians in Ariha on Friday.\n\n{rest[outlet]}\n")
     assistant = make_assistant()
     assistant.ingest([tmp_path])
     answer = assistant.ask("How many civilians were killed in Ariha on Friday?")
