@@ -227,10 +227,11 @@ class ExtractiveAnswerer:
             # reader must see. Both are quoted; nothing else is padded on.
             words = [w for w, _, _ in tokens(best.text)]
             close = best.score - self.weights.second_margin
+            # A report of the best one's group (the same wire story, re-filed) is not another source.
             rivals = [
                 c
                 for c in candidates[1 : self.weights.considered]
-                if (c.doc_id != best.doc_id and [w for w, _, _ in tokens(c.text)] == words)
+                if (c.doc_id != best.doc_id and not _same_story(c, best) and [w for w, _, _ in tokens(c.text)] == words)
                 or (c.span is not None and c.score >= close and _span_text(c) != _span_text(best)
                     and _count_words(best.text) + _count_words(c.text) + 2 <= self.max_words)
             ]
@@ -243,6 +244,8 @@ class ExtractiveAnswerer:
         for cand in candidates[1 : w.considered]:
             if len(chosen) >= self.max_sentences:
                 break
+            if any(_same_story(cand, c) for c in chosen):
+                continue  # the same story in another outlet's copy adds nothing
             close = cand.score >= best.score - w.second_margin
             adjacent = cand.doc_id == best.doc_id and abs(cand.index - best.index) == 1
             rescue = not best.typed and cand.typed and cand.score >= best.score - w.rescue_margins * w.second_margin
@@ -366,6 +369,13 @@ def _sentence_before(cand: Candidate) -> str:
 def _holding(hits: list["Hit"], doc_id: str, start: int, end: int) -> "Hit | None":
     """A retrieved chunk of the document that holds the whole span, if any."""
     return next((h for h in hits if h.doc_id == doc_id and h.start <= start and end <= h.end), None)
+
+
+def _same_story(a: Candidate, b: Candidate) -> bool:
+    """Whether two candidates come from two reports of one group of near-duplicates (see
+    qa.groups; the hits' `group`, which Assistant.ask sets). Without groups, never."""
+    group = a.hit.metadata.get("group")
+    return a.doc_id != b.doc_id and bool(group) and group == b.hit.metadata.get("group")
 
 
 def _span_text(cand: Candidate) -> str:

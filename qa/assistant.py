@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
+    from .groups import Groups
     from .retrieval import Retriever
     from .store import Store
 
@@ -306,6 +307,10 @@ class Assistant:
         timings["embed"] = _ms(tick)
         tick = time.perf_counter()
         hits, term_stats = self.retriever.retrieve(searched, query_vector, mode, top_k, filters)
+        # One story carried by several outlets is one source: the answerer sees each hit's group.
+        groups = self.store.groups()
+        for hit in hits:
+            hit.metadata = {**hit.metadata, "group": groups.of(hit.doc_id)}
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
         # Overlapping chunks share sentences: ask for each once.
@@ -319,8 +324,10 @@ class Assistant:
         vectors = self.store.sentence_vectors(sentence_ids)
         answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
         answer.question = question
+        for citation in answer.citations:
+            citation.also_carried_by = groups.also_carried_by(citation.doc_id)
         if not answer.abstained:
-            answer = self._side_by_side(answer, searched, question, hits, term_stats)
+            answer = self._side_by_side(answer, searched, question, hits, term_stats, groups)
         if reading.topic_from:
             answer.asked_as, answer.follow_up_of, answer.follow_up_topic = searched, reading.topic_from, reading.about
             answer.text += answer.follow_up_note
@@ -338,8 +345,11 @@ class Assistant:
         answer.passages = [Passage(h.doc_id, h.start, h.end, h.text, h.chunk_id, h.score) for h in hits]
         return answer
 
-    def _side_by_side(self, answer: Answer, searched: str, question: str, hits: list[Any], term_stats: Any) -> Answer:
-        """A how-many answer with the figures the other retrieved reports give for it (see qa.figures)."""
+    def _side_by_side(
+        self, answer: Answer, searched: str, question: str, hits: list[Any], term_stats: Any, groups: "Groups"
+    ) -> Answer:
+        """A how-many answer with the figures the other retrieved reports give for it (see qa.figures);
+        the reports of one story (`groups`) count once."""
         from .figures import asked_key, compare
         from .question import analyse_question
 
@@ -347,7 +357,7 @@ class Assistant:
         if asked_key(info) is None:
             return answer
         claims = self.store.claims(h.doc_id for h in hits)
-        return compare(answer, info, hits, claims)
+        return compare(answer, info, hits, claims, groups.of, groups.also_carried_by, self.settings.answer.max_words)
 
     def _emptied_by(self, filters: Filters) -> str | None:
         """Which of the filters leaves no report ("none matches from 2019-09-01"), or that only all
@@ -389,6 +399,13 @@ class Assistant:
         return cleaned
 
     # -- documents -----------------------------------------------------------------------
+    def groups(self) -> "Groups":
+        """The groups of near-duplicate reports (a wire story carried by several outlets, a
+        re-filed update): `groups().of(doc_id)` names a report's group, so that a group counts
+        as one source (see qa.groups)."""
+        self._ensure_corpus()
+        return self.store.groups()
+
     def documents(self) -> list[Document]:
         """Every ingested document, without its text."""
         self._ensure_corpus()

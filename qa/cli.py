@@ -236,11 +236,14 @@ def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, 
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of documents.")
 @_clean_errors
 def docs(index_dir: str | None, as_json: bool) -> None:
-    """List the ingested documents: id, title, outlet, date and chunk count."""
+    """List the ingested documents: id, title, outlet, date, chunk count, and the group of
+    near-duplicates each is in (the same story carried by several outlets, or re-filed), named by
+    its earliest report."""
     documents = _assistant(index_dir).documents()
     if as_json:
+        keys = ("doc_id", "title", "source", "date", "place", "url", "path", "locations", "chunks", "group", "group_size")
         rows = [
-            {k: d.info()[k] for k in ("doc_id", "title", "source", "date", "place", "url", "path", "locations", "chunks")}
+            {k: d.info()[k] for k in keys}
             for d in documents
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -251,7 +254,10 @@ def docs(index_dir: str | None, as_json: bool) -> None:
     for d in documents:
         outlet = ", ".join(x for x in (d.source, d.date, d.place) if x)
         gone = "  (no longer in its input: qa ingest --prune removes it)" if not d.locations else ""
-        click.echo(printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{quantity(d.chunks, 'chunk')}]{gone}"))
+        group = f"  [one story in {d.group_size} reports: group {d.group}]" if d.group_size > 1 else ""
+        click.echo(
+            printable(f"{d.doc_id}  {d.title[:70]}{f' ({outlet})' if outlet else ''}  [{quantity(d.chunks, 'chunk')}]{group}{gone}")
+        )
 
 
 @main.command()
@@ -498,6 +504,9 @@ def format_answer(answer: Any) -> str:
         head = f"[{c.n}] {c.title}{f' ({where})' if where else ''}{f' [{said}]' if said else ''}: "
         quote = " ".join(c.text.split())
         lines.append(textwrap.fill(printable(f'{head}"{quote}"'), width=100, subsequent_indent="    "))
+        if c.also_carried_by:
+            lines.append(textwrap.fill(printable("also carried by: " + ", ".join(c.also_carried_by)), width=100,
+                                       initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 
 

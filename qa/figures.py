@@ -53,6 +53,7 @@ def compare(
     claims: Mapping[str, tuple[Document, list[Claim]]],
     group_of: Callable[[str], str] = lambda doc_id: doc_id,
     carried_by: Callable[[str], list[str]] = lambda doc_id: [],
+    max_words: int = 60,
 ) -> Answer:
     """The answer with its figures side by side (see the module's docstring), or as it was when
     it is no figure of a claim, or no other report gives one.
@@ -61,6 +62,7 @@ def compare(
         claims: doc id -> (document, its claims), for the retrieved reports.
         group_of: the story a report belongs to (reports of one story count once).
         carried_by: the other outlets that carried a report's story.
+        max_words: the longest answer, in words (setting answer.max_words).
     """
     key = asked_key(info)
     if key is None or answer.abstained or not answer.citations or not answer.short_answer:
@@ -92,7 +94,7 @@ def compare(
     ]
     citations = [_citation(f, doc, score) for f, (_, doc, score) in zip(figures, chosen)]
     answer.figures, answer.citations = figures, citations
-    answer.text = _said(figures, answer.figures_agree)
+    answer.text = _said(figures, answer.figures_agree, max_words)
     return answer
 
 
@@ -182,31 +184,45 @@ def _citation(figure: Figure, doc: Document, score: float) -> Citation:
         attributed_to=claim.attributed_to,
         event_date=claim.event_date,
         event_date_words=claim.event_date_words,
+        also_carried_by=figure.also_carried_by,
     )
 
 
-def _said(figures: list[Figure], agree: bool) -> str:
+def _said(figures: list[Figure], agree: bool, max_words: int) -> str:
     """ "Reports differ: at least 16 civilians killed in X on 28 August 2019 according to SOHR (TRT
-    World, 2019-08-29) [1]; 12 according to ... (Reuters, 2019-08-28) [2]." """
+    World, 2019-08-29) [1]; 12 according to ... (Reuters, 2019-08-28) [2]." in at most `max_words`
+    words: past them, every figure is kept with less said of each (who said it, then the report,
+    then the place and day), and only then are the last ones left to the table ("and 2 more")."""
     first = figures[0].claim
-    about = first.describe()
-    if first.place:
-        about += f" in {first.place}"
-    when = _when(first)
-    if when:
-        about += f" {when}"
-    shown = figures[:SHOWN]
-    more = f"; and {len(figures) - SHOWN} more" if len(figures) > SHOWN else ""
-    if agree:
-        outlets = "; ".join(f"{_outlet(f)} [{f.n}]" for f in shown)
-        return f"{len(figures)} reports, all: {about} ({outlets}{more})."
-    parts = []
-    for k, f in enumerate(shown):
-        said = about if k == 0 else f.claim.figure
-        if f.claim.attributed_to:
-            said += f" according to {f.claim.attributed_to}"
-        parts.append(f"{said} ({_outlet(f)}) [{f.n}]")
-    return "Reports differ: " + "; ".join(parts) + more + "."
+    text = ""
+    for shown in range(min(len(figures), SHOWN), 0, -1):
+        more = f"; and {len(figures) - shown} more" if len(figures) > shown else ""
+        for said_by, reports, place_day in _DETAIL:
+            about = first.describe()
+            when = _when(first)
+            if place_day and first.place:
+                about += f" in {first.place}"
+            if place_day and when:
+                about += f" {when}"
+            if agree:
+                outlets = "; ".join(f"{_outlet(f)} [{f.n}]" if reports else f"[{f.n}]" for f in figures[:shown])
+                text = f"{len(figures)} reports, all: {about} ({outlets}{more})."
+            else:
+                parts = []
+                for k, f in enumerate(figures[:shown]):
+                    part = about if k == 0 else f.claim.figure
+                    if f.claim.attributed_to and (said_by == "all" or (said_by == "first" and k == 0)):
+                        part += f" according to {f.claim.attributed_to}"
+                    parts.append(f"{part} ({_outlet(f)}) [{f.n}]" if reports else f"{part} [{f.n}]")
+                text = "Reports differ: " + "; ".join(parts) + more + "."
+            if len(text.split()) <= max_words:
+                return text
+    return text
+
+
+# What a figures answer says of each figure, from the most to the least: who said it (all, the
+# first, none), the report's outlet and date, the place and day.
+_DETAIL = [("all", True, True), ("first", True, True), ("none", True, True), ("none", False, True), ("none", False, False)]
 
 
 def _when(claim: Claim) -> str:
@@ -223,5 +239,7 @@ def _when(claim: Claim) -> str:
 
 
 def _outlet(figure: Figure) -> str:
-    where = figure.source or figure.title or figure.claim.doc_id
+    """The report, shortly: its outlet and date, else the first words of its title, else its id."""
+    title = figure.title.split()
+    where = figure.source or (" ".join(title[:6]) + (" …" if len(title) > 6 else "")) or figure.claim.doc_id
     return f"{where}, {figure.date}" if figure.date else where

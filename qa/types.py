@@ -27,6 +27,10 @@ class Document:
     chunks: int = 0
     # Where it is now (see qa.locations): files, collections, upload names; [] once no longer there.
     locations: list[str] = field(default_factory=list)
+    # Its group of near-duplicates (see qa.groups): the group's id (its earliest member) and how many
+    # reports the group holds (1: none other carries its story).
+    group: str = ""
+    group_size: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +108,8 @@ class Citation(Span):
     # words it came from ("On Wednesday").
     event_date: str = ""
     event_date_words: str = ""
+    # The outlets (or titles) of the other reports of its group: the same story carried elsewhere.
+    also_carried_by: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         fields = asdict(self)

@@ -148,8 +148,14 @@ def test_a_caption_printed_twice_is_quoted_once_in_its_fuller_form(make_assistan
 
 
 def test_the_same_sentence_in_two_reports_is_two_sources(make_assistant, tmp_path):
+    # Two reports of their own that share one sentence (not copies of one story: see
+    # tests/test_groups.py, where a story carried twice is cited once).
+    rest = {
+        "Wire A": "Rescuers searched the rubble of the bakery through the night, and the council closed the schools.",
+        "Wire B": "In Geneva, envoys met to discuss a truce for the province, but no date was set for new talks.",
+    }
     for name, outlet in (("a.md", "Wire A"), ("b.md", "Wire B")):
-        (tmp_path / name).write_text(f"---\noutlet: {outlet}\n---\nShelling killed 12 civilians in Ariha on Friday.\n\nOther news from {outlet}.\n")
+        (tmp_path / name).write_text(f"---\noutlet: {outlet}\n---\nShelling killed 12 civilians in Ariha on Friday.\n\n{rest[outlet]}\n")
     assistant = make_assistant()
     assistant.ingest([tmp_path])
     answer = assistant.ask("How many civilians were killed in Ariha on Friday?")
@@ -170,8 +176,12 @@ def test_no_answer_is_longer_than_its_word_limit(make_assistant, tmp_path):
     assistant = make_assistant()
     assistant.ingest([tmp_path])
     rivals = assistant.ask("How many civilians were killed when warplanes struck the vegetable market in Kafranbel on Monday?")
-    assert not rivals.abstained and len(rivals.citations) == 2 and "…" in rivals.text, rivals.text
+    # Two reports, two figures: side by side (qa.figures), each report named by its title's first words.
+    assert not rivals.abstained and len(rivals.citations) == 2 and rivals.text.startswith("Reports differ:"), rivals.text
+    assert [f.claim.figure for f in rivals.figures] == ["eleven", "at least nine"] and "…" in rivals.text, rivals.text
     assert len(rivals.text.split()) <= assistant.settings.answer.max_words, rivals.text
+    tight = make_assistant(answer_max_words=20).ask(rivals.question)
+    assert len(tight.text.split()) <= 20 and len(tight.figures) == 2, tight.text
     long_question = (
         "How many ambulances were sent to the crowded vegetable market in the centre of Kafranbel on Monday morning "
         "after the regime warplanes struck it, killing civilians and wounding dozens of shoppers and traders there, "

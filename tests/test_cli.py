@@ -42,7 +42,11 @@ def test_ask_json_cites_the_exact_sentence(cli_index):
     assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(data)
     assert "at least 16" in data["answer"] and not data["abstained"] and data["short_answer"] == "at least 16"
     (cited,) = data["citations"]
-    assert {"n", "doc_id", "title", "source", "date", "text", "start", "end", "score", "url", "attribution", "attributed_to", "event_date", "event_date_words"} == set(cited)
+    assert list(cited) == [
+        "n", "doc_id", "title", "source", "date", "text", "start", "end", "score", "url", "attribution", "attributed_to",
+        "event_date", "event_date_words", "also_carried_by",  # the keys --json has always had, then the new one last
+    ]
+    assert cited["also_carried_by"] == []  # the bundled report is the only one: no other outlet carries it
     assert cited["text"] == SOHR_SENTENCE and (cited["source"], cited["date"]) == ("TRT World", "2019-08-29")
     report = next(BUNDLED_CORPUS_DIR.glob("*.txt")).read_text(encoding="utf-8")
     assert report[cited["start"] : cited["end"]] == SOHR_SENTENCE

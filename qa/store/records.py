@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..chunking import stored_section, stored_sentences
+from ..groups import signature
 from ..locations import legacy_locations, scopes_of
 from ..types import Chunk, Claim, Document, Filters, day_number, outlet_key, place_terms
 
@@ -83,10 +84,21 @@ def located_fields(meta: dict[str, Any], locations: list[str] | None = None) -> 
     return out
 
 
+# The MinHash of a record's text (see qa.groups), which its near-duplicates are found by; never
+# shown (to_document leaves it out).
+SIGNATURE = "minhash"
+
+
+def signed_fields(meta: dict[str, Any], text: str) -> dict[str, Any]:
+    """A document record's metadata with the signature of its text set."""
+    return {**meta, SIGNATURE: signature(text)}
+
+
 def document_fields(doc: Document, chunks: int, written_at: float) -> dict[str, Any]:
     """A document record's metadata, with the figures its text states (see claim_fields)."""
     meta = {name: getattr(doc, name) for name in DOC_FIELDS}
     meta.update(chunks=chunks, ingested_at=written_at, **claim_fields(doc.text, doc.doc_id, doc.date, doc.place))
+    meta = signed_fields(meta, doc.text)
     return located_fields(meta, doc.locations)
 
 

@@ -9,15 +9,15 @@ from typing import Any
 from ..chunking import read_sentences, section_headings, split_sentences, stored_section, stored_sentences
 from ..types import Sentence
 from .chroma import Chroma
-from .records import CLAIMS_VERSION, claim_fields, filter_fields, located_fields
+from .records import CLAIMS_VERSION, SIGNATURE, claim_fields, filter_fields, located_fields, signed_fields
 
 logger = logging.getLogger(__name__)
 
 # 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
 # their locations (see qa.locations) and the scopes that find them, and chunks their sentence
 # kinds. 4: chunks carry the heading of the section they open in. 5: document records carry the
-# figures their text states (qa.claims, records.claim_fields). Vectors are untouched, so the
-# index key (see IndexSettings.key) stays.
+# figures their text states (qa.claims, records.claim_fields) and their text's MinHash (qa.groups).
+# Vectors are untouched, so the index key (see IndexSettings.key) stays.
 SCHEMA_VERSION = 5
 
 Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]
@@ -42,6 +42,7 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
         steps.append(("chunks", "section headings", lambda: _store_sections(chunks, docs)))
     if schema < 5:
         steps.append(("document records", "claims", lambda: _store_claims(docs)))
+        steps.append(("document records", "text signatures", lambda: _store_signatures(docs)))
     for what, why, step in steps:
         upgraded = step()
         if upgraded:
@@ -52,6 +53,24 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
 def _unless(key: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
     """`change`, for records that do not have `key` yet (None for the others)."""
     return lambda meta: None if key in meta else change(meta)
+
+
+def _store_signatures(docs: Any) -> int:
+    """Give document records stored before signatures the MinHash of their stored text."""
+    offset, page, done = 0, 1000, 0
+    while True:
+        got = docs.get(include=["metadatas", "documents"], limit=page, offset=offset)
+        changed = [
+            (doc_id, signed_fields(meta, text or ""))
+            for doc_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"])
+            if SIGNATURE not in meta
+        ]
+        if changed:
+            docs.update(ids=[i for i, _ in changed], metadatas=[m for _, m in changed])
+            done += len(changed)
+        if len(got["ids"]) < page:
+            return done
+        offset += page
 
 
 def _store_sections(chunks: Any, docs: Any) -> int:

@@ -20,6 +20,8 @@ from .writelog import SWEEP_GRACE_S, WriteLog
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..groups import Groups
+
     from ..config import IndexSettings
 
     #: One item of `Store.write_documents`: a document, its chunks, one vector per chunk, and
@@ -43,6 +45,7 @@ class Store:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
+        self._groups: tuple[int, Groups] | None = None  # (the generation it was built at, the groups)
 
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Store:
@@ -201,8 +204,32 @@ class Store:
             for doc_id, olds in plan.get("replace", {}).items():
                 if doc_id in stored and stored[doc_id].get("content_hash") == plan.get("add", {}).get(doc_id):
                     unlisted.update(olds)
+        groups = self.groups()
         docs = [records.to_document(i, m, "") for i, m in stored.items() if i not in unlisted]
+        for doc in docs:
+            doc.group, doc.group_size = groups.of(doc.doc_id), len(groups.members(doc.doc_id))
         return sorted(docs, key=lambda d: (d.date, d.title, d.doc_id))
+
+    def groups(self) -> Groups:
+        """The groups of near-duplicate documents (see qa.groups), built from the signatures the
+        document records store, again after every write or reopen (see `generation`); documents
+        a write in progress (or cut short) names are left out."""
+        from ..groups import Groups
+
+        built = self._groups
+        generation = self.generation
+        if built is not None and built[0] == generation:
+            return built[1]
+        hidden = self.log.hidden(self.log.read_state()[1])
+        signed = {
+            doc_id: (str(meta.get(records.SIGNATURE, "") or ""), meta)
+            for got in self.scan("docs", ["metadatas"])
+            for doc_id, meta in zip(got["ids"], got["metadatas"])
+            if doc_id not in hidden
+        }
+        groups = Groups(signed)
+        self._groups = (generation, groups)
+        return groups
 
     def document(self, doc_id: str) -> Document:
         """A complete document with its text.

@@ -22,7 +22,7 @@ from qa import Assistant
 from qa.config import MODES
 from qa.errors import QAError
 from qa.text import per_second, quantity
-from qa.types import Filters, place_parts
+from qa.types import Document, Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
     answer_markdown,
@@ -186,9 +186,20 @@ def open_source(assistant: Assistant, doc_id: Any, start: Any, end: Any) -> str:
 
 
 def document_rows(assistant: Assistant) -> list[list[Any]]:
-    """The Documents table: one row per ingested report, newest date first."""
+    """The Documents table: one row per ingested report, newest date first, with the group of
+    near-duplicates it is in ("3 reports · also Reuters, SANA"; empty for a report alone)."""
     documents = sorted(assistant.documents(), key=lambda d: (d.date, d.title), reverse=True)
-    return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id] for d in documents]
+    groups = assistant.groups() if any(d.group_size > 1 for d in documents) else None
+    return [[d.title, d.source, d.date, d.place, d.chunks, d.doc_id, group_cell(d, groups)] for d in documents]
+
+
+def group_cell(document: Document, groups: Any) -> str:
+    """What the Documents table says of a report's group: how many reports carry its story, and
+    the other outlets that carry it ("re-filed" when they are its own)."""
+    if groups is None or document.group_size < 2:
+        return ""
+    others = groups.also_carried_by(document.doc_id)
+    return f"{document.group_size} reports · " + (f"also {', '.join(others)}" if others else "re-filed")
 
 
 def documents_outputs(assistant: Assistant, status: str) -> tuple[str, list[list[Any]], Any, Any, str, Any]:

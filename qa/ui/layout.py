@@ -25,7 +25,7 @@ from qa.ui.rendering import empty_document_html, examples_html, file_size, sourc
 from qa.ui.uploads import UPLOAD_MAX_AGE_S
 
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
-TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID"]
+TABLE_HEADERS = ["Title", "Outlet", "Date", "Place", "Chunks", "ID", "Same story in"]
 # The chat and the /ask endpoint share one concurrency group, so `concurrency_limit` bounds both
 # together; uploads and deletions have their own group of one (an ingest holds the index anyway).
 QUESTIONS = "questions"
@@ -117,7 +117,7 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                 datatype="str",
                 interactive=False,
                 wrap=True,
-                column_widths=["440px", "150px", "110px", "190px", "80px", "170px"],
+                column_widths=["360px", "140px", "110px", "170px", "80px", "170px", "190px"],
                 show_search="search",
                 buttons=["copy"],
                 max_height=520,

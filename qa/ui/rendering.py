@@ -125,7 +125,9 @@ def sources_html(answer: Answer | None) -> str:
         f'data-end="{c.end}" title="Open this passage in its report">'
         f'<strong>[{c.n}]</strong> <span class="qa-title">{esc(c.title)}</span> '
         f'<span class="qa-meta">{esc(_source_line(c))}</span>'
-        f"<blockquote>{esc(c.text)}</blockquote></button>"
+        f"<blockquote>{esc(c.text)}</blockquote>"
+        + (f'<span class="qa-meta qa-carried">also carried by: {esc(", ".join(c.also_carried_by))}</span>' if c.also_carried_by else "")
+        + "</button>"
         for c in answer.citations
     ]
     hint = (
