@@ -321,6 +321,11 @@ class Answer:
     follow_up_topic: str = ""
     # The retrieved chunks, best first (for evaluation and debugging; not part of to_dict()).
     passages: list[Passage] = field(default_factory=list)
+    # Comparing outlets (`Assistant.ask(by_source=True)`): the question answered again from each
+    # outlet's reports alone, one Answer per outlet (its `outlet` set, its citations numbered from
+    # 1); None when not asked for. An answer over every outlet has `outlet` "".
+    outlet: str = ""
+    by_source: "list[Answer] | None" = None
 
     @property
     def follow_up_note(self) -> str:
@@ -328,7 +333,7 @@ class Answer:
         return f' (Read as a follow-up to "{self.follow_up_of}".)' if self.follow_up_of else ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
@@ -341,6 +346,12 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "timings_ms": self.timings_ms,
         }
+        # Only where set, so an answer asked for as before has the JSON it always had.
+        if self.outlet:
+            data["outlet"] = self.outlet
+        if self.by_source is not None:
+            data["by_source"] = [a.to_dict() for a in self.by_source]
+        return data
 
 
 @dataclass
