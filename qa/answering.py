@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 # The names callers import from here (the answerer's parts live in the modules above).
 __all__ = [
     "ABSTAIN_TEXT", "ASKS_ABOUT", "ASKS_FOR", "DATE", "ENTITY", "FEATURES", "NUMBER", "QUESTION_TYPES", "WEIGHTS",
-    "Candidate", "ExtractiveAnswerer", "abstain_text", "QuestionInfo", "Weights", "analyse_question", "asked_action", "asked_count",
+    "Candidate", "ExtractiveAnswerer", "QuestionInfo", "Weights", "abstain_text", "analyse_question", "asked_action",
+    "asked_count",
     "asked_measure", "asked_of_report", "calendar_words", "count_fit", "counted", "counts_asked_thing", "credit_span",
     "dated_otherwise", "entity_terms", "event_coverage", "features", "find_answer_span", "named_as", "names_in",
     "number_action", "numbers_in", "question_kind", "rank_candidates", "score", "support", "support_features",
@@ -76,7 +77,9 @@ ABSTAIN_TEXT = "The reports don't say: nothing in the ingested reports answers t
 
 def abstain_text(outlet: str = "") -> str:
     """The abstention's text: over every report (ABSTAIN_TEXT), or over one outlet's reports."""
-    return f"The reports from {outlet} here don't say: nothing in them answers this question." if outlet else ABSTAIN_TEXT
+    if not outlet:
+        return ABSTAIN_TEXT
+    return f"The reports from {outlet} here don't say: nothing in them answers this question."
 
 
 class ExtractiveAnswerer:

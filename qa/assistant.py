@@ -351,7 +351,9 @@ class Assistant:
             )
         )
         vectors = self.store.sentence_vectors(sentence_ids)
-        answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question, outlet=outlet)
+        answer = self.answerer.answer(
+            searched, query_vector, hits, vectors, term_stats, mode, shown=question, outlet=outlet
+        )
         answer.question = question
         answer.outlet = outlet
         if reading.topic_from:

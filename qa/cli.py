@@ -218,7 +218,13 @@ def _filters(
 @_filter_options
 @_clean_errors
 def ask(
-    question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None, by_source: bool, **filters: Any
+    question: str,
+    index_dir: str | None,
+    as_json: bool,
+    top_k: int | None,
+    mode: str | None,
+    by_source: bool,
+    **filters: Any,
 ) -> None:
     """Answer QUESTION from the ingested reports, with numbered citations.
 

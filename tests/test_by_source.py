@@ -44,7 +44,8 @@ NO_OUTLET = ("bulletin.md", "Saraqib market toll",
 def write_reports(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for outlet, (name, date, place, title, text) in REPORTS.items():
-        (folder / name).write_text(f"---\ntitle: {title}\noutlet: {outlet}\ndate: {date}\nplace: {place}\n---\n{text}\n")
+        front = f"title: {title}\noutlet: {outlet}\ndate: {date}\nplace: {place}"
+        (folder / name).write_text(f"---\n{front}\n---\n{text}\n")
     name, title, text = NO_OUTLET
     (folder / name).write_text(f"---\ntitle: {title}\n---\n{text}\n")
     return folder
@@ -156,8 +157,12 @@ def test_by_source_must_be_true_or_false(compared):
 # -- the command -----------------------------------------------------------------------------------
 def test_qa_ask_by_source_prints_a_block_per_outlet(compared):
     env = {**os.environ, "QA_INDEX_DIR": str(compared.settings.index.index_dir)}
-    cmd = [sys.executable, "-m", "qa.cli", "ask"]
-    done = subprocess.run([*cmd, "--by-source", QUESTION], capture_output=True, text=True, env=env, timeout=300)
+
+    def qa_ask(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "qa.cli", "ask", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    done = qa_ask("--by-source", QUESTION)
     assert done.returncode == 0, done.stderr
     main, *blocks = done.stdout.split("\n== ")
     assert "[1]" in main
@@ -166,11 +171,10 @@ def test_qa_ask_by_source_prints_a_block_per_outlet(compared):
     for outlet, toll in TOLLS.items():
         assert told[outlet].startswith(toll) and f"({outlet}, " in told[outlet]  # its citation, as the main answer's
     assert told["Jordan Times"].startswith("The reports from Jordan Times don't say")
-    as_json = subprocess.run([*cmd, "--json", "--by-source", QUESTION], capture_output=True, text=True, env=env, timeout=300)
-    data = json.loads(as_json.stdout)
+    data = json.loads(qa_ask("--json", "--by-source", QUESTION).stdout)
     answered = {item["outlet"]: item["answer"] for item in data["by_source"] if not item["abstained"]}
     assert set(answered) == set(TOLLS) and all(answered[o].startswith(toll) for o, toll in TOLLS.items())
-    plain = json.loads(subprocess.run([*cmd, "--json", QUESTION], capture_output=True, text=True, env=env, timeout=300).stdout)
+    plain = json.loads(qa_ask("--json", QUESTION).stdout)
     assert "by_source" not in plain and plain["answer"] == data["answer"]
 
 
@@ -229,8 +233,11 @@ def compare_server(compared):
 def _cards_in_a_row(page) -> int:
     """How many outlet cards share the first card's row."""
     return page.evaluate(
-        """() => { const tops = [...document.querySelectorAll('#qa-compare .qa-outlet')].map(c => Math.round(c.getBoundingClientRect().top));
-        return tops.filter(t => t === tops[0]).length; }"""
+        """() => {
+          const cards = [...document.querySelectorAll('#qa-compare .qa-outlet')];
+          const tops = cards.map(c => Math.round(c.getBoundingClientRect().top));
+          return tops.filter(t => t === tops[0]).length;
+        }"""
     )
 
 
@@ -254,8 +261,8 @@ def test_browser_compares_outlets_side_by_side_and_opens_a_citation(browser, com
         # Nothing cut off or scrolling sideways.
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert page.evaluate(
-            """() => [...document.querySelectorAll('#qa-compare .qa-outlet, #qa-compare .qa-compare-source')]
-                .every(e => e.scrollWidth <= e.clientWidth + 1 && e.getBoundingClientRect().right <= window.innerWidth)"""
+            """() => [...document.querySelectorAll('#qa-compare .qa-outlet, #qa-compare .qa-compare-source')].every(
+              e => e.scrollWidth <= e.clientWidth + 1 && e.getBoundingClientRect().right <= window.innerWidth)"""
         )
         if shots:
             page.screenshot(path=str(Path(shots) / f"compare-{width}.png"), full_page=True)

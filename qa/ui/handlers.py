@@ -334,6 +334,9 @@ def ask_json(
     by_source as `Assistant.ask`; without history a question is read on its own)."""
     try:
         filters = {k: v for k, v in filters.items() if v not in (None, "", [])}
-        return assistant.ask(question, top_k=top_k, mode=mode, history=history or None, by_source=by_source, **filters).to_dict()
+        answer = assistant.ask(
+            question, top_k=top_k, mode=mode, history=history or None, by_source=by_source, **filters
+        )
+        return answer.to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
