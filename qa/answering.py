@@ -65,13 +65,21 @@ if TYPE_CHECKING:
 # The names callers import from here (the answerer's parts live in the modules above).
 __all__ = [
     "ABSTAIN_TEXT", "ASKS_ABOUT", "ASKS_FOR", "DATE", "ENTITY", "FEATURES", "NUMBER", "QUESTION_TYPES", "WEIGHTS",
-    "Candidate", "ExtractiveAnswerer", "QuestionInfo", "Weights", "analyse_question", "asked_action", "asked_count",
+    "Candidate", "ExtractiveAnswerer", "QuestionInfo", "Weights", "abstain_text", "analyse_question", "asked_action",
+    "asked_count",
     "asked_measure", "asked_of_report", "calendar_words", "count_fit", "counted", "counts_asked_thing", "credit_span",
     "dated_otherwise", "entity_terms", "event_coverage", "features", "find_answer_span", "named_as", "names_in",
     "number_action", "numbers_in", "question_kind", "rank_candidates", "score", "support", "support_features",
 ]
 
 ABSTAIN_TEXT = "The reports don't say: nothing in the ingested reports answers this question."
+
+
+def abstain_text(outlet: str = "") -> str:
+    """The abstention's text: over every report (ABSTAIN_TEXT), or over one outlet's reports."""
+    if not outlet:
+        return ABSTAIN_TEXT
+    return f"The reports from {outlet} here don't say: nothing in them answers this question."
 
 
 class ExtractiveAnswerer:
@@ -97,9 +105,11 @@ class ExtractiveAnswerer:
         stats: "TermStats",
         mode: str = "hybrid",
         shown: str | None = None,
+        outlet: str = "",
     ) -> Answer:
         """The answer to `question` (as searched); `shown` is the question as the user asked it,
-        where a follow-up was searched with an earlier question's topic."""
+        where a follow-up was searched with an earlier question's topic. `outlet`: the hits are
+        that outlet's reports only, and an abstention says whose reports don't say."""
         info = analyse_question(question, stats, shown)
         candidates = self.rank(info, query_vector, hits, sentence_vectors, stats)
         # A photo's credit or the report's sources: read off the report, as asked; where the
@@ -110,12 +120,12 @@ class ExtractiveAnswerer:
         if info.asks == "heading":
             candidates = [c for c in candidates if c.kind in ("text", "heading")]
         if not candidates or self.support(candidates[0], info, stats) < self.min_support:
-            return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, mode=mode)
+            return Answer(question=question, text=abstain_text(outlet), abstained=True, mode=mode)
         if info.asks == "heading":
-            return self.under_heading(shown or question, info, candidates[0], mode, hits)
+            return self.under_heading(shown or question, info, candidates[0], mode, hits, outlet)
         best = self.answering(info, candidates)
         if best is None:  # about the asked event, but without the detail asked for
-            return self.not_said(shown or question, info, candidates[0], mode, hits)
+            return self.not_said(shown or question, info, candidates[0], mode, hits, outlet)
         chosen = self.choose([best, *(c for c in candidates if c is not best)], info)
         return self.compose(question, info, chosen, mode, hits, best)
 
@@ -168,20 +178,26 @@ class ExtractiveAnswerer:
             return next((c for c in near if c.span is not None and count_fit(info, c.text) != "other"), None)
         return best
 
-    def not_said(self, question: str, info: QuestionInfo, nearby: Candidate, mode: str, hits: list["Hit"]) -> Answer:
+    def not_said(
+        self, question: str, info: QuestionInfo, nearby: Candidate, mode: str, hits: list["Hit"], outlet: str = ""
+    ) -> Answer:
         """An abstention that points at what the reports do say nearby, cited and marked as not
-        an answer: "The reports don't say how many Turkish soldiers died. They say ... [1]"."""
+        an answer: "The reports don't say how many Turkish soldiers died. They say ... [1]"
+        ("The reports from SANA don't say ..." for one outlet's)."""
         asked = re.sub(r"^(?:and|but|also|so|then)\s+", "", question.strip().rstrip("?.! "), flags=re.I)
         asked = asked[0].lower() + asked[1:] if asked[:2] != asked[:2].upper() else asked
         citation = self._citation(1, [nearby], nearby.hit)
-        said = f"The reports don't say {asked}. Not an answer, but nearby they say:"
+        reports = f"The reports from {outlet}" if outlet else "The reports"
+        said = f"{reports} don't say {asked}. Not an answer, but nearby they say:"
         if self.max_words - _count_words(said) - 1 < self.weights.least_quote_words:  # a long question is not repeated
-            said = "The reports don't say that. Not an answer, but nearby they say:"
+            said = f"{reports} don't say that. Not an answer, but nearby they say:"
         [quote] = _fit_all([(" ".join(nearby.text.split()), nearby.span, nearby.text)], self.max_words - _count_words(said) - 1)
         text = f"{said} {quote} [1]"
         return Answer(question=question, text=text, abstained=True, citations=[citation], mode=mode)
 
-    def under_heading(self, question: str, info: QuestionInfo, best: Candidate, mode: str, hits: list["Hit"]) -> Answer:
+    def under_heading(
+        self, question: str, info: QuestionInfo, best: Candidate, mode: str, hits: list["Hit"], outlet: str = ""
+    ) -> Answer:
         """The heading of the section holding what was asked about, cited with that sentence:
         'Under the heading "Humanitarian crisis" [1]: The UN says ... [2]'."""
         if best.kind == "heading":
@@ -189,7 +205,7 @@ class ExtractiveAnswerer:
         elif best.heading is not None:
             heading = best.heading
         else:
-            return self.not_said(question, info, best, mode, hits)
+            return self.not_said(question, info, best, mode, hits, outlet)
         sentence, text = heading
         first = self._citation(1, [best], best.hit, span=(sentence.start, sentence.end, text))
         if best.kind == "heading":

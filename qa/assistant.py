@@ -5,6 +5,7 @@ Constructing an Assistant is cheap; the embedding model, Chroma and LlamaIndex l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,8 +21,11 @@ from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passa
 if TYPE_CHECKING:
     import datetime as dt
 
+    import numpy as np
+
     from .answering import ExtractiveAnswerer
     from .embeddings import Embedder
+    from .followup import Reading
     from .groups import Groups
     from .retrieval import Retriever
     from .store import Store
@@ -269,6 +273,7 @@ class Assistant:
         date_to: "str | dt.date | None" = None,
         undated: bool = False,
         history: "list[Any] | None" = None,
+        by_source: bool = False,
     ) -> Answer:
         """Answer a question from the ingested reports, citing the passages used.
 
@@ -283,6 +288,10 @@ class Assistant:
             date_from, date_to: only reports dated in this inclusive range: YYYY-MM-DD, YYYY-MM
                 or YYYY (a month or year counts whole). Reports without a date are left out,
                 unless `undated` keeps them.
+            by_source: compare outlets: also answer the question from each outlet's reports
+                alone, for the outlets among the retrieved reports (see `_answers_by_outlet`),
+                in `Answer.by_source`, each with its own citations and `outlet`. The answer over
+                every outlet is the same as without it.
 
         Raises:
             InputError: the question is empty or too long, mode/top_k are invalid, a date cannot
@@ -299,12 +308,37 @@ class Assistant:
         mode = mode or self.settings.retrieval.mode
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 100:
             raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
+        if not isinstance(by_source, bool):
+            raise InputError(f"by_source must be true or false, got {by_source!r}")
         self._ensure_corpus()
         self.retriever.check(filters)
         timings: dict[str, float] = {}
         tick = time.perf_counter()
         query_vector = self.embedder.encode([searched])[0]
         timings["embed"] = _ms(tick)
+        answer = self._answer(question, reading, query_vector, mode, top_k, filters, timings)
+        if by_source:
+            tick = time.perf_counter()
+            answer.by_source = self._answers_by_outlet(question, reading, query_vector, mode, top_k, filters)
+            timings["by_source"] = _ms(tick)
+        timings["total"] = _ms(started)
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        reading: "Reading",
+        query_vector: "np.ndarray",
+        mode: str,
+        top_k: int,
+        filters: Filters,
+        timings: dict[str, float],
+        outlet: str = "",
+        asked_filters: Filters | None = None,
+    ) -> Answer:
+        """The answer from the `top_k` best chunks inside `filters`; `outlet`: they are one outlet's
+        (its name as the reports give it), and `asked_filters` the filters the user set."""
+        searched = reading.text
         tick = time.perf_counter()
         hits, term_stats = self.retriever.retrieve(searched, query_vector, mode, top_k, filters)
         # One story carried by several outlets is one source: the answerer sees each hit's group.
@@ -322,25 +356,30 @@ class Assistant:
             )
         )
         vectors = self.store.sentence_vectors(sentence_ids)
-        answer = self.answerer.answer(searched, query_vector, hits, vectors, term_stats, mode, shown=question)
+        answer = self.answerer.answer(
+            searched, query_vector, hits, vectors, term_stats, mode, shown=question, outlet=outlet
+        )
         answer.question = question
         for citation in answer.citations:
             citation.also_carried_by = groups.also_carried_by(citation.doc_id)
         if not answer.abstained:
             answer = self._side_by_side(answer, searched, question, hits, term_stats, groups)
+        answer.outlet = outlet
         if reading.topic_from:
             answer.asked_as, answer.follow_up_of, answer.follow_up_topic = searched, reading.topic_from, reading.about
-            answer.text += answer.follow_up_note
+            if not outlet:  # said once, by the answer over every outlet
+                answer.text += answer.follow_up_note
         timings["answer"] = _ms(tick)
-        timings["total"] = _ms(started)
         answer.timings_ms = timings
         answer.filters = filters
-        if filters and answer.abstained:
-            emptied = self._emptied_by(filters) if not hits else None
+        # An outlet's abstention names the outlet already: its note names the filters the user set.
+        noted = filters if asked_filters is None else asked_filters
+        if noted and answer.abstained:
+            emptied = self._emptied_by(noted) if not hits else None
             answer.text = (
-                f"No report in the index matches the filters ({filters.describe()}): {emptied}."
+                f"No report in the index matches the filters ({noted.describe()}): {emptied}."
                 if emptied
-                else f"{answer.text} (Only reports matching {filters.describe()} were searched.)"
+                else f"{answer.text} (Only reports matching {noted.describe()} were searched.)"
             )
         answer.passages = [Passage(h.doc_id, h.start, h.end, h.text, h.chunk_id, h.score) for h in hits]
         return answer
@@ -358,6 +397,34 @@ class Assistant:
             return answer
         claims = self.store.claims(h.doc_id for h in hits)
         return compare(answer, info, hits, claims, groups.of, groups.also_carried_by, self.settings.answer.max_words)
+
+    def _answers_by_outlet(
+        self, question: str, reading: "Reading", query_vector: "np.ndarray", mode: str, top_k: int, filters: Filters
+    ) -> list[Answer]:
+        """The question answered from each outlet's reports alone, for the outlets among the best
+        `compare_pool` x `top_k` chunks (at most `compare_outlets`, in the order of their best chunk).
+
+        Reports without an outlet are left out: no filter selects them, and the answer over every
+        outlet covers them. Outlets spelt apart but matching as one ("Al Araby", "alaraby") are
+        one, named as its best chunk has it.
+        """
+        settings = self.settings.retrieval
+        pool = min(100, settings.compare_pool * top_k)
+        hits, _ = self.retriever.retrieve(reading.text, query_vector, mode, pool, filters)
+        outlets: dict[str, str] = {}  # outlet key -> the outlet as its best chunk names it
+        for hit in hits:
+            key, name = hit.metadata.get("source_key") or "", str(hit.metadata.get("source") or "").strip()
+            if key and name and key not in outlets:
+                outlets[key] = name
+        answers = []
+        for name in list(outlets.values())[: settings.compare_outlets]:
+            # The hits are inside the user's outlets already: this outlet alone is the intersection.
+            within = dataclasses.replace(filters, sources=(name,))
+            started = time.perf_counter()
+            timings: dict[str, float] = {}
+            answers.append(self._answer(question, reading, query_vector, mode, top_k, within, timings, name, filters))
+            timings["total"] = _ms(started)
+        return answers
 
     def _emptied_by(self, filters: Filters) -> str | None:
         """Which of the filters leaves no report ("none matches from 2019-09-01"), or that only all

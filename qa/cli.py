@@ -209,9 +209,23 @@ def _filters(
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms).")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
 @click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode (default hybrid).")
+@click.option(
+    "--by-source",
+    "by_source",
+    is_flag=True,
+    help="Compare outlets: also answer from each outlet's reports alone, for the outlets retrieved.",
+)
 @_filter_options
 @_clean_errors
-def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, mode: str | None, **filters: Any) -> None:
+def ask(
+    question: str,
+    index_dir: str | None,
+    as_json: bool,
+    top_k: int | None,
+    mode: str | None,
+    by_source: bool,
+    **filters: Any,
+) -> None:
     """Answer QUESTION from the ingested reports, with numbered citations.
 
     On an empty index the bundled corpus/ is ingested first. The filters keep the answer to
@@ -223,12 +237,15 @@ def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, 
       qa ask "How many civilians were killed on Wednesday?"
       qa ask --json --top-k 8 "Who carried out the strikes?"
       qa ask --source reuters --source sana --place Aleppo --from 2017-01 --to 2017-06 "Who was killed?"
+      qa ask --by-source "How many were killed in the strike on the Saraqib market?"
     """
-    answer = _assistant(index_dir).ask(question, top_k=top_k, mode=mode, **_filters(**filters))
+    answer = _assistant(index_dir).ask(question, top_k=top_k, mode=mode, by_source=by_source, **_filters(**filters))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_answer(answer))
+        if answer.by_source is not None:
+            click.echo(format_by_source(answer.by_source))
 
 
 @main.command()
@@ -508,6 +525,14 @@ def format_answer(answer: Any) -> str:
             lines.append(textwrap.fill(printable("also carried by: " + ", ".join(c.also_carried_by)), width=100,
                                        initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
+
+
+def format_by_source(answers: list[Any]) -> str:
+    """The question answered per outlet, as the terminal shows it: one block per outlet under its name."""
+    if not answers:
+        return "\nBy outlet: no retrieved report names its outlet."
+    blocks = [f"\n== {printable(a.outlet)} ==\n{format_answer(a)}" for a in answers]
+    return "\n".join(blocks)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,16 @@ class RetrievalSettings(BaseModel):
         le=1000,
         description="Chunks each retriever returns before fusion (10 beat 20 on SQuAD: 0.801 vs 0.789, and is faster).",
     )
+    compare_outlets: int = Field(
+        default=6, ge=1, le=20, description="With by_source (compare outlets): most outlets answered separately."
+    )
+    compare_pool: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="With by_source: the outlets compared are those of the best compare_pool x top_k chunks, "
+        "in the order of their best chunk.",
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -431,6 +431,11 @@ class Answer:
     def figures_agree(self) -> bool:
         """Whether every listed figure has the same value ("3 reports, all: at least 16")."""
         return len({(f.claim.low, f.claim.high) for f in self.figures}) == 1
+    # Comparing outlets (`Assistant.ask(by_source=True)`): the question answered again from each
+    # outlet's reports alone, one Answer per outlet (its `outlet` set, its citations numbered from
+    # 1); None when not asked for. An answer over every outlet has `outlet` "".
+    outlet: str = ""
+    by_source: "list[Answer] | None" = None
 
     @property
     def follow_up_note(self) -> str:
@@ -438,7 +443,7 @@ class Answer:
         return f' (Read as a follow-up to "{self.follow_up_of}".)' if self.follow_up_of else ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
@@ -452,6 +457,12 @@ class Answer:
             "timings_ms": self.timings_ms,
             "figures": [f.to_dict() for f in self.figures],
         }
+        # Only where set, so an answer asked for as before has the JSON it always had.
+        if self.outlet:
+            data["outlet"] = self.outlet
+        if self.by_source is not None:
+            data["by_source"] = [a.to_dict() for a in self.by_source]
+        return data
 
 
 @dataclass

@@ -104,7 +104,7 @@ def test_answer_contract(corpus_assistant):
     assert data["answer"] == answer.text and data["timings_ms"]["total"] > 0
     for n, c in enumerate(answer.citations, start=1):
         assert c.n == n and f"[{n}]" in answer.text
-        assert set(c.to_dict()) == {"n", "doc_id", "title", "source", "date", "text", "start", "end", "score", "url", "attribution", "attributed_to", "event_date", "event_date_words"}
+        assert set(c.to_dict()) == {"n", "doc_id", "title", "source", "date", "text", "start", "end", "score", "url", "attribution", "attributed_to", "event_date", "event_date_words", "also_carried_by"}
         assert (c.source, c.date) == ("TRT World", "2019-08-29") and c.url.startswith("https://www.trtworld.com/")
         assert corpus_assistant.document(c.doc_id).text[c.start : c.end] == c.text
 

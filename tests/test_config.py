@@ -27,6 +27,8 @@ def test_a_flat_keyword_beats_its_sections_value():
         "top_k": 7,
         "mode": "bm25",
         "candidates_per_retriever": 10,
+        "compare_outlets": 6,
+        "compare_pool": 3,
     }
 
 

@@ -29,6 +29,20 @@ CSS = """
 #qa-documents { --font-mono: var(--font); }
 #qa-documents table, #qa-documents td, #qa-documents th { font-family: var(--font); }
 #qa-delete-confirm { padding: .5em .7em; }
+.qa-compare h2 { margin: 0 0 .2em 0; font-size: 1rem; }
+/* Outlets compared: side by side while each card has 13rem, one above the other on a phone. */
+.qa-compare-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 13rem), 1fr));
+  gap: .6em; margin-top: .4em; }
+.qa-outlet { min-width: 0; overflow-wrap: anywhere; padding: .5em .7em; border: 1px solid #d1d5db; border-radius: 6px;
+  background: #fafafa; }
+.qa-outlet h3 { margin: 0 0 .3em 0; font-size: 1rem; color: #9a3412; }
+.qa-outlet-answer { margin: 0 0 .4em 0; }
+.qa-outlet-abstained .qa-outlet-answer { color: #6b7280; font-style: italic; }
+.qa-outlet-cites { list-style: none; margin: 0; padding: 0; }
+.qa-compare-source { display: block; width: 100%; text-align: left; margin: .3em 0 0 0; padding: .3em .5em;
+  border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; font: inherit; font-size: .9em;
+  color: inherit; overflow-wrap: anywhere; }
+.qa-compare-source:hover, .qa-compare-source:focus { border-color: #f97316; background: #fff7ed; }
 .qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 
@@ -78,6 +92,15 @@ new MutationObserver(() => {
     open(wanted || (first && first.dataset), !!wanted);
   }
 }).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# A citation in an outlet's card opens its passage as a source card does (through the sources
+# panel's event: see SOURCES_JS, which defines qaOpenPassage).
+COMPARE_JS = """
+element.addEventListener('click', (event) => {
+  const cite = event.target.closest('.qa-compare-source');
+  if (cite && element.contains(cite) && window.qaOpenPassage) window.qaOpenPassage(cite.dataset, true);
+});
 """
 
 # An example clicked is typed into the question box, as if by hand (Gradio hears the input event).

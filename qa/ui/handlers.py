@@ -25,7 +25,9 @@ from qa.text import per_second, quantity
 from qa.types import Document, Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
+    COMPARING_HTML,
     answer_markdown,
+    comparison_html,
     esc,
     md,
     notice_html,
@@ -104,15 +106,19 @@ def respond(
     date_to: str | None = None,
     undated: bool = False,
     shown: str | None = None,
-) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str]]]:
+    by_source: bool = False,
+) -> Iterator[tuple[str, list[dict[str, Any]], str, dict[int, str], Any]]:
     """Answer a chat question: the question shows at once with the sources panel saying
     "Answering…", then the whole answer (the extractive answer is complete when it comes, so
     there are no words to stream before it). The filters are `Assistant.ask`'s; `shown` is what
     the sources panel shows now, put back if the question is refused after it showed.
+    `by_source` (the "Compare outlets" box): the question is answered per outlet too, in the
+    comparison panel under the chat.
 
     Yields:
-        (textbox, history, sources panel, panels): panels maps each answer's message index to
-        its sources panel, so a click on an earlier answer shows its sources again.
+        (textbox, history, sources panel, panels, comparison panel): panels maps each answer's
+        message index to its sources panel, so a click on an earlier answer shows its sources
+        again; the comparison panel is the last question's (empty without `by_source`).
 
     Raises:
         gr.Error: the question or the settings are not acceptable (shown in the UI); the chat
@@ -132,17 +138,26 @@ def respond(
         asked += f"\n\n*Only {md(filters.describe())}*"
     before = list(history)
     history.append({"role": "user", "content": asked})
-    yield "", list(history), ANSWERING_HTML, dict(panels)
+    by_source = bool(by_source)
+    yield "", list(history), ANSWERING_HTML, dict(panels), COMPARING_HTML if by_source else ""
     try:
-        answer = assistant.ask(question, top_k=int(top_k), mode=mode, history=earlier_questions(before), **filters.to_dict())
+        answer = assistant.ask(
+            question,
+            top_k=int(top_k),
+            mode=mode,
+            history=earlier_questions(before),
+            by_source=by_source,
+            **filters.to_dict(),
+        )
     except Exception as exc:  # e.g. an outlet no report has: back to how the chat was
-        yield question, before, shown if shown is not None else sources_html(None), panels
+        # (The comparison shown before is gone by now: the panel is emptied rather than guessed at.)
+        yield question, before, shown if shown is not None else sources_html(None), panels, ""
         if isinstance(exc, QAError):
             raise ui_error(str(exc)) from exc
         raise
     history.append({"role": "assistant", "content": answer_markdown(answer)})
     panels[len(history) - 1] = sources_html(answer)
-    yield "", history, panels[len(history) - 1], panels
+    yield "", history, panels[len(history) - 1], panels, comparison_html(answer)
 
 
 def earlier_questions(history: list[dict[str, Any]]) -> list[str]:
@@ -323,12 +338,16 @@ def ask_json(
     top_k: int | None = None,
     mode: str | None = None,
     history: list[str] | None = None,
+    by_source: bool = False,
     **filters: Any,
 ) -> dict[str, Any]:
-    """What the /ask endpoint returns: the same JSON as `qa ask --json` (filters and history as
-    `Assistant.ask`; without history a question is read on its own)."""
+    """What the /ask endpoint returns: the same JSON as `qa ask --json` (filters, history and
+    by_source as `Assistant.ask`; without history a question is read on its own)."""
     try:
         filters = {k: v for k, v in filters.items() if v not in (None, "", [])}
-        return assistant.ask(question, top_k=top_k, mode=mode, history=history or None, **filters).to_dict()
+        answer = assistant.ask(
+            question, top_k=top_k, mode=mode, history=history or None, by_source=by_source, **filters
+        )
+        return answer.to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped

@@ -9,7 +9,7 @@ from qa import Assistant
 from qa.config import BUNDLED_CORPUS_DIR, MODES
 from qa.documents import SUPPORTED_SUFFIXES
 from qa.examples import example_questions
-from qa.ui.assets import EXAMPLES_JS, SOURCES_JS, VIEWER_JS
+from qa.ui.assets import COMPARE_JS, EXAMPLES_JS, SOURCES_JS, VIEWER_JS
 from qa.ui.handlers import (
     ask_json,
     delete_document,
@@ -62,6 +62,14 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                         elem_id="qa-question",
                     )
                     ask_notice = gr.HTML("", elem_id="qa-ask-notice")
+                    by_source = gr.Checkbox(
+                        label="Compare outlets",
+                        info="also answer from each outlet's reports alone, side by side",
+                        value=False,
+                        elem_id="qa-compare-toggle",
+                    )
+                    # The last question answered per outlet, under the chat (empty with the box off).
+                    comparison = gr.HTML("", js_on_load=COMPARE_JS, elem_id="qa-compare")
                     # Questions about the reports loaded, in full (Gradio's examples cut them at 60
                     # characters); a click puts one in the box.
                     examples = gr.HTML(examples_html([]), js_on_load=EXAMPLES_JS, elem_id="qa-examples")
@@ -170,17 +178,18 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             t: str,
             u: bool,
             s: str,
+            b: bool,
         ) -> Iterator[Any]:
-            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u, shown=s)
+            yield from respond(assistant, q, h, m, k, p, o, pl, f, t, u, shown=s, by_source=b)
 
         questions = {"concurrency_id": QUESTIONS, "concurrency_limit": settings.app.concurrency_limit}
         changes = {"concurrency_id": DOCUMENT_CHANGES, "concurrency_limit": 1}
         # A mistake (an empty question, a bad date) is one line under the question box; the
         # question stays in the box to be mended, and the chat and sources keep what they show.
         question.submit(
-            shown_in_place(on_question, 4),
-            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated, sources],
-            [question, chat, sources, panels, ask_notice],
+            shown_in_place(on_question, 5),
+            [question, chat, mode, top_k, panels, outlets, place, date_from, date_to, undated, sources, by_source],
+            [question, chat, sources, panels, comparison, ask_notice],
             **private,
             **questions,
         )
@@ -192,9 +201,9 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         # The chat's own Clear empties every part of the conversation: its sources, the open
         # passage, a notice.
         chat.clear(
-            lambda: ({}, sources_html(None), empty_document_html(), ""),
+            lambda: ({}, sources_html(None), empty_document_html(), "", ""),
             None,
-            [panels, sources, viewer, ask_notice],
+            [panels, sources, viewer, ask_notice, comparison],
             **private,
         )
 
@@ -249,15 +258,18 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             date_to: str | None = None,
             history: list[str] | None = None,
             undated: bool = False,
+            by_source: bool = False,
         ) -> dict[str, Any]:
             """Answer a question from the reports: the same JSON as `qa ask --json`; the filters
-            are optional, and `history` (the conversation's earlier questions) reads a follow-up."""
+            are optional, `history` (the conversation's earlier questions) reads a follow-up, and
+            `by_source` answers per outlet too (`by_source` in the JSON)."""
             return ask_json(
                 assistant,
                 question,
                 top_k,
                 mode,
                 history,
+                by_source,
                 source=source,
                 place=place,
                 date_from=date_from,

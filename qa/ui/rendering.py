@@ -140,6 +140,51 @@ def sources_html(answer: Answer | None) -> str:
     return '<section class="qa-sources" aria-label="Sources"><h2>Sources</h2>' + "".join(cards) + hint + "</section>"
 
 
+def comparison_html(answer: Answer) -> str:
+    """The comparison panel: the question answered per outlet (`Answer.by_source`), one card per
+    outlet with its answer and its citations, each a button that opens its passage; "" when the
+    answer has no comparison (the "Compare outlets" box was off)."""
+    if answer.by_source is None:
+        return ""
+    head = (
+        '<section class="qa-compare" aria-label="Outlets compared"><h2>Outlets compared</h2>'
+        f'<p class="qa-meta">“{esc(answer.question)}”, answered from each outlet’s reports alone.</p>'
+    )
+    if not answer.by_source:
+        return head + '<p class="qa-empty">No retrieved report names its outlet.</p></section>'
+    cards = "".join(_outlet_card(a) for a in answer.by_source)
+    return f'{head}<div class="qa-compare-grid">{cards}</div></section>'
+
+
+def _outlet_card(answer: Answer) -> str:
+    """One outlet's card: its name, its answer (the short answer in bold), its citations."""
+    text, short = answer.text, answer.short_answer
+    if short and text.lower().startswith(short.lower()):
+        said = f"<strong>{esc(text[: len(short)])}</strong>{esc(text[len(short) :])}"
+    else:
+        said = esc(text)
+    cites = "".join(
+        f'<li><button type="button" class="qa-compare-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
+        f'data-end="{c.end}" title="Open this passage in its report"><strong>[{c.n}]</strong> '
+        f'<span class="qa-title">{esc(c.title)}</span> <span class="qa-meta">{esc(c.date or "no date")}</span>'
+        "</button></li>"
+        for c in answer.citations
+    )
+    kind = " qa-outlet-abstained" if answer.abstained else ""
+    listed = f'<ol class="qa-outlet-cites">{cites}</ol>' if cites else ""
+    return (
+        f'<article class="qa-outlet{kind}"><h3>{esc(answer.outlet)}</h3>'
+        f'<p class="qa-outlet-answer">{said}</p>{listed}</article>'
+    )
+
+
+# The comparison panel while the per-outlet answers are on their way.
+COMPARING_HTML = (
+    '<section class="qa-compare" aria-label="Outlets compared"><h2>Outlets compared</h2>'
+    '<p class="qa-empty qa-answering">Comparing outlets…</p></section>'
+)
+
+
 def examples_html(questions: list[str]) -> str:
     """The example questions, each a button that puts it in the question box (see EXAMPLES_JS)."""
     if not questions:
