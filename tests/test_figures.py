@@ -113,3 +113,46 @@ def test_the_figures_table_is_escaped(make_assistant, three_outlets):
     assert '<table class="qa-figures"><caption>Figures from 2 reports: they differ</caption>' in shown
     assert "<script>" not in shown and "&lt;script&gt;" in shown
     assert shown.count("<tr>") == 3 and 'href="#passage/' in shown
+
+
+@pytest.fixture
+def figures_server(make_assistant, three_outlets):
+    import app
+    from app_helpers import free_port
+
+    assistant = make_assistant()
+    assistant.ingest([three_outlets])
+    port = free_port()
+    demo = app.serve(assistant, host="127.0.0.1", port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_browser_shows_the_figures_table_under_the_answer(browser, figures_server):
+    """At 1280 px a table with a row per report; at phone width each row stacks with its labels,
+    nothing wider than the screen; a figure's [n] opens its passage."""
+    from app_helpers import ask_in_browser
+
+    for width, height in ((1280, 900), (390, 844)):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(figures_server)
+        page.wait_for_selector("#qa-question textarea")
+        ask_in_browser(page, QUESTION)
+        table = page.locator("#qa-chat table.qa-figures")
+        table.wait_for()
+        assert "Figures from 2 reports: they differ" in table.inner_text()
+        rows = table.locator("tbody tr")
+        assert rows.count() == 2 and "Reuters" in rows.nth(1).inner_text() and "12" in rows.nth(1).inner_text()
+        labels_shown = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.qa-figures .qa-label')).display !== 'none'"
+        )
+        assert labels_shown == (width < 640), width
+        assert page.evaluate(
+            """() => { const t = document.querySelector('#qa-chat table.qa-figures');
+                       return t.getBoundingClientRect().right <= window.innerWidth && t.scrollWidth <= t.clientWidth + 1; }"""
+        ), width
+        rows.nth(1).locator(".qa-marker").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#qa-document mark') || {}).innerText?.includes('killed 12 civilians')"
+        )
+        page.close()
