@@ -41,8 +41,7 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
     if schema < 4:
         steps.append(("chunks", "section headings", lambda: _store_sections(chunks, docs)))
     if schema < 5:
-        steps.append(("document records", "claims", lambda: _store_claims(docs)))
-        steps.append(("document records", "text signatures", lambda: _store_signatures(docs)))
+        steps.append(("document records", "claims and signatures", lambda: _update_all(docs, _read_figures_and_sign, text=True)))
     for what, why, step in steps:
         upgraded = step()
         if upgraded:
@@ -53,24 +52,6 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
 def _unless(key: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
     """`change`, for records that do not have `key` yet (None for the others)."""
     return lambda meta: None if key in meta else change(meta)
-
-
-def _store_signatures(docs: Any) -> int:
-    """Give document records stored before signatures the MinHash of their stored text."""
-    offset, page, done = 0, 1000, 0
-    while True:
-        got = docs.get(include=["metadatas", "documents"], limit=page, offset=offset)
-        changed = [
-            (doc_id, signed_fields(meta, text or ""))
-            for doc_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"])
-            if SIGNATURE not in meta
-        ]
-        if changed:
-            docs.update(ids=[i for i, _ in changed], metadatas=[m for _, m in changed])
-            done += len(changed)
-        if len(got["ids"]) < page:
-            return done
-        offset += page
 
 
 def _store_sections(chunks: Any, docs: Any) -> int:
@@ -105,23 +86,15 @@ def _store_kinds(chunks: Any, docs: Any) -> int:
     return _rewrite_chunks(chunks, docs, "kinds", kinds)
 
 
-def _store_claims(docs: Any) -> int:
-    """Give document records without claims of the current reading (CLAIMS_VERSION) their
-    claims, read from their stored text as ingest would."""
-    offset, page, done = 0, 500, 0
-    while True:
-        got = docs.get(include=["metadatas", "documents"], limit=page, offset=offset)
-        ids, metas = [], []
-        for doc_id, meta, text in zip(got["ids"], got["metadatas"], got["documents"]):
-            if meta.get("claims_version") != CLAIMS_VERSION:
-                ids.append(doc_id)
-                metas.append({**meta, **claim_fields(text or "", doc_id, str(meta.get("date", "")), str(meta.get("place", "")))})
-        if ids:
-            docs.update(ids=ids, metadatas=metas)
-            done += len(ids)
-        if len(got["ids"]) < page:
-            return done
-        offset += page
+def _read_figures_and_sign(doc_id: str, meta: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """A document record with the claims of the current reading (CLAIMS_VERSION) and the
+    signature of its text, read from its stored text as ingest would (None: it has both)."""
+    out = dict(meta)
+    if meta.get("claims_version") != CLAIMS_VERSION:
+        out.update(claim_fields(text, doc_id, str(meta.get("date", "")), str(meta.get("place", ""))))
+    if SIGNATURE not in meta:
+        out = signed_fields(out, text)
+    return None if out == meta else out
 
 
 def _rewrite_chunks(
@@ -155,13 +128,21 @@ def _rewrite_chunks(
         offset += page
 
 
-def _update_all(collection: Any, change: Change) -> int:
-    """Rewrite records' metadata with `change` (None: leave that one), a page at a time;
-    returns how many were rewritten."""
-    offset, page, done = 0, 1000, 0
+def _update_all(collection: Any, change: Callable[..., "dict[str, Any] | None"], text: bool = False) -> int:
+    """Rewrite records' metadata with `change(metadata)`, or `change(id, metadata, stored text)`
+    with `text` (None: leave that one), a page at a time; returns how many were rewritten."""
+    offset, page, done = 0, 500 if text else 1000, 0
     while True:
-        got = collection.get(include=["metadatas"], limit=page, offset=offset)
-        changed = [(i, m) for i, m in ((i, change(m)) for i, m in zip(got["ids"], got["metadatas"])) if m is not None]
+        got = collection.get(include=["metadatas", "documents"] if text else ["metadatas"], limit=page, offset=offset)
+        texts = got["documents"] if text else [None] * len(got["ids"])
+        changed = [
+            (i, m)
+            for i, m in (
+                (i, change(i, m, t or "") if text else change(m))
+                for i, m, t in zip(got["ids"], got["metadatas"], texts)
+            )
+            if m is not None
+        ]
         if changed:
             collection.update(ids=[i for i, _ in changed], metadatas=[m for _, m in changed])
             done += len(changed)
