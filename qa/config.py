@@ -140,6 +140,9 @@ class LimitSettings(BaseModel):
     max_metadata_bytes: int = Field(
         default=65_536, ge=256, description="Largest block of YAML front matter, or sidecar file, in bytes."
     )
+    timeline_entries: int = Field(
+        default=500, ge=1, le=100_000, description="Most entries a timeline shows (all are still counted)."
+    )
 
     def read_limits(self) -> "Limits":
         """The limits every read of a report is held to (see qa.metadata.Limits)."""

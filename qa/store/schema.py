@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 # 2: chunks carry source_key, place_terms and date_num for filters. 3: document records carry
 # their locations (see qa.locations) and the scopes that find them, and chunks their sentence
 # kinds. 4: chunks carry the heading of the section they open in. 5: document records carry the
-# figures their text states (qa.claims, records.claim_fields). Vectors are untouched, so the
-# index key (see IndexSettings.key) stays.
-SCHEMA_VERSION = 5
+# figures their text states (qa.claims, records.claim_fields). 6: and its events (qa.events), read
+# again with the claims. Vectors are untouched, so the index key (see IndexSettings.key) stays.
+SCHEMA_VERSION = 6
 
 Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -40,8 +40,8 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
         steps.append(("chunks", "sentence kinds", lambda: _store_kinds(chunks, docs)))
     if schema < 4:
         steps.append(("chunks", "section headings", lambda: _store_sections(chunks, docs)))
-    if schema < 5:
-        steps.append(("document records", "claims", lambda: _store_claims(docs)))
+    if schema < 6:
+        steps.append(("document records", "claims and events", lambda: _store_claims(docs)))
     for what, why, step in steps:
         upgraded = step()
         if upgraded:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
-from ..types import Chunk, Claim, Document, Filters, sentence_id
+from ..types import Chunk, Claim, Document, Event, Filters, sentence_id
 from . import records
 from .chroma import Chroma, Collection
 from .schema import SCHEMA_VERSION, upgrade
@@ -218,6 +218,11 @@ class Store:
     def claims(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim]]]:
         """doc id -> (the document without its text, the figures it states: see qa.claims), for
         the given documents (those stored), or for every complete document."""
+        return {doc_id: (doc, claims) for doc_id, (doc, claims, _) in self.statements(doc_ids).items()}
+
+    def statements(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
+        """doc id -> (the document without its text, its claims, its events: see qa.events), for
+        the given documents (those stored), or for every complete document."""
         if doc_ids is None:
             pages = self.scan("docs", ["metadatas"])
         else:
@@ -225,7 +230,11 @@ class Store:
             pages = iter([self.chroma.read(lambda: self.collection("docs").get(ids=wanted, include=["metadatas"]))] if wanted else [])
         hidden = self.log.hidden()
         return {
-            doc_id: (records.to_document(doc_id, meta, ""), records.stored_claims(doc_id, meta))
+            doc_id: (
+                records.to_document(doc_id, meta, ""),
+                records.stored_claims(doc_id, meta),
+                records.stored_events(doc_id, meta),
+            )
             for got in pages
             for doc_id, meta in zip(got["ids"], got["metadatas"])
             if doc_id not in hidden
