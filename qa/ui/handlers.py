@@ -31,6 +31,9 @@ from qa.ui.rendering import (
     notice_html,
     passage_html,
     sources_html,
+    timeline_frame,
+    timeline_html,
+    timeline_summary,
 )
 from qa.ui.uploads import remove_gradio_copy, safe_name
 
@@ -321,3 +324,34 @@ def ask_json(
         return assistant.ask(question, top_k=top_k, mode=mode, history=history or None, **filters).to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
+
+
+def timeline_outputs(
+    assistant: Assistant,
+    place: str | None = None,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> tuple[Any, str, str]:
+    """The Timeline tab: (the chart's data, the count above it, the list of entries), as
+    `Assistant.timeline` gives them for these filters (empty ones do not filter).
+
+    Raises:
+        gr.Error: a date cannot be read, or an outlet or place names nothing in the index.
+    """
+    try:
+        line = assistant.timeline(
+            place=place or None, source=source or None, date_from=date_from or None, date_to=date_to or None
+        )
+    except QAError as exc:
+        raise ui_error(str(exc)) from exc
+    return timeline_frame(line), timeline_summary(line), timeline_html(line)
+
+
+def timeline_choices(assistant: Assistant) -> tuple[Any, Any]:
+    """The Timeline tab's place and outlet choices: the places and outlets of the reports, each
+    with its number of reports (a place only a figure names can still be typed)."""
+    documents = assistant.documents()
+    by_place = Counter(part for d in documents for part in dict.fromkeys(place_parts(d.place)))
+    by_outlet = Counter(d.source for d in documents if d.source)
+    return gr.update(choices=_counted_choices(by_place)), gr.update(choices=_counted_choices(by_outlet))

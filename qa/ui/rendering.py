@@ -13,7 +13,8 @@ from qa import Answer, Citation
 from qa.attribution import attribution_in_context
 from qa.chunking import split_sentences
 from qa.eventdates import event_date
-from qa.types import Document
+from qa.text import quantity
+from qa.types import Document, Timeline
 
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
 ABSTAINED_LABEL = "No answer in the reports"
@@ -171,3 +172,64 @@ def _told(text: str, start: int, end: int, report_date: str) -> str:
     when = event_date(text[start:end], report_date)
     told = [f"source: {said.words}" if said else "", f"event: {when.words} ({when.value})" if when else ""]
     return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
+
+
+def timeline_summary(line: Timeline | None) -> str:
+    """The line above the chart: how many entries, from how many reports, how many shown."""
+    if line is None:
+        return '<p class="qa-empty">Choose a place, an outlet or dates (or none) and show the timeline.</p>'
+    about = f" ({line.filters.describe()})" if line.filters else ""
+    entries = f"{line.total:,} {'entry' if line.total == 1 else 'entries'}"
+    told = f"{entries} from {quantity(line.reports, 'report')}{about}: {quantity(line.claims, 'figure')}, "
+    told += quantity(line.events, "event")
+    if line.truncated:
+        told += f"; the first {len(line.entries):,} are shown"
+    if line.placed_by_report:
+        told += f". {line.placed_by_report:,} dated by their report only (marked “report date”)"
+    return f'<p class="qa-meta" id="qa-tl-count">{esc(told)}.</p>'
+
+
+def timeline_html(line: Timeline | None) -> str:
+    """The timeline's list: one button per entry (day, what, place, outlet, the sentence and its
+    citation) that opens the sentence in its report (see TIMELINE_JS)."""
+    if line is None:
+        return '<section class="qa-timeline" aria-label="Timeline"></section>'
+    if not line.entries:
+        return (
+            '<section class="qa-timeline" aria-label="Timeline"><p class="qa-empty">'
+            "No figure or event of these reports falls inside the filters.</p></section>"
+        )
+    items = []
+    for e in line.entries:
+        item = e.item
+        marked = ' <span class="qa-tl-report">report date</span>' if e.placed_by == "report" else ""
+        where = f" in {item.place}" if item.place else ""
+        outlet = " · ".join(x for x in (e.source, e.date) if x) or e.title
+        said = f" · {item.attribution}" if item.attributed_to else ""
+        items.append(
+            f'<li><button type="button" class="qa-tl-entry qa-tl-{e.kind}" data-doc="{esc(item.doc_id)}" '
+            f'data-start="{item.start}" data-end="{item.end}" title="Open this sentence in its report">'
+            f'<span class="qa-tl-day">{esc(e.day)}</span>{marked} '
+            f'<strong>{esc(e.describe())}</strong>{esc(where)} '
+            f'<span class="qa-meta">{esc(outlet)}{esc(said)}</span>'
+            f"<blockquote>{esc(item.text)}</blockquote>"
+            f'<span class="qa-meta qa-tl-cite">[{esc(item.doc_id)}:{item.start}-{item.end}]</span></button></li>'
+        )
+    return f'<section class="qa-timeline" aria-label="Timeline"><ol>{"".join(items)}</ol></section>'
+
+
+#: The chart's columns: a point per figure, at its day, its value, in its outlet's colour.
+CHART_COLUMNS = ("Day", "Figure", "Outlet", "What", "Place")
+
+
+def timeline_frame(line: Timeline | None) -> Any:
+    """The chart's data: one row per figure shown (events have no number), its value the low end
+    of its range (the high end when only that is known)."""
+    import pandas as pd
+
+    rows = []
+    for e in line.entries if line is not None else []:
+        value = e.chart_value
+        if value is not None:
+            rows.append((pd.Timestamp(e.day), value, e.source or "(no outlet)", e.describe(), e.item.place))
+    return pd.DataFrame(rows, columns=list(CHART_COLUMNS))
