@@ -223,6 +223,12 @@ class AppSettings(BaseModel):
         "('queue is full') instead of piling up.",
     )
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
+    timeline_listed: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Most entries the Timeline tab lists (its chart plots them all): 500 take a phone about 2 s.",
+    )
     example_questions: list[str] = Field(
         default=[
             "How many civilians were killed in Maarat al Numan?",

@@ -236,13 +236,14 @@ def test_app_handler_gives_the_chart_the_count_and_the_list(three):
     from qa.ui.handlers import open_source, timeline_choices, timeline_outputs
 
     assistant, _ = three
-    frame, count, listed = timeline_outputs(assistant, "Aleppo", "", "", "")
+    frame, colors, count, listed = timeline_outputs(assistant, "Aleppo", "", "", "")
+    assert colors == {"Alpha News": "#1f77b4", "Beta Agency": "#ff7f0e"}  # one per outlet, its legend in HTML
+    assert '#1f77b4" aria-hidden="true"></span>Alpha News</li>' in count and "Beta Agency</li>" in count
     assert list(frame.columns) == ["Day", "Figure", "Outlet", "What", "Place"]
     assert [(str(d.date()), v, o) for d, v, o in zip(frame["Day"], frame["Figure"], frame["Outlet"])] == [
         ("2017-04-03", 12, "Alpha News"),
-        ("2017-04-05", 300, "Alpha News"),
         ("2017-04-08", 5, "Beta Agency"),
-    ]
+    ]  # (the 300 displaced are dated by their report only: in the list, not the chart)
     assert "4 entries from 2 reports (place Aleppo)" in count and "1 dated by their report only" in count
     assert listed.count('class="qa-tl-entry') == 4 and "report date" in listed
     entry = assistant.timeline(place="Aleppo").entries[1]
@@ -250,7 +251,7 @@ def test_app_handler_gives_the_chart_the_count_and_the_list(three):
     assert "<mark" in open_source(assistant, entry.item.doc_id, entry.item.start, entry.item.end)
     # Report text is escaped (the Homs report is undated: shown only with dates it has not; its
     # title is in the Documents choices and nowhere as markup).
-    _, _, homs = timeline_outputs(assistant, "Homs", "", "", "")
+    *_, homs = timeline_outputs(assistant, "Homs", "", "", "")
     assert "<b>" not in homs and "<script>" not in homs
     with pytest.raises(gr.Error, match="the From date|date_from"):
         timeline_outputs(assistant, "", "", "2017-13", "")

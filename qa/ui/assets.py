@@ -30,6 +30,10 @@ CSS = """
 .qa-tl-entry blockquote { margin: .25em 0 0 0; padding-left: .6em; border-left: 3px solid #e5e7eb; display: -webkit-box;
   -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
 .qa-tl-cite { font-size: .8em; }
+.qa-tl-legend { list-style: none; margin: .3em 0 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: .2em .9em; font-size: .9em; }
+.qa-tl-legend li { margin: 0; padding: 0; }
+.qa-tl-swatch { display: inline-block; width: .75em; height: .75em; border-radius: 50%; margin-right: .3em; }
+#qa-tl-chart { padding-bottom: 24px; }
 .qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 

@@ -25,12 +25,15 @@ from qa.text import per_second, quantity
 from qa.types import Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
+    CHART_ENTRIES,
     answer_markdown,
     esc,
     md,
     notice_html,
     passage_html,
     sources_html,
+    legend_html,
+    outlet_colors,
     timeline_frame,
     timeline_html,
     timeline_summary,
@@ -332,20 +335,29 @@ def timeline_outputs(
     source: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-) -> tuple[Any, str, str]:
-    """The Timeline tab: (the chart's data, the count above it, the list of entries), as
-    `Assistant.timeline` gives them for these filters (empty ones do not filter).
+) -> tuple[Any, dict[str, str], str, str]:
+    """The Timeline tab, as `Assistant.timeline` gives it for these filters (empty ones do not
+    filter): (the chart's data, its colour per outlet, the count above it with the chart's
+    legend, the list of the first `timeline_listed` entries). The chart is drawn from up to
+    CHART_ENTRIES entries, so it spans every day the list may stop short of.
 
     Raises:
         gr.Error: a date cannot be read, or an outlet or place names nothing in the index.
     """
     try:
         line = assistant.timeline(
-            place=place or None, source=source or None, date_from=date_from or None, date_to=date_to or None
+            place=place or None,
+            source=source or None,
+            date_from=date_from or None,
+            date_to=date_to or None,
+            limit=CHART_ENTRIES,
         )
     except QAError as exc:
         raise ui_error(str(exc)) from exc
-    return timeline_frame(line), timeline_summary(line), timeline_html(line)
+    frame = timeline_frame(line)
+    colors = outlet_colors(frame)
+    listed = assistant.settings.app.timeline_listed
+    return frame, colors, timeline_summary(line, listed) + legend_html(colors), timeline_html(line, listed)
 
 
 def timeline_choices(assistant: Assistant) -> tuple[Any, Any]:

@@ -171,15 +171,16 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             tl_notice = gr.HTML("", elem_id="qa-tl-notice")
             tl_count = gr.HTML(timeline_summary(None), elem_id="qa-tl-summary")
             tl_chart = gr.ScatterPlot(
-                timeline_frame(None),
+                None,
                 x="Day",
                 y="Figure",
                 color="Outlet",
+                colors_in_legend=[],  # the legend is HTML above it, which wraps (see legend_html)
                 tooltip=["Day", "What", "Place", "Outlet"],
                 x_title="Day of the event",
                 y_title="Figure (people)",
-                label="Figures per day, by outlet",
-                height=320,
+                label="Figures dated to their day, by outlet",
+                height=420,
                 elem_id="qa-tl-chart",
             )
             with gr.Row():
@@ -287,20 +288,25 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             on_examples, None, examples, **private
         )
 
-        def on_timeline(pl: str | None, so: str | None, f: str, t: str) -> tuple[Any, str, str]:
-            return timeline_outputs(assistant, pl, so, f, t)
+        shown_frame = gr.State(None)
 
+        def on_timeline(pl: str | None, so: str | None, f: str, t: str) -> tuple[Any, str, str, Any]:
+            frame, colors, count, listed = timeline_outputs(assistant, pl, so, f, t)
+            return gr.update(color_map=colors), count, listed, frame
+
+        # The chart's colours first, then its data: Gradio 6.31's plot given both in one update
+        # draws the data it had before (seen in the browser: each timeline showed the one before it).
         # A mistake (a bad date, an unknown place) is one line under the button; the chart and list stay.
-        shown_timeline = shown_in_place(on_timeline, 3)
+        shown_timeline = shown_in_place(on_timeline, 4)
         for ask_for in (tl_show.click, tl_from.submit, tl_to.submit):
             ask_for(
                 shown_timeline,
                 [tl_place, tl_source, tl_from, tl_to],
-                [tl_chart, tl_count, tl_list, tl_notice],
+                [tl_chart, tl_count, tl_list, shown_frame, tl_notice],
                 trigger_mode="always_last",
                 **private,
                 **questions,
-            )
+            ).then(lambda frame: frame if frame is not None else gr.update(), shown_frame, tl_chart, **private)
 
         def on_entry_click(evt: gr.EventData) -> str:
             data = getattr(evt, "_data", None) or {}

@@ -174,24 +174,27 @@ def _told(text: str, start: int, end: int, report_date: str) -> str:
     return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
 
 
-def timeline_summary(line: Timeline | None) -> str:
-    """The line above the chart: how many entries, from how many reports, how many shown."""
+def timeline_summary(line: Timeline | None, listed: int | None = None) -> str:
+    """The line above the chart: how many entries, from how many reports, how many listed (the
+    first `listed` of those the Timeline holds)."""
     if line is None:
         return '<p class="qa-empty">Choose a place, an outlet or dates (or none) and show the timeline.</p>'
     about = f" ({line.filters.describe()})" if line.filters else ""
     entries = f"{line.total:,} {'entry' if line.total == 1 else 'entries'}"
     told = f"{entries} from {quantity(line.reports, 'report')}{about}: {quantity(line.claims, 'figure')}, "
     told += quantity(line.events, "event")
-    if line.truncated:
-        told += f"; the first {len(line.entries):,} are shown"
+    shown = min(len(line.entries), listed or len(line.entries))
+    if shown < line.total:
+        told += f"; the first {shown:,} are listed"
     if line.placed_by_report:
-        told += f". {line.placed_by_report:,} dated by their report only (marked “report date”)"
+        told += f". {line.placed_by_report:,} dated by their report only (marked “report date”, not in the chart)"
     return f'<p class="qa-meta" id="qa-tl-count">{esc(told)}.</p>'
 
 
-def timeline_html(line: Timeline | None) -> str:
-    """The timeline's list: one button per entry (day, what, place, outlet, the sentence and its
-    citation) that opens the sentence in its report (see TIMELINE_JS)."""
+def timeline_html(line: Timeline | None, listed: int | None = None) -> str:
+    """The timeline's list of its first `listed` entries (all it holds by default): one button
+    per entry (day, what, place, outlet, the sentence and its citation) that opens the sentence
+    in its report (see TIMELINE_JS)."""
     if line is None:
         return '<section class="qa-timeline" aria-label="Timeline"></section>'
     if not line.entries:
@@ -200,7 +203,7 @@ def timeline_html(line: Timeline | None) -> str:
             "No figure or event of these reports falls inside the filters.</p></section>"
         )
     items = []
-    for e in line.entries:
+    for e in line.entries[:listed]:
         item = e.item
         marked = ' <span class="qa-tl-report">report date</span>' if e.placed_by == "report" else ""
         where = f" in {item.place}" if item.place else ""
@@ -218,18 +221,50 @@ def timeline_html(line: Timeline | None) -> str:
     return f'<section class="qa-timeline" aria-label="Timeline"><ol>{"".join(items)}</ol></section>'
 
 
+#: The chart's colours, one per outlet in the order of their names (Tableau 20's, darker first).
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
+
+
+def outlet_colors(frame: Any) -> dict[str, str]:
+    """The colour of each outlet in the chart's data (the palette's, over again past 20 outlets)."""
+    outlets = sorted(set(frame["Outlet"]), key=str.casefold)
+    return {outlet: PALETTE[i % len(PALETTE)] for i, outlet in enumerate(outlets)}
+
+
+def legend_html(colors: dict[str, str]) -> str:
+    """The chart's legend, as wrapping HTML (the chart's own is one row, cut off on a phone)."""
+    if not colors:
+        return ""
+    keys = "".join(
+        f'<li><span class="qa-tl-swatch" style="background:{color}" aria-hidden="true"></span>{esc(outlet)}</li>'
+        for outlet, color in colors.items()
+    )
+    return f'<ul class="qa-tl-legend" aria-label="Outlets in the chart">{keys}</ul>'
+
+
+#: Most entries the Timeline tab's chart is drawn from (FA-KES's Aleppo has 1,481).
+CHART_ENTRIES = 5_000
 #: The chart's columns: a point per figure, at its day, its value, in its outlet's colour.
 CHART_COLUMNS = ("Day", "Figure", "Outlet", "What", "Place")
 
 
 def timeline_frame(line: Timeline | None) -> Any:
-    """The chart's data: one row per figure shown (events have no number), its value the low end
-    of its range (the high end when only that is known)."""
+    """The chart's data: one row per figure shown that is dated to its own day or a few days
+    (events have no number), its value the low end of its range (the high end when only that is
+    known). Figures dated by their report only are left to the list: most are whole-war tolls
+    ("more than 6 million are displaced"; up to 6,000,001 for Aleppo on FA-KES, where the
+    figures of a day reach 3,000), which would flatten every other point to the axis."""
     import pandas as pd
 
     rows = []
     for e in line.entries if line is not None else []:
         value = e.chart_value
-        if value is not None:
+        if value is not None and e.placed_by == "event":
             rows.append((pd.Timestamp(e.day), value, e.source or "(no outlet)", e.describe(), e.item.place))
-    return pd.DataFrame(rows, columns=list(CHART_COLUMNS))
+    columns = list(zip(*rows)) if rows else [[]] * len(CHART_COLUMNS)
+    # Typed even when empty: the chart reads its axes' kinds (temporal, quantitative) from them.
+    types = ("datetime64[ns]", "int64", "string", "string", "string")
+    return pd.DataFrame({name: pd.Series(list(values), dtype=kind) for name, values, kind in zip(CHART_COLUMNS, columns, types)})
