@@ -280,3 +280,64 @@ def test_fakes_slice_gives_a_timeline_of_aleppo(make_assistant, tmp_path):
     assert line.claims and line.events and days == sorted(days)
     assert all(e.placed_by in ("event", "report") for e in line.entries)
     assert line.reports >= 10
+
+
+@pytest.mark.slow
+def test_another_process_write_shows_in_the_next_timeline(three, embedder):
+    """Statements are kept between calls: a write through another Store (as another process's)
+    is seen through the index's change token, without this one reopening anything."""
+    from qa import Assistant
+
+    assistant, folder = three
+    assert assistant.timeline(source="Beta Agency").total == 2
+    other = Assistant(embedder=embedder, index_dir=assistant.settings.index.index_dir, auto_ingest_corpus=False)
+    other.delete(next(d.doc_id for d in other.documents() if d.source == "Beta Agency"))
+    with pytest.raises(InputError, match="outlet 'Beta Agency'"):
+        assistant.timeline(source="Beta Agency")
+
+
+# -- the Timeline tab in a real browser ----------------------------------------------------------
+@pytest.mark.slow
+def test_browser_shows_the_chart_and_the_list_and_opens_an_entry(browser, server):
+    assistant = server[0]
+    line = assistant.timeline(place="Idlib")
+    assert line.claims >= 5 and line.events >= 1
+    for width, height in ((1280, 900), (390, 844)):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(server[1])
+        page.get_by_role("tab", name="Timeline").click()
+        box = page.locator("#qa-tl-place input")
+        box.click()
+        page.get_by_role("option", name="Idlib (1)").click()
+        page.locator("h1").click()
+        page.click("#qa-tl-show")
+        page.wait_for_function("() => document.querySelectorAll('#qa-tl-list .qa-tl-entry').length > 0")
+        assert page.locator("#qa-tl-list .qa-tl-entry").count() == line.total
+        assert f"{line.total} entries from 1 report (place Idlib)" in page.inner_text("#qa-tl-count")
+        first = line.entries[0]
+        assert first.day in page.inner_text("#qa-tl-list .qa-tl-entry >> nth=0")
+        # One point per figure dated to its day, each in an outlet colour the legend names.
+        charted = sum(1 for e in line.entries if e.placed_by == "event" and e.chart_value is not None)
+        page.wait_for_function(
+            "n => document.querySelectorAll('#qa-tl-chart .role-mark path[stroke]').length >= n", arg=charted
+        )
+        legend = page.evaluate(
+            "() => [...document.querySelectorAll('#qa-tl-summary .qa-tl-swatch')].map(s => getComputedStyle(s).backgroundColor)"
+        )
+        strokes = page.evaluate(
+            "() => [...document.querySelectorAll('#qa-tl-chart .role-mark path')].map(p => getComputedStyle(p).stroke)"
+            ".filter(c => c !== 'none')"
+        )
+        assert legend == ["rgb(31, 119, 180)"] and set(strokes) == set(legend)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+        # A click on an entry opens its sentence in its report, highlighted.
+        page.locator("#qa-tl-list .qa-tl-entry").nth(1).click()
+        page.wait_for_selector("#qa-tl-document mark")
+        assert page.inner_text("#qa-tl-document mark").strip() == " ".join(line.entries[1].item.text.split())
+        # A mistake is one line under the button; the list stays.
+        page.fill("#qa-tl-from input, #qa-tl-from textarea", "2019-13")
+        page.click("#qa-tl-show")
+        page.wait_for_selector("#qa-tl-notice .qa-notice")
+        assert "The From date must be a date like" in page.inner_text("#qa-tl-notice")
+        assert page.locator("#qa-tl-list .qa-tl-entry").count() == line.total
+        page.close()
