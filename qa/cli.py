@@ -233,9 +233,15 @@ def ask(question: str, index_dir: str | None, as_json: bool, top_k: int | None, 
 
 @main.command()
 @_index_option
-@click.option("--place", multiple=True, help="Reports whose place names this, and claims or events in it (repeat for either).")
-@click.option("--source", "--outlet", "source", multiple=True, help="Only reports from this outlet (repeat for either of several).")
-@click.option("--from", "date_from", default=None, help="Only entries placed on or after this day (YYYY-MM-DD, YYYY-MM or YYYY).")
+@click.option(
+    "--place", multiple=True, help="Reports whose place names this, and claims or events in it (repeat for either)."
+)
+@click.option(
+    "--source", "--outlet", "source", multiple=True, help="Only reports from this outlet (repeat for either of several)."
+)
+@click.option(
+    "--from", "date_from", default=None, help="Only entries placed on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)."
+)
 @click.option("--to", "date_to", default=None, help="Only entries placed on or before this day (a month or year counts whole).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Most entries shown (default 500; all are counted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (filters, counts, entries).")

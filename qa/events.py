@@ -4,9 +4,9 @@ An event is a sentence with an event date that resolves to one day or a range of
 EVENT_DAYS days ("on Tuesday", "last weekend", "on August 28, 2019"; not "in April" or "since
 2011", see qa.eventdates) and one of the EVENT_VERBS ("captured", "shelled", "exploded", ...).
 Headings and photo credits are no events, a sentence with a figure is its claims already
-(qa.claims), and one that says "killed" or "wounded" with a number is a figure too. Events are kept in the document record with the claims (see
-qa.store.records.claim_fields), so a replaced or deleted report takes its events with it; they
-are what qa.timeline shows besides the figures. Measured on FA-KES in docs/timeline.md.
+(qa.claims), and one that says "killed" or "wounded" with a number is a figure too. Events are
+kept in the document record with the claims (see qa.store.records.claim_fields), so a replaced
+or deleted report takes its events with it; they are what qa.timeline shows besides the figures. Measured on FA-KES in docs/timeline.md.
 """
 
 from __future__ import annotations

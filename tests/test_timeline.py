@@ -11,6 +11,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from qa.errors import InputError
+from qa.store import SCHEMA_VERSION
 from qa.events import events_in
 from qa.types import Claim, Event
 
@@ -188,6 +189,25 @@ def test_replace_and_delete_change_the_timeline(three):
     assert [p[2] for p in placed(assistant.timeline())] == ["At least 5 people killed", "pounded"]
     with pytest.raises(InputError, match="outlet 'Alpha News'"):
         assistant.timeline(source="Alpha News")
+
+
+@pytest.mark.slow
+def test_an_index_of_schema_5_gets_its_events_in_place(three, make_assistant):
+    assistant, _ = three
+    store = assistant.store
+    # What schema 5 stored: claims of the first reading, no events.
+    got = store.collection("docs").get(include=["metadatas"])
+    store.collection("docs").update(
+        ids=got["ids"], metadatas=[{"events": None, "claims_version": 1} for _ in got["ids"]]
+    )
+    state = store.log.state()
+    store.collection("state").upsert(ids=["state"], embeddings=[[1.0]], metadatas=[{**state, "schema": 5}])
+    assert "events" not in store.collection("docs").get(include=["metadatas"])["metadatas"][0]
+
+    reopened = make_assistant()
+    assert placed(reopened.timeline()) == PLACED
+    assert reopened.store.log.state()["schema"] == SCHEMA_VERSION
+    assert reopened.store.count_chunks() == store.count_chunks()  # upgraded, not re-ingested
 
 
 @pytest.mark.slow

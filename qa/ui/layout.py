@@ -312,7 +312,8 @@ def create_app(assistant: Assistant) -> gr.Blocks:
             data = getattr(evt, "_data", None) or {}
             return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
 
-        tl_list.click(shown_in_place(on_entry_click, 1, notice=0), None, tl_viewer, trigger_mode="always_last", **private)
+        opened = shown_in_place(on_entry_click, 1, notice=0)
+        tl_list.click(opened, None, tl_viewer, trigger_mode="always_last", **private)
         demo.load(lambda: timeline_choices(assistant), None, [tl_place, tl_source], **private)
         refresh.click(lambda: timeline_choices(assistant), None, [tl_place, tl_source], **private)
 

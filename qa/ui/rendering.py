@@ -267,4 +267,5 @@ def timeline_frame(line: Timeline | None) -> Any:
     columns = list(zip(*rows)) if rows else [[]] * len(CHART_COLUMNS)
     # Typed even when empty: the chart reads its axes' kinds (temporal, quantitative) from them.
     types = ("datetime64[ns]", "int64", "string", "string", "string")
-    return pd.DataFrame({name: pd.Series(list(values), dtype=kind) for name, values, kind in zip(CHART_COLUMNS, columns, types)})
+    series = {name: pd.Series(list(values), dtype=kind) for name, values, kind in zip(CHART_COLUMNS, columns, types)}
+    return pd.DataFrame(series)
