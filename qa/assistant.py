@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import DocumentError, InputError
 from .ingest import IngestBatch, IngestPlan, renamed, text_hash
 from .locks import OrderedLock
-from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, sentence_id
+from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, Timeline, sentence_id
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -464,6 +464,38 @@ class Assistant:
         if not any(ch.isalpha() for ch in cleaned):  # "?!", "{{7*7}}", "2019": nothing to ask about
             raise InputError(f"the question {cleaned!r} has no words in it")
         return cleaned
+
+    # -- timeline ------------------------------------------------------------------------
+    def timeline(
+        self,
+        place: str | list[str] | None = None,
+        date_from: "str | dt.date | None" = None,
+        date_to: "str | dt.date | None" = None,
+        source: str | list[str] | None = None,
+        limit: int | None = None,
+    ) -> Timeline:
+        """The claims (figures) and events of the reports, ordered by the day each is placed on
+        (its event's day, else its report's date: see qa.timeline).
+
+        Args:
+            place: reports whose place matches (as `ask`'s filter), and in other reports the
+                claims and events whose own place does.
+            date_from, date_to: entries placed on a day in this inclusive range (YYYY-MM-DD,
+                YYYY-MM or YYYY).
+            source: only reports from these outlets.
+            limit: the most entries returned (default the setting timeline_entries); the
+                Timeline still counts them all.
+
+        Raises:
+            InputError: a date cannot be read, the range ends before it starts, `limit` is not
+                a whole number of at least 1, or an outlet or place names nothing in the index.
+        """
+        from .timeline import build_timeline
+
+        filters = Filters.build(source, place, date_from, date_to)
+        limit = self.settings.limits.timeline_entries if limit is None else limit
+        self._ensure_corpus()
+        return build_timeline(self.store.statements(), filters, limit)
 
     # -- documents -----------------------------------------------------------------------
     def groups(self) -> "Groups":

@@ -241,7 +241,7 @@ def sentence_claims(sentence: str, before: str = "") -> list[tuple[int, int, int
             continue
         clause_end = spans[k + 1][0] if k + 1 < len(spans) else len(sentence)
         clause_start = found[-1][2] if found else 0
-        place = _place_in(sentence[b:clause_end]) or _place_in(sentence[clause_start:a]) or last_place or ""
+        place = place_in(sentence[b:clause_end]) or place_in(sentence[clause_start:a]) or last_place or ""
         found.append((a, b, clause_end, *value, who, WHAT[action], place))
         last_who, last_what, last_place = who, action, place or last_place
     return found
@@ -286,7 +286,7 @@ def _merged(sentence: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]
     return out
 
 
-def _place_in(clause: str) -> str:
+def place_in(clause: str) -> str:
     """The first place a clause names ("in Maarat al Numan"), or ""."""
     for match in _PLACE.finditer(clause):
         words = re.split(r"(\s+|-)", match.group("place"))

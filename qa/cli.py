@@ -250,6 +250,51 @@ def ask(
 
 @main.command()
 @_index_option
+@click.option(
+    "--place", multiple=True, help="Reports whose place names this, and claims or events in it (repeat for either)."
+)
+@click.option(
+    "--source", "--outlet", "source", multiple=True, help="Only reports from this outlet (repeat for either of several)."
+)
+@click.option(
+    "--from", "date_from", default=None, help="Only entries placed on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)."
+)
+@click.option("--to", "date_to", default=None, help="Only entries placed on or before this day (a month or year counts whole).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Most entries shown (default 500; all are counted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (filters, counts, entries).")
+@_clean_errors
+def timeline(
+    index_dir: str | None,
+    place: tuple[str, ...],
+    source: tuple[str, ...],
+    date_from: str | None,
+    date_to: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """The figures and events the reports state, by the day they happened.
+
+    Each line is a day, what happened (a figure and what it counts, or an event's verb), where,
+    the outlet, the sentence cut to a line and its citation [doc id:start-end]. An entry whose
+    sentence dates it to no day is placed on its report's date, marked "(report date)".
+
+    \b
+    Examples:
+      qa timeline --place aleppo
+      qa timeline --place idlib --from 2017-04 --to 2017-04 --source reuters
+      qa timeline --place aleppo --limit 50 --json
+    """
+    line = _assistant(index_dir).timeline(
+        place=list(place), date_from=date_from, date_to=date_to, source=list(source), limit=limit
+    )
+    if as_json:
+        click.echo(json.dumps(line.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_timeline(line))
+
+
+@main.command()
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of documents.")
 @_clean_errors
 def docs(index_dir: str | None, as_json: bool) -> None:
@@ -533,6 +578,28 @@ def format_by_source(answers: list[Any]) -> str:
         return "\nBy outlet: no retrieved report names its outlet."
     blocks = [f"\n== {printable(a.outlet)} ==\n{format_answer(a)}" for a in answers]
     return "\n".join(blocks)
+
+
+def format_timeline(line: Any) -> str:
+    """A timeline as the terminal shows it: a count, then one line per entry."""
+    about = f" ({line.filters.describe()})" if line.filters else ""
+    shown = f", the first {len(line.entries):,} shown (--limit)" if line.truncated else ""
+    head = (
+        f"{line.total:,} {'entry' if line.total == 1 else 'entries'} from {quantity(line.reports, 'report')}{about}: "
+        f"{quantity(line.claims, 'figure')}, {quantity(line.events, 'event')}{shown}"
+    )
+    if not line.entries:
+        return head
+    lines = [printable(head)]
+    for e in line.entries:
+        item = e.item
+        marked = " (report date)" if e.placed_by == "report" else ""
+        where = f" in {item.place}" if item.place else ""
+        said = f"{e.day}{marked}  {e.describe()}{where}  {e.source or e.title or item.doc_id}"
+        quote = " ".join(item.text.split())
+        quote = quote if len(quote) <= 90 else quote[:89] + "…"
+        lines.append(printable(f'{said}  "{quote}" [{item.doc_id}:{item.start}-{item.end}]'))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

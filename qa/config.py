@@ -140,6 +140,9 @@ class LimitSettings(BaseModel):
     max_metadata_bytes: int = Field(
         default=65_536, ge=256, description="Largest block of YAML front matter, or sidecar file, in bytes."
     )
+    timeline_entries: int = Field(
+        default=500, ge=1, le=100_000, description="Most entries a timeline shows (all are still counted)."
+    )
 
     def read_limits(self) -> "Limits":
         """The limits every read of a report is held to (see qa.metadata.Limits)."""
@@ -230,6 +233,12 @@ class AppSettings(BaseModel):
         "('queue is full') instead of piling up.",
     )
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload.")
+    timeline_listed: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Most entries the Timeline tab lists (its chart plots them all): 500 take a phone about 2 s.",
+    )
     example_questions: list[str] = Field(
         default=[
             "How many civilians were killed in Maarat al Numan?",

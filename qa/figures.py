@@ -136,14 +136,14 @@ def _days(claim: Claim, doc: Document) -> tuple[dt.date, dt.date] | None:
     """The days a claim's event may have happened on: its event date, else up to UNDATED_DAYS
     days to its report's date; None when neither is known."""
     if claim.event_date:
-        return _value_range(claim.event_date)
-    report = _value_range(doc.date) if doc.date else None
+        return value_range(claim.event_date)
+    report = value_range(doc.date) if doc.date else None
     if report is None:
         return None
     return report[0] - dt.timedelta(days=UNDATED_DAYS), report[1]
 
 
-def _value_range(value: str) -> tuple[dt.date, dt.date] | None:
+def value_range(value: str) -> tuple[dt.date, dt.date] | None:
     """The days an ISO value names: a day, a month "2019-04", a year "2017", or "start/end"."""
     try:
         if "/" in value:
@@ -229,7 +229,7 @@ def _when(claim: Claim) -> str:
     """ "on 28 August 2019", "in April 2019", "in 2017", "from 21 April to 30 April 2019"."""
     from .eventdates import EventDate
 
-    days = _value_range(claim.event_date) if claim.event_date else None
+    days = value_range(claim.event_date) if claim.event_date else None
     if days is None:
         return ""
     told = EventDate(days[0], days[1], "").describe().lstrip(", ")

@@ -178,6 +178,115 @@ class Claim(Span):
 
 
 @dataclass
+class Event(Span):
+    """A dated sentence that states an event but no figure (see qa.timeline): "Rebels captured
+    the town of X on Tuesday". `text` is the sentence, `what` the event's verb as written."""
+
+    what: str
+    place: str = ""  # the place the sentence names, else the report's
+    event_date: str = ""  # resolved as Citation.event_date: a day or a range of a few days
+    event_date_words: str = ""
+    attributed_to: str = ""
+    attribution: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TimelineEntry:
+    """One claim or event on a timeline, with its report and the day it is placed on: the
+    event's own first day (`placed_by` "event"), or its report's date when the sentence dates
+    it to no day or short range (`placed_by` "report")."""
+
+    item: "Claim | Event"
+    day: str  # ISO day
+    placed_by: str  # "event" | "report"
+    source: str  # the report's outlet
+    date: str  # the report's date
+    title: str
+    url: str = ""
+
+    @property
+    def kind(self) -> str:
+        """ "claim" (a figure) or "event"."""
+        return "claim" if isinstance(self.item, Claim) else "event"
+
+    @property
+    def chart_value(self) -> int | None:
+        """The figure as one number for a chart: its low end, or its high end when only that is known."""
+        if not isinstance(self.item, Claim):
+            return None
+        return self.item.low if self.item.low is not None else self.item.high
+
+    def describe(self) -> str:
+        """ "at least 16 civilians killed" for a claim, the verb ("captured") for an event."""
+        return self.item.describe() if isinstance(self.item, Claim) else self.item.what
+
+    def to_dict(self) -> dict[str, Any]:
+        item = self.item
+        figure = (
+            {"figure": item.figure, "value": item.value, "low": item.low, "high": item.high, "who": item.who}
+            if isinstance(item, Claim)
+            else {"figure": "", "value": "", "low": None, "high": None, "who": ""}
+        )
+        return {
+            "kind": self.kind,
+            "day": self.day,
+            "placed_by": self.placed_by,
+            **figure,
+            "what": item.what,
+            "place": item.place,
+            "event_date": item.event_date,
+            "event_date_words": item.event_date_words,
+            "attributed_to": item.attributed_to,
+            "source": self.source,
+            "date": self.date,
+            "title": self.title,
+            "url": self.url,
+            "doc_id": item.doc_id,
+            "start": item.start,
+            "end": item.end,
+            "text": item.text,
+        }
+
+
+@dataclass
+class Timeline:
+    """The claims and events of the filtered reports, ordered by day, then report, then place in
+    the report; `entries` holds the first `limit` of `total`."""
+
+    entries: list[TimelineEntry]
+    filters: Filters
+    total: int  # entries inside the filters, shown or not
+    limit: int
+    reports: int  # reports with an entry inside the filters
+    claims: int  # of total
+    events: int  # of total
+    placed_by_report: int  # of total: placed on their report's date
+    undated: int = 0  # claims and events left out: neither they nor their report have a date
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.entries)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filters": self.filters.to_dict(),
+            "total": self.total,
+            "shown": len(self.entries),
+            "limit": self.limit,
+            "truncated": self.truncated,
+            "reports": self.reports,
+            "claims": self.claims,
+            "events": self.events,
+            "placed_by_report": self.placed_by_report,
+            "undated": self.undated,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+
+@dataclass
 class Figure:
     """One report's figure for what a how-many question asks, as an answer lists them side by
     side (see qa.figures): the claim, its citation's number `n` in the answer, and its report."""

@@ -9,7 +9,7 @@ from typing import Any
 from ..chunking import stored_section, stored_sentences
 from ..groups import signature
 from ..locations import legacy_locations, scopes_of
-from ..types import Chunk, Claim, Document, Filters, day_number, outlet_key, place_terms
+from ..types import Chunk, Claim, Document, Event, Filters, day_number, outlet_key, place_terms
 
 DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 
@@ -102,26 +102,41 @@ def document_fields(doc: Document, chunks: int, written_at: float) -> dict[str, 
     return located_fields(meta, doc.locations)
 
 
-#: Bumped when qa.claims reads figures differently: records of an older reading are read again
-#: (see qa.store.schema).
-CLAIMS_VERSION = 1
+#: Bumped when qa.claims or qa.events read a report differently: records of an older reading are
+#: read again (see qa.store.schema). 2: events too.
+CLAIMS_VERSION = 2
 
 
 def claim_fields(text: str, doc_id: str, date: str, place: str) -> dict[str, Any]:
-    """The record fields that hold a report's claims (qa.claims): JSON, one object per claim
-    without the doc id, which is the record's. Kept in the record, they are written and removed
-    with it: a replaced or deleted report never leaves claims behind."""
+    """The record fields that hold a report's claims (qa.claims) and events (qa.events): JSON,
+    one object per claim or event without the doc id, which is the record's. Kept in the record,
+    they are written and removed with it: a replaced or deleted report never leaves any behind."""
     from ..claims import claims_in
+    from ..events import events_in
 
-    claims = [c.to_dict() for c in claims_in(text, doc_id, date, place)]
+    found = claims_in(text, doc_id, date, place)
+    events = events_in(text, doc_id, date, place, frozenset(c.start for c in found))
+    claims = [c.to_dict() for c in found]
     for claim in claims:
         del claim["doc_id"], claim["value"]
-    return {"claims": json.dumps(claims, ensure_ascii=False, separators=(",", ":")), "claims_version": CLAIMS_VERSION}
+    said = [e.to_dict() for e in events]
+    for event in said:
+        del event["doc_id"]
+    return {
+        "claims": json.dumps(claims, ensure_ascii=False, separators=(",", ":")),
+        "events": json.dumps(said, ensure_ascii=False, separators=(",", ":")),
+        "claims_version": CLAIMS_VERSION,
+    }
 
 
 def stored_claims(doc_id: str, meta: Mapping[str, Any]) -> list[Claim]:
     """The claims a document record holds (none for a record from before they were stored)."""
     return [Claim(doc_id=doc_id, **c) for c in json.loads(str(meta.get("claims", "[]")))]
+
+
+def stored_events(doc_id: str, meta: Mapping[str, Any]) -> list[Event]:
+    """The events a document record holds (none for a record from before they were stored)."""
+    return [Event(doc_id=doc_id, **e) for e in json.loads(str(meta.get("events", "[]")))]
 
 
 def to_document(doc_id: str, meta: Mapping[str, Any], text: str) -> Document:

@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 # their locations (see qa.locations) and the scopes that find them, and chunks their sentence
 # kinds. 4: chunks carry the heading of the section they open in. 5: document records carry the
 # figures their text states (qa.claims, records.claim_fields) and their text's MinHash (qa.groups).
-# Vectors are untouched, so the index key (see IndexSettings.key) stays.
-SCHEMA_VERSION = 5
+# 6: and its events (qa.events), read again with the claims. Vectors are untouched, so the index
+# key (see IndexSettings.key) stays.
+SCHEMA_VERSION = 6
 
 Change = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
@@ -40,8 +41,8 @@ def upgrade(chroma: Chroma, schema: int) -> bool:
         steps.append(("chunks", "sentence kinds", lambda: _store_kinds(chunks, docs)))
     if schema < 4:
         steps.append(("chunks", "section headings", lambda: _store_sections(chunks, docs)))
-    if schema < 5:
-        steps.append(("document records", "claims and signatures", lambda: _update_all(docs, _read_figures_and_sign, text=True)))
+    if schema < 6:  # one pass over the records: claims and events of the current reading, signatures
+        steps.append(("document records", "claims, events and signatures", lambda: _update_all(docs, _read_figures_and_sign, text=True)))
     for what, why, step in steps:
         upgraded = step()
         if upgraded:

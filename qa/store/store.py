@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
-from ..types import Chunk, Claim, Document, Filters, sentence_id
+from ..types import Chunk, Claim, Document, Event, Filters, sentence_id
 from . import records
 from .chroma import Chroma, Collection
 from .schema import SCHEMA_VERSION, upgrade
@@ -46,6 +46,8 @@ class Store:
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
         self._groups: tuple[int, Groups] | None = None  # (the generation it was built at, the groups)
+        # ((generation, change token), every document's statements): see statements().
+        self._statements: tuple[tuple[int, str], dict[str, tuple[Document, list[Claim], list[Event]]]] | None = None
 
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Store:
@@ -245,14 +247,36 @@ class Store:
     def claims(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim]]]:
         """doc id -> (the document without its text, the figures it states: see qa.claims), for
         the given documents (those stored), or for every complete document."""
-        if doc_ids is None:
-            pages = self.scan("docs", ["metadatas"])
-        else:
+        return {doc_id: (doc, claims) for doc_id, (doc, claims, _) in self.statements(doc_ids).items()}
+
+    def statements(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
+        """doc id -> (the document without its text, its claims, its events: see qa.events), for
+        the given documents (those stored), or for every complete document.
+
+        Every document's are kept from one call to the next (a timeline reads them all, and
+        reading 800 records from Chroma takes most of its time) until this Store writes or
+        reopens, or the index's change token says another process wrote."""
+        if doc_ids is not None:
             wanted = list(dict.fromkeys(doc_ids))
             pages = iter([self.chroma.read(lambda: self.collection("docs").get(ids=wanted, include=["metadatas"]))] if wanted else [])
+            return self._read_statements(pages, self.log.hidden())
+        key = (self.generation, self.log.read_state()[0])
+        kept = self._statements
+        if kept is None or kept[0] != key:
+            kept = self._statements = (key, self._read_statements(self.scan("docs", ["metadatas"]), set()))
         hidden = self.log.hidden()
+        return {doc_id: told for doc_id, told in kept[1].items() if doc_id not in hidden}
+
+    @staticmethod
+    def _read_statements(
+        pages: Iterable[dict[str, Any]], hidden: set[str]
+    ) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
         return {
-            doc_id: (records.to_document(doc_id, meta, ""), records.stored_claims(doc_id, meta))
+            doc_id: (
+                records.to_document(doc_id, meta, ""),
+                records.stored_claims(doc_id, meta),
+                records.stored_events(doc_id, meta),
+            )
             for got in pages
             for doc_id, meta in zip(got["ids"], got["metadatas"])
             if doc_id not in hidden

@@ -43,6 +43,21 @@ CSS = """
   border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; font: inherit; font-size: .9em;
   color: inherit; overflow-wrap: anywhere; }
 .qa-compare-source:hover, .qa-compare-source:focus { border-color: #f97316; background: #fff7ed; }
+.qa-timeline ol { list-style: none; margin: 0; padding: 0; max-height: 36em; overflow-y: auto; }
+.qa-tl-entry { display: block; width: 100%; text-align: left; margin: 0 0 .4em 0; padding: .4em .6em; border: 1px solid #d1d5db;
+  border-radius: 6px; background: #fafafa; cursor: pointer; font: inherit; color: inherit; overflow-wrap: anywhere; }
+.qa-tl-entry:hover, .qa-tl-entry:focus { border-color: #f97316; background: #fff7ed; }
+.qa-tl-event { border-left: 4px solid #6366f1; }
+.qa-tl-claim { border-left: 4px solid #f97316; }
+.qa-tl-day { font-weight: 600; font-variant-numeric: tabular-nums; }
+.qa-tl-report { font-size: .8em; color: #6b7280; border: 1px solid #d1d5db; border-radius: 4px; padding: 0 .3em; }
+.qa-tl-entry blockquote { margin: .25em 0 0 0; padding-left: .6em; border-left: 3px solid #e5e7eb; display: -webkit-box;
+  -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
+.qa-tl-cite { font-size: .8em; }
+.qa-tl-legend { list-style: none; margin: .3em 0 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: .2em .9em; font-size: .9em; }
+.qa-tl-legend li { margin: 0; padding: 0; }
+.qa-tl-swatch { display: inline-block; width: .75em; height: .75em; border-radius: 50%; margin-right: .3em; }
+#qa-tl-chart { padding-bottom: 24px; }
 .qa-notice { margin: .3em 0; padding: .35em .6em; border-left: 3px solid #b91c1c; background: #fef2f2; color: #7f1d1d; }
 """
 
@@ -126,6 +141,17 @@ new MutationObserver(() => {
   box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
   if (window.qaScrollPage) { window.qaScrollPage = false; element.scrollIntoView({block: 'nearest'}); }
 }).observe(element, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# A click on a timeline entry asks for its sentence in its report (the server re-reads and checks
+# it), shown in the tab's own document view, which the page then scrolls to.
+TIMELINE_JS = """
+element.addEventListener('click', (event) => {
+  const entry = event.target.closest('.qa-tl-entry');
+  if (!entry || !element.contains(entry)) return;
+  window.qaScrollPage = true;
+  trigger('click', {doc_id: entry.dataset.doc, start: entry.dataset.start, end: entry.dataset.end});
+});
 """
 
 # Every mistake a handler sees is shown in place (see shown_in_place); what Gradio itself refuses

@@ -26,6 +26,7 @@ from qa.types import Document, Filters, place_parts
 from qa.ui.rendering import (
     ANSWERING_HTML,
     COMPARING_HTML,
+    CHART_ENTRIES,
     answer_markdown,
     comparison_html,
     esc,
@@ -33,6 +34,11 @@ from qa.ui.rendering import (
     notice_html,
     passage_html,
     sources_html,
+    legend_html,
+    outlet_colors,
+    timeline_frame,
+    timeline_html,
+    timeline_summary,
 )
 from qa.ui.uploads import remove_gradio_copy, safe_name
 
@@ -351,3 +357,43 @@ def ask_json(
         return answer.to_dict()
     except QAError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc  # to an API client as JSON: not escaped
+
+
+def timeline_outputs(
+    assistant: Assistant,
+    place: str | None = None,
+    source: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> tuple[Any, dict[str, str], str, str]:
+    """The Timeline tab, as `Assistant.timeline` gives it for these filters (empty ones do not
+    filter): (the chart's data, its colour per outlet, the count above it with the chart's
+    legend, the list of the first `timeline_listed` entries). The chart is drawn from up to
+    CHART_ENTRIES entries, so it spans every day the list may stop short of.
+
+    Raises:
+        gr.Error: a date cannot be read, or an outlet or place names nothing in the index.
+    """
+    try:
+        line = assistant.timeline(
+            place=place or None,
+            source=source or None,
+            date_from=date_from or None,
+            date_to=date_to or None,
+            limit=CHART_ENTRIES,
+        )
+    except QAError as exc:
+        raise ui_error(str(exc)) from exc
+    frame = timeline_frame(line)
+    colors = outlet_colors(frame)
+    listed = assistant.settings.app.timeline_listed
+    return frame, colors, timeline_summary(line, listed) + legend_html(colors), timeline_html(line, listed)
+
+
+def timeline_choices(assistant: Assistant) -> tuple[Any, Any]:
+    """The Timeline tab's place and outlet choices: the places and outlets of the reports, each
+    with its number of reports (a place only a figure names can still be typed)."""
+    documents = assistant.documents()
+    by_place = Counter(part for d in documents for part in dict.fromkeys(place_parts(d.place)))
+    by_outlet = Counter(d.source for d in documents if d.source)
+    return gr.update(choices=_counted_choices(by_place)), gr.update(choices=_counted_choices(by_outlet))

@@ -9,7 +9,7 @@ from qa import Assistant
 from qa.config import BUNDLED_CORPUS_DIR, MODES
 from qa.documents import SUPPORTED_SUFFIXES
 from qa.examples import example_questions
-from qa.ui.assets import COMPARE_JS, EXAMPLES_JS, SOURCES_JS, VIEWER_JS
+from qa.ui.assets import COMPARE_JS, EXAMPLES_JS, SOURCES_JS, TIMELINE_JS, VIEWER_JS
 from qa.ui.handlers import (
     ask_json,
     delete_document,
@@ -20,8 +20,17 @@ from qa.ui.handlers import (
     open_source,
     respond,
     shown_in_place,
+    timeline_choices,
+    timeline_outputs,
 )
-from qa.ui.rendering import empty_document_html, examples_html, file_size, sources_html
+from qa.ui.rendering import (
+    empty_document_html,
+    examples_html,
+    file_size,
+    sources_html,
+    timeline_html,
+    timeline_summary,
+)
 from qa.ui.uploads import UPLOAD_MAX_AGE_S
 
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
@@ -152,6 +161,45 @@ def create_app(assistant: Assistant) -> gr.Blocks:
                 status = gr.Markdown(elem_id="qa-status")
                 refresh = gr.Button("Refresh list", size="sm", scale=0)
 
+        with gr.Tab("Timeline"):
+            # The figures and events of the reports by the day they happened: a chart of the figures
+            # per day by outlet, and the list of every entry, each opening its sentence in its report.
+            with gr.Row():
+                tl_place = gr.Dropdown(
+                    choices=[], value=None, allow_custom_value=True, label="Place", info="reports or figures there",
+                    elem_id="qa-tl-place",
+                )
+                tl_source = gr.Dropdown(
+                    choices=[], value=None, allow_custom_value=True, label="Outlet", elem_id="qa-tl-source"
+                )
+                tl_from = gr.Textbox(label="From", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-tl-from")
+                tl_to = gr.Textbox(label="To", placeholder="YYYY-MM-DD, YYYY-MM or YYYY", elem_id="qa-tl-to")
+            tl_show = gr.Button("Show timeline", variant="primary", elem_id="qa-tl-show")
+            tl_notice = gr.HTML("", elem_id="qa-tl-notice")
+            tl_count = gr.HTML(timeline_summary(None), elem_id="qa-tl-summary")
+            tl_chart = gr.ScatterPlot(
+                None,
+                x="Day",
+                y="Figure",
+                color="Outlet",
+                colors_in_legend=[],  # the legend is HTML above it, which wraps (see legend_html)
+                tooltip=["Day", "What", "Place", "Outlet"],
+                x_title="Day of the event",
+                y_title="Figure (people)",
+                label="Figures dated to their day, by outlet",
+                height=420,
+                elem_id="qa-tl-chart",
+            )
+            with gr.Row():
+                with gr.Column(scale=3):
+                    tl_list = gr.HTML(timeline_html(None), js_on_load=TIMELINE_JS, elem_id="qa-tl-list")
+                with gr.Column(scale=2):
+                    tl_viewer = gr.HTML(
+                        empty_document_html().replace("Click a source", "Click an entry"),
+                        js_on_load=VIEWER_JS,
+                        elem_id="qa-tl-document",
+                    )
+
         private = {"api_visibility": "private"}
         made: dict[tuple[str, ...], list[str]] = {}  # example questions by the reports loaded
 
@@ -247,6 +295,35 @@ def create_app(assistant: Assistant) -> gr.Blocks:
         refresh.click(lambda: documents_outputs(assistant, "")[1:], None, listed[1:], **private).then(
             on_examples, None, examples, **private
         )
+
+        shown_frame = gr.State(None)
+
+        def on_timeline(pl: str | None, so: str | None, f: str, t: str) -> tuple[Any, str, str, Any]:
+            frame, colors, count, listed = timeline_outputs(assistant, pl, so, f, t)
+            return gr.update(color_map=colors), count, listed, frame
+
+        # The chart's colours first, then its data: Gradio 6.31's plot given both in one update
+        # draws the data it had before (seen in the browser: each timeline showed the one before it).
+        # A mistake (a bad date, an unknown place) is one line under the button; the chart and list stay.
+        shown_timeline = shown_in_place(on_timeline, 4)
+        for ask_for in (tl_show.click, tl_from.submit, tl_to.submit):
+            ask_for(
+                shown_timeline,
+                [tl_place, tl_source, tl_from, tl_to],
+                [tl_chart, tl_count, tl_list, shown_frame, tl_notice],
+                trigger_mode="always_last",
+                **private,
+                **questions,
+            ).then(lambda frame: frame if frame is not None else gr.update(), shown_frame, tl_chart, **private)
+
+        def on_entry_click(evt: gr.EventData) -> str:
+            data = getattr(evt, "_data", None) or {}
+            return open_source(assistant, data.get("doc_id"), data.get("start"), data.get("end"))
+
+        opened = shown_in_place(on_entry_click, 1, notice=0)
+        tl_list.click(opened, None, tl_viewer, trigger_mode="always_last", **private)
+        demo.load(lambda: timeline_choices(assistant), None, [tl_place, tl_source], **private)
+        refresh.click(lambda: timeline_choices(assistant), None, [tl_place, tl_source], **private)
 
         def ask(
             question: str,

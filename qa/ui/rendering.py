@@ -13,7 +13,8 @@ from qa import Answer, Citation
 from qa.attribution import attribution_in_context
 from qa.chunking import split_sentences
 from qa.eventdates import event_date
-from qa.types import Document
+from qa.text import quantity
+from qa.types import Document, Timeline
 
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
 ABSTAINED_LABEL = "No answer in the reports"
@@ -246,3 +247,100 @@ def _told(text: str, start: int, end: int, report_date: str) -> str:
     when = event_date(text[start:end], report_date)
     told = [f"source: {said.words}" if said else "", f"event: {when.words} ({when.value})" if when else ""]
     return f'<p class="qa-meta">{esc(" · ".join(x for x in told if x))}</p>' if any(told) else ""
+
+
+def timeline_summary(line: Timeline | None, listed: int | None = None) -> str:
+    """The line above the chart: how many entries, from how many reports, how many listed (the
+    first `listed` of those the Timeline holds)."""
+    if line is None:
+        return '<p class="qa-empty">Choose a place, an outlet or dates (or none) and show the timeline.</p>'
+    about = f" ({line.filters.describe()})" if line.filters else ""
+    entries = f"{line.total:,} {'entry' if line.total == 1 else 'entries'}"
+    told = f"{entries} from {quantity(line.reports, 'report')}{about}: {quantity(line.claims, 'figure')}, "
+    told += quantity(line.events, "event")
+    shown = min(len(line.entries), listed or len(line.entries))
+    if shown < line.total:
+        told += f"; the first {shown:,} are listed"
+    if line.placed_by_report:
+        told += f". {line.placed_by_report:,} dated by their report only (marked “report date”, not in the chart)"
+    return f'<p class="qa-meta" id="qa-tl-count">{esc(told)}.</p>'
+
+
+def timeline_html(line: Timeline | None, listed: int | None = None) -> str:
+    """The timeline's list of its first `listed` entries (all it holds by default): one button
+    per entry (day, what, place, outlet, the sentence and its citation) that opens the sentence
+    in its report (see TIMELINE_JS)."""
+    if line is None:
+        return '<section class="qa-timeline" aria-label="Timeline"></section>'
+    if not line.entries:
+        return (
+            '<section class="qa-timeline" aria-label="Timeline"><p class="qa-empty">'
+            "No figure or event of these reports falls inside the filters.</p></section>"
+        )
+    items = []
+    for e in line.entries[:listed]:
+        item = e.item
+        marked = ' <span class="qa-tl-report">report date</span>' if e.placed_by == "report" else ""
+        where = f" in {item.place}" if item.place else ""
+        outlet = " · ".join(x for x in (e.source, e.date) if x) or e.title
+        said = f" · {item.attribution}" if item.attributed_to else ""
+        items.append(
+            f'<li><button type="button" class="qa-tl-entry qa-tl-{e.kind}" data-doc="{esc(item.doc_id)}" '
+            f'data-start="{item.start}" data-end="{item.end}" title="Open this sentence in its report">'
+            f'<span class="qa-tl-day">{esc(e.day)}</span>{marked} '
+            f'<strong>{esc(e.describe())}</strong>{esc(where)} '
+            f'<span class="qa-meta">{esc(outlet)}{esc(said)}</span>'
+            f"<blockquote>{esc(item.text)}</blockquote>"
+            f'<span class="qa-meta qa-tl-cite">[{esc(item.doc_id)}:{item.start}-{item.end}]</span></button></li>'
+        )
+    return f'<section class="qa-timeline" aria-label="Timeline"><ol>{"".join(items)}</ol></section>'
+
+
+#: The chart's colours, one per outlet in the order of their names (Tableau 20's, darker first).
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
+
+
+def outlet_colors(frame: Any) -> dict[str, str]:
+    """The colour of each outlet in the chart's data (the palette's, over again past 20 outlets)."""
+    outlets = sorted(set(frame["Outlet"]), key=str.casefold)
+    return {outlet: PALETTE[i % len(PALETTE)] for i, outlet in enumerate(outlets)}
+
+
+def legend_html(colors: dict[str, str]) -> str:
+    """The chart's legend, as wrapping HTML (the chart's own is one row, cut off on a phone)."""
+    if not colors:
+        return ""
+    keys = "".join(
+        f'<li><span class="qa-tl-swatch" style="background:{color}" aria-hidden="true"></span>{esc(outlet)}</li>'
+        for outlet, color in colors.items()
+    )
+    return f'<ul class="qa-tl-legend" aria-label="Outlets in the chart">{keys}</ul>'
+
+
+#: Most entries the Timeline tab's chart is drawn from (FA-KES's Aleppo has 1,481).
+CHART_ENTRIES = 5_000
+#: The chart's columns: a point per figure, at its day, its value, in its outlet's colour.
+CHART_COLUMNS = ("Day", "Figure", "Outlet", "What", "Place")
+
+
+def timeline_frame(line: Timeline | None) -> Any:
+    """The chart's data: one row per figure shown that is dated to its own day or a few days
+    (events have no number), its value the low end of its range (the high end when only that is
+    known). Figures dated by their report only are left to the list: most are whole-war tolls
+    ("more than 6 million are displaced"; up to 6,000,001 for Aleppo on FA-KES, where the
+    figures of a day reach 3,000), which would flatten every other point to the axis."""
+    import pandas as pd
+
+    rows = []
+    for e in line.entries if line is not None else []:
+        value = e.chart_value
+        if value is not None and e.placed_by == "event":
+            rows.append((pd.Timestamp(e.day), value, e.source or "(no outlet)", e.describe(), e.item.place))
+    columns = list(zip(*rows)) if rows else [[]] * len(CHART_COLUMNS)
+    # Typed even when empty: the chart reads its axes' kinds (temporal, quantitative) from them.
+    types = ("datetime64[ns]", "int64", "string", "string", "string")
+    series = {name: pd.Series(list(values), dtype=kind) for name, values, kind in zip(CHART_COLUMNS, columns, types)}
+    return pd.DataFrame(series)
