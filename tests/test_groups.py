@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa.groups import SHINGLE_WORDS, THRESHOLD, Groups, shingles, signature, similarity
+from qa.store import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 FAKES = REPO.parent / "shared" / "data" / "fa-kes.csv"
@@ -127,7 +128,7 @@ def test_an_index_of_schema_4_gets_signatures_in_place(make_assistant, tmp_path)
     reopened = make_assistant()
     assert [len(g) for g in reopened.groups().groups()] == [2]
     metas = reopened.store.collection("docs").get(include=["metadatas"])["metadatas"]
-    assert all(m["minhash"] for m in metas) and reopened.store.log.state()["schema"] == 5
+    assert all(m["minhash"] for m in metas) and reopened.store.log.state()["schema"] == SCHEMA_VERSION
     assert all("minhash" not in d.to_dict() for d in reopened.documents())
 
 
