@@ -495,7 +495,7 @@ class Assistant:
         filters = Filters.build(source, place, date_from, date_to)
         limit = self.settings.limits.timeline_entries if limit is None else limit
         self._ensure_corpus()
-        return build_timeline(self.store.statements(), filters, limit)
+        return build_timeline(self.store.statements(), filters, limit, self.store.groups().of)
 
     # -- documents -----------------------------------------------------------------------
     def groups(self) -> "Groups":

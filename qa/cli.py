@@ -588,6 +588,9 @@ def format_timeline(line: Any) -> str:
         f"{line.total:,} {'entry' if line.total == 1 else 'entries'} from {quantity(line.reports, 'report')}{about}: "
         f"{quantity(line.claims, 'figure')}, {quantity(line.events, 'event')}{shown}"
     )
+    if line.carried_again:
+        copies = f"{line.carried_again:,} {'copy' if line.carried_again == 1 else 'copies'}"
+        head += f" ({copies} of a story's entries under other outlets not repeated)"
     if not line.entries:
         return head
     lines = [printable(head)]
@@ -595,7 +598,8 @@ def format_timeline(line: Any) -> str:
         item = e.item
         marked = " (report date)" if e.placed_by == "report" else ""
         where = f" in {item.place}" if item.place else ""
-        said = f"{e.day}{marked}  {e.describe()}{where}  {e.source or e.title or item.doc_id}"
+        also = f" (also carried by: {', '.join(e.also_carried_by)})" if e.also_carried_by else ""
+        said = f"{e.day}{marked}  {e.describe()}{where}  {e.source or e.title or item.doc_id}{also}"
         quote = " ".join(item.text.split())
         quote = quote if len(quote) <= 90 else quote[:89] + "…"
         lines.append(printable(f'{said}  "{quote}" [{item.doc_id}:{item.start}-{item.end}]'))

@@ -8,7 +8,7 @@ neither are left out and counted (`Timeline.undated`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .errors import InputError
 from .events import EVENT_DAYS
@@ -28,13 +28,19 @@ def placement(item: Claim | Event, report_date: str) -> tuple[str, str] | None:
 
 
 def build_timeline(
-    reports: Mapping[str, tuple[Document, list[Claim], list[Event]]], filters: Filters, limit: int
+    reports: Mapping[str, tuple[Document, list[Claim], list[Event]]],
+    filters: Filters,
+    limit: int,
+    group_of: Callable[[str], str] = lambda doc_id: doc_id,
 ) -> Timeline:
     """The timeline of the given reports (doc id -> (document, claims, events)) inside `filters`.
 
     An outlet filter keeps reports from those outlets; a place filter keeps reports whose place
     matches it and, in other reports, the claims and events whose own place does; a date range
     keeps the entries placed on a day inside it (their event's day, not their report's date).
+    One story carried by several outlets (`group_of`, see qa.groups) is one entry for what it
+    says on a day, the others' outlets in its `also_carried_by`; where a copy says otherwise (a
+    re-filed update's new toll) that is an entry of its own.
 
     Raises:
         InputError: `limit` is not a whole number of at least 1, or an outlet or place names
@@ -63,17 +69,37 @@ def build_timeline(
                 continue
             entries.append(TimelineEntry(item, day, placed_by, doc.source, doc.date, doc.title, doc.url))
     entries.sort(key=_order)
+    reporting = len({e.item.doc_id for e in entries})
+    entries, carried_again = _once_per_story(entries, group_of)
     return Timeline(
         entries=entries[:limit],
         filters=filters,
         total=len(entries),
         limit=limit,
-        reports=len({e.item.doc_id for e in entries}),
+        reports=reporting,
         claims=sum(e.kind == "claim" for e in entries),
         events=sum(e.kind == "event" for e in entries),
         placed_by_report=sum(e.placed_by == "report" for e in entries),
         undated=undated,
+        carried_again=carried_again,
     )
+
+
+def _once_per_story(entries: list[TimelineEntry], group_of: Callable[[str], str]) -> tuple[list[TimelineEntry], int]:
+    """The entries (in order) with each story's statement of a day once: the first copy kept, the
+    others' outlets added to its `also_carried_by`; and how many copies were left out."""
+    kept: dict[tuple[str, ...], TimelineEntry] = {}
+    out: list[TimelineEntry] = []
+    for entry in entries:
+        item = entry.item
+        key = (group_of(item.doc_id), entry.day, entry.kind, entry.describe(), item.place)
+        first = kept.get(key)
+        if first is None or first.item.doc_id == item.doc_id:
+            kept.setdefault(key, entry)
+            out.append(entry)
+        elif entry.source and entry.source.casefold() != first.source.casefold() and entry.source not in first.also_carried_by:
+            first.also_carried_by.append(entry.source)
+    return out, len(entries) - len(out)
 
 
 def _order(entry: TimelineEntry) -> tuple[str, str, str, str, str, int, int]:

@@ -206,6 +206,8 @@ class TimelineEntry:
     date: str  # the report's date
     title: str
     url: str = ""
+    # The other outlets of its story (qa.groups) that say the same on the same day: one entry.
+    also_carried_by: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -248,6 +250,7 @@ class TimelineEntry:
             "start": item.start,
             "end": item.end,
             "text": item.text,
+            "also_carried_by": self.also_carried_by,
         }
 
 
@@ -265,6 +268,7 @@ class Timeline:
     events: int  # of total
     placed_by_report: int  # of total: placed on their report's date
     undated: int = 0  # claims and events left out: neither they nor their report have a date
+    carried_again: int = 0  # entries left out as another outlet's copy of one story's entry (qa.groups)
 
     @property
     def truncated(self) -> bool:
@@ -282,6 +286,7 @@ class Timeline:
             "events": self.events,
             "placed_by_report": self.placed_by_report,
             "undated": self.undated,
+            "carried_again": self.carried_again,
             "entries": [e.to_dict() for e in self.entries],
         }
 

@@ -214,13 +214,34 @@ def test_an_index_of_schema_5_gets_its_events_in_place(three, make_assistant):
 def test_json_shape(three):
     data = json.loads(json.dumps(three[0].timeline(place="Aleppo", limit=3).to_dict()))
     assert {"filters", "total", "shown", "limit", "truncated", "reports", "claims", "events", "placed_by_report", "undated",
-            "entries"} == set(data)
+            "carried_again", "entries"} == set(data)
     assert (data["total"], data["shown"], data["truncated"], data["filters"]["place"]) == (4, 3, True, ["Aleppo"])
     claim, event = data["entries"][0], data["entries"][1]
     assert set(claim) == set(event)
     assert (claim["kind"], claim["value"], claim["low"], claim["who"], claim["what"]) == ("claim", "at least 12", 12, "civilians", "killed")
     assert (event["kind"], event["what"], event["figure"], event["low"], event["event_date"]) == ("event", "captured", "", None, "2017-04-04")
     assert {"day", "placed_by", "doc_id", "start", "end", "text", "source", "date", "title", "url", "attributed_to"} <= set(claim)
+
+
+def test_one_story_under_two_outlets_is_one_entry_and_an_update_its_own(make_assistant, tmp_path):
+    wire = ("---\ntitle: {title}\noutlet: {outlet}\ndate: 2017-04-05\nplace: Idlib\n---\n"
+            "Air strikes on the town of Saraqib killed {toll} civilians on Tuesday, rescue workers said. The strikes hit "
+            "a market and a bakery in the centre of the town, and rescuers worked through the night to reach survivors.")
+    folder = write_reports(
+        tmp_path / "wire",
+        a=wire.format(title="Strikes on Saraqib", outlet="Wire A", toll=12),
+        b=wire.format(title="Saraqib strikes", outlet="Paper B", toll=12) + " Paper B has more.",
+        c=wire.format(title="Saraqib toll rises", outlet="Paper C", toll=15),
+    )
+    assistant = make_assistant()
+    assistant.ingest([folder])
+    assert [len(g) for g in assistant.groups().groups()] == [3]
+    line = assistant.timeline()
+    said = [(e.describe(), e.source, e.also_carried_by) for e in line.entries]
+    # The update's new toll is an entry of its own; the same toll under two outlets is one.
+    assert said == [("12 civilians killed", "Paper B", ["Wire A"]), ("15 civilians killed", "Paper C", [])], said
+    assert (line.total, line.reports, line.carried_again) == (2, 3, 1)
+    assert line.to_dict()["entries"][0]["also_carried_by"] == ["Wire A"]
 
 
 # -- the command -------------------------------------------------------------------------------

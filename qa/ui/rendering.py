@@ -284,6 +284,8 @@ def timeline_html(line: Timeline | None, listed: int | None = None) -> str:
         where = f" in {item.place}" if item.place else ""
         outlet = " · ".join(x for x in (e.source, e.date) if x) or e.title
         said = f" · {item.attribution}" if item.attributed_to else ""
+        if e.also_carried_by:
+            said += f" · also carried by: {', '.join(e.also_carried_by)}"
         items.append(
             f'<li><button type="button" class="qa-tl-entry qa-tl-{e.kind}" data-doc="{esc(item.doc_id)}" '
             f'data-start="{item.start}" data-end="{item.end}" title="Open this sentence in its report">'
