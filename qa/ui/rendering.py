@@ -167,7 +167,8 @@ def _outlet_card(answer: Answer) -> str:
     cites = "".join(
         f'<li><button type="button" class="qa-compare-source" data-doc="{esc(c.doc_id)}" data-start="{c.start}" '
         f'data-end="{c.end}" title="Open this passage in its report"><strong>[{c.n}]</strong> '
-        f'<span class="qa-title">{esc(c.title)}</span> <span class="qa-meta">{esc(c.date or "no date")}</span>'
+        f'<span class="qa-title">{esc(c.title)}</span> <span class="qa-meta">{esc(c.date or "no date")}'
+        f"{esc(' · also carried by: ' + ', '.join(c.also_carried_by)) if c.also_carried_by else ''}</span>"
         "</button></li>"
         for c in answer.citations
     )
