@@ -68,17 +68,18 @@ _PLURAL_RANGES = {
 _MULTIPLE_RANGES = {"tens": (10, 99), "dozens": (24, 99), "scores": (40, 99), "hundreds": (100, 999)}
 _AT_LEAST = re.compile(r"^(?:at least|no fewer than|no less than|a minimum of)\s+", re.IGNORECASE)
 _MORE_THAN = re.compile(r"^(?:more than|over|upwards of|in excess of)\s+", re.IGNORECASE)
-_AT_MOST = re.compile(r"^(?:at most|up to|as many as|no more than|fewer than|less than|nearly|almost|close to)\s+", re.IGNORECASE)
+_AT_MOST = re.compile(r"^(?:at most|up to|as many as|no more than|fewer than|less than)\s+", re.IGNORECASE)
 _ABOUT = re.compile(r"^(?:about|around|some|roughly|approximately|an estimated|estimated|nearly|almost|close to)\s+", re.IGNORECASE)
 _STRICT = re.compile(r"^(?:more than|over|upwards of|in excess of|fewer than|less than)\s+", re.IGNORECASE)
 # A number of years, hours or per cent is no head count; nor "a 10-year-old" (its own words).
 _NOT_COUNT = re.compile(r"^(?:\s*(?:%|percent|per cent)|-(?:year|month|day|week|hour|km|mile|metre|meter))", re.IGNORECASE)
 # A place named in a figure's clause: "in Maarat al Numan", "on the village of Alteh", "near Aleppo".
+_CONNECTORS = "al el ad ar as ash at az an ez es ed en ibn bin abu of de".split()
 _PLACE = re.compile(
-    r"\b(?:in|at|near|outside|around|across|on|of|from)\s+(?:the\s+)?"
+    r"\b(?i:in|at|near|outside|around|across|on|of|from)\s+(?:the\s+)?"
     r"(?:(?:[a-z]+\s+)?(?:village|town|city|province|district|neighbou?rhood|countryside|area|suburb|region|camp|"
-    r"governorate|countryside)s?\s+(?:of\s+)?)?"
-    r"(?P<place>[A-Z][\w'’-]+(?:(?:\s+|-)(?:(?:al|el|ad|ar|as|ash|at|az|an|ibn|bin|abu|of|de)(?:\s+|-))?[A-Z][\w'’-]+)*)"
+    r"governorate)s?\s+(?:of\s+)?)?"
+    rf"(?P<place>[A-Z][\w'’-]*[\w'’](?:(?:\s+|-)(?:(?:{'|'.join(_CONNECTORS)})(?:\s+|-))?[A-Z][\w'’-]*[\w'’])*)"
 )
 # Capitalised words that end a place: "in Hama Human Rights Watch said", "in International
 # Coalition Airstrikes", "in Syrian regime strikes", "on Wednesday".
@@ -90,7 +91,8 @@ _NOT_PLACE = {
         "September October November December Islamic State Daesh ISIS IS UN SOHR SANA Reuters AFP AP Human Rights Watch "
         "Observatory Coalition International Forces Army Council Ministry Airstrikes Airstrike Strikes Strike Militants "
         "Rebels Killed Kill Kills Dead Attack Attacks Bombing Shelling Related Tags Published Posted Source News Agency "
-        "Media Said Says Monitor Terrorist Terrorists Civil Defence Defense White Helmets Red Crescent Cross Democratic Free Opposition Media"
+        "Media Said Says Monitor Terrorist Terrorists Civil Defence Defense White Helmets Red Crescent Cross Democratic Free "
+        "Opposition"
     ).split()
 }
 # Numbers in a dated line: "31-07-2015", "05.02.2015", "2015/07/31".
@@ -109,7 +111,7 @@ def read_figure(figure: str) -> tuple[int | None, int | None, bool] | None:
     (100, 999, False), "tens of thousands" (10,000, 99,999, False); None for what is no count."""
     words = figure.strip()
     low_only = bool(_AT_LEAST.match(words) or _MORE_THAN.match(words))
-    high_only = bool(_AT_MOST.match(words)) and not _ABOUT.match(words)
+    high_only = bool(_AT_MOST.match(words))
     approx = bool(_ABOUT.match(words))
     strict = bool(_STRICT.match(words))
     core = re.sub(r"^(?:(?:at least|at most|more than|less than|fewer than|no fewer than|no less than|no more than|about|"
@@ -206,14 +208,15 @@ def _counted_words(sentence: str, span: tuple[int, int], until: int) -> list[str
     return [w for w in dict.fromkeys(ordered) if w in stems]
 
 
-def sentence_claims(sentence: str, before: str = "") -> list[tuple[int, int, int, int | None, int | None, bool, str, str, str]]:
+def sentence_claims(sentence: str) -> list[tuple[int, int, int, int | None, int | None, bool, str, str, str]]:
     """The figures of one sentence: (start, end of the figure in the sentence, its clause's end,
-    low, high, approx, who, what, place) for each, in order. `before` is the sentence before it
-    (where a pronoun's source is read: see claims_in)."""
+    low, high, approx, who, what, place) for each, in order."""
     found: list = []
     last_who = last_what = last_place = None
     dates = [m.span() for m in _NUMERIC_DATE.finditer(sentence)]
     spans = [(a, b) for a, b in _merged(sentence, numbers_in(sentence)) if not any(x < b and a < y for x, y in dates)]
+    # "No fewer than 8": the number pattern leaves the "no" out.
+    spans = [(a - len(m.group()), b) if (m := _NO_BEFORE.search(sentence[:a])) else (a, b) for a, b in spans]
     for k, (a, b) in enumerate(spans):
         figure = sentence[a:b]
         if _NOT_COUNT.match(sentence[b:]) or not re.search(r"[\w]", figure):
@@ -235,16 +238,27 @@ def sentence_claims(sentence: str, before: str = "") -> list[tuple[int, int, int
             who = who_of(ordered)
         if who is None:
             continue
-        if action is None and (words & OTHERS or _SHARES_ACTION.search(sentence[found[-1][1] if found else 0 : a])):
-            action = last_what  # "four civilians were killed in X and three others in Y"
+        between = sentence[found[-1][1] if found else 0 : a]
+        if action is None and (words & OTHERS or _SHARES_ACTION.search(between) or _AND_ONLY.match(between)):
+            action = last_what  # "four civilians were killed in X and three others in Y", "... and 16 in Z"
         if action is None:
             continue
         clause_end = spans[k + 1][0] if k + 1 < len(spans) else len(sentence)
         clause_start = found[-1][2] if found else 0
-        place = place_in(sentence[b:clause_end]) or place_in(sentence[clause_start:a]) or last_place or ""
-        found.append((a, b, clause_end, *value, who, WHAT[action], place))
+        # Its own clause's place, else the one before it, else (for the first figure) the next:
+        # "At least 16 civilians were killed and 34 others injured in Maarat al Numan".
+        place = place_in(sentence[b:clause_end]) or place_in(sentence[clause_start:a]) or last_place
+        if not place and not found:
+            place = place_in(sentence[clause_end:])
+        found.append((a, b, clause_end, *value, who, WHAT[action], place or ""))
         last_who, last_what, last_place = who, action, place or last_place
     return found
+
+
+_NO_BEFORE = re.compile(r"\b(?:no|not)\s+$", re.IGNORECASE)
+# Between two figures, only "and" and what places or dates the first ("killed 6 civilians in
+# Ariha and 16 in Maarat al Numan", "5 on Monday and 7 on Tuesday"): the second shares the action.
+_AND_ONLY = re.compile(r"^[^,;:.!?]{0,60}\band\s+$", re.IGNORECASE)
 
 
 def _action(sentence: str, a: int, b: int, since: int) -> int | None:
@@ -295,7 +309,7 @@ def place_in(clause: str) -> str:
             if word.lower() in _NOT_PLACE:
                 break
             kept.append(word)
-        while kept and kept[-1].lower() in ("al", "el", "ad", "ar", "as", "ash", "at", "az", "an", "ibn", "bin", "abu", "of", "de"):
+        while kept and kept[-1].lower() in _CONNECTORS:
             kept.pop()
         if kept and not (len(kept) == 1 and kept[0].isupper()):
             place = match.group("place")[: sum(len(w) for w in words[: 2 * len(kept) - 1])]
@@ -346,13 +360,7 @@ def claims_in(text: str, doc_id: str, report_date: str = "", report_place: str =
     return out
 
 
+# A sentence without a digit or one of these words states no figure (read before the rules).
 _HAS_NUMBER_WORD = re.compile(
-    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|"
-    r"eighty|ninety|hundreds?|thousands?|millions?|dozens?|scores|several)\b",
-    re.IGNORECASE,
+    r"\b(?:" + "|".join([*_WORD_VALUES, *_SCALES, *_PLURAL_RANGES, "tens", "dozen", "several"]) + r")s?\b", re.IGNORECASE
 )
-
-
-def same_words(a: str, b: str) -> bool:
-    """Whether two places name the same words (case and order aside): "Maarat al Numan" ~ "Maarat al-Numan"."""
-    return {w for w, _, _ in tokens(a)} == {w for w, _, _ in tokens(b)}

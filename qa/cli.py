@@ -206,7 +206,7 @@ def _filters(
 @main.command()
 @click.argument("question")
 @_index_option
-@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (question, answer, abstained, citations, timings_ms, figures).")
 @click.option("--top-k", type=click.IntRange(1, 100), default=None, help="Passages to retrieve (default 5).")
 @click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode (default hybrid).")
 @click.option(

@@ -2,12 +2,14 @@
 
 When the answer to "How many civilians were killed in Maarat al Numan?" is a figure that a
 report states (a claim, see qa.claims), every other retrieved report that states a figure for
-the same thing is listed with it: the same `who` and `what`, a place that shares a word with the
-answer's (generic words such as "province" or "northern" aside) and an event date that overlaps
-(a claim that dates nothing is taken to be about the days just before its report). A story
-several outlets carried (one group, see qa.groups) counts once. With two or more reports the
-answer says so instead of picking one: "Reports differ: at least 16 civilians killed ... [1];
-12 according to ... [2]", or "3 reports, all: at least 16 ..." when they agree.
+the same thing is listed with it: the same `who` and `what`, the same place (the words of the
+shorter place name all in the other, generic words such as "province" or "northern" aside), an
+event date that overlaps at the same scale (a day's toll is no month's; a claim that dates
+nothing is taken to be about the days just before its report), and a sentence that, with the
+one before it, holds the question's event words as the answer's own must. A story several
+outlets carried (one group, see qa.groups) counts once. With two or more reports the answer
+says so instead of picking one: "Reports differ: at least 16 civilians killed ... [1]; 12
+according to ... [2]", or "3 reports, all: at least 16 ..." when they agree.
 """
 
 from __future__ import annotations
@@ -78,13 +80,16 @@ def compare(
         if group in seen or hit.doc_id not in claims:
             continue
         doc, stated = claims[hit.doc_id]
-        if coverage_of(info, set(content_terms(hit.text))) < WEIGHTS.event_coverage:
-            continue  # a passage about another event (the answer's own sentence is held to the same share)
-        match = next(
-            (c for c in stated if hit.start <= c.start < hit.end and same_count(anchor, c, chosen[0][1], doc)), None
-        )
-        if match is not None:
-            chosen.append((match, doc, hit.score))
+        # Of this passage's claims of the same count, the one whose sentence (with the one before
+        # it) holds most of the question's event words, as the answer's own sentence must.
+        held = [
+            (coverage_of(info, set(content_terms(_in_context(hit, c)))), -k, c)
+            for k, c in enumerate(stated)
+            if hit.start <= c.start < hit.end and same_count(anchor, c, chosen[0][1], doc)
+        ]
+        best = max(held, key=lambda x: x[:2], default=None)
+        if best is not None and best[0] >= WEIGHTS.event_coverage:
+            chosen.append((best[2], doc, hit.score))
             seen.add(group)
     if len(chosen) < 2:
         return answer
@@ -99,37 +104,62 @@ def compare(
 
 
 def _anchor(citation: Citation, short: str, stated: list[Claim], key: tuple[str | None, str]) -> Claim | None:
-    """The claim the answer's short answer is: its figure, in the cited sentence, counting what was asked."""
+    """The claim the answer's short answer is: its figure, in the cited sentence, counting what
+    was asked, the same words ("at least 16") or the same value ("16" for "sixteen")."""
+    from .claims import read_figure
+
     who, what = key
+    value = read_figure(short)
     for claim in stated:
         inside = citation.start <= claim.figure_start and claim.figure_end <= citation.end
-        if inside and claim.what == what and (who is None or claim.who == who) and _same_figure(claim.figure, short):
+        same = claim.figure.lower() == short.strip().lower() or (value is not None and value == (claim.low, claim.high, claim.approx))
+        if inside and same and claim.what == what and (who is None or claim.who == who):
             return claim
     return None
 
 
-def _same_figure(figure: str, short: str) -> bool:
-    return figure.lower() in short.lower() or short.lower() in figure.lower()
+def _in_context(hit: Hit, claim: Claim) -> str:
+    """A claim's sentence with the one before it, as far as the passage holds it."""
+    sentences = hit.sentences
+    k = next((i for i, s in enumerate(sentences) if s.start == claim.start), None)
+    if not k:
+        return claim.text
+    before = sentences[k - 1]
+    return hit.text[before.start - hit.start : before.end - hit.start] + " " + claim.text
 
 
 def same_count(a: Claim, b: Claim, doc_a: Document, doc_b: Document) -> bool:
-    """Whether two claims count the same thing: who and what, a shared place word (of the claims'
-    own places or their reports'), overlapping event dates."""
-    if a.key != b.key or not _dates_meet(_days(a, doc_a), _days(b, doc_b)):
+    """Whether two claims count the same thing: who and what, the same place (the words of the
+    shorter one all in the other: "Maarat al Numan" and "Maarat al-Numan, Idlib", not "Maarat
+    Misrin"), event dates that overlap at the same scale (a day's toll is not a month's)."""
+    if a.key != b.key:
         return False
-    return _places_meet(_place_words(a.place) | _place_words(doc_a.place), _place_words(b.place) | _place_words(doc_b.place))
+    days_a, days_b = _days(a, doc_a), _days(b, doc_b)
+    if days_a is not None and days_b is not None and (_scale(days_a) != _scale(days_b) or not _dates_meet(days_a, days_b)):
+        return False
+    return _places_meet(_place_words(a.place), _place_words(b.place))
 
 
 def _places_meet(words_a: set[str], words_b: set[str]) -> bool:
     if not words_a or not words_b:
         return True  # a place unsaid is no other place
+    fewer, more = sorted((words_a, words_b), key=len)
     # "Khan Sheikhoun" ~ "Khan Sheikhun", "Idlibs" (Idlib's, its apostrophe lost) ~ "Idlib".
-    return any(w in words_b or spelled_like(w, words_b) for w in words_a)
+    return all(w in more or spelled_like(w, more) for w in fewer)
 
 
 def _place_words(place: str) -> set[str]:
-    words = {w.removesuffix("s") if len(w) > 4 else w for w in place_key(place).replace("-", " ").split()}
+    words = {w.removesuffix("s") if len(w) > 4 else w for w in place_key(place).split()}
     return words - _GENERIC_PLACE
+
+
+# The widths of the scales an event date is given at: a day (or a few), a month, a year, longer.
+_SCALES = (7, 31, 366)
+
+
+def _scale(days: tuple[dt.date, dt.date]) -> int:
+    width = (days[1] - days[0]).days + 1
+    return next((i for i, most in enumerate(_SCALES) if width <= most), len(_SCALES))
 
 
 def _days(claim: Claim, doc: Document) -> tuple[dt.date, dt.date] | None:
@@ -161,9 +191,7 @@ def value_range(value: str) -> tuple[dt.date, dt.date] | None:
         return None
 
 
-def _dates_meet(a: tuple[dt.date, dt.date] | None, b: tuple[dt.date, dt.date] | None) -> bool:
-    if a is None or b is None:
-        return True  # an unknown date is no other date
+def _dates_meet(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 

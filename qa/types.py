@@ -116,8 +116,8 @@ class Citation(Span):
         return {name: fields.pop(name) for name in _CITATION_ORDER} | fields  # the order --json has always had
 
 
-#: What a casualty or displacement figure counts (see qa.claims).
-WHO = ("civilians", "children", "women", "fighters", "soldiers", "people")
+#: What happened to those a casualty or displacement figure counts (see qa.claims; who they are
+#: is one of qa.claims.WHO_STEMS).
 WHAT = ("killed", "injured", "displaced", "captured")
 
 
@@ -128,7 +128,7 @@ class Claim(Span):
 
     The value is `low` to `high`, inclusive: "16" is 16-16, "at least 16" 16-None (no upper
     bound), "up to 16" None-16, "hundreds" 100-999; `approx` for "about 16". What it counts is
-    `who` (one of WHO) and `what` happened to them (one of WHAT).
+    `who` (a key of qa.claims.WHO_STEMS) and `what` happened to them (one of WHAT).
     """
 
     figure: str
@@ -323,6 +323,10 @@ class Figure:
             "start": claim.start,
             "end": claim.end,
             "also_carried_by": self.also_carried_by,
+            "approx": claim.approx,
+            "event_date_words": claim.event_date_words,
+            "attribution": claim.attribution,
+            "text": claim.text,
         }
 
 

@@ -53,7 +53,7 @@ def test_every_claim_of_the_bundled_report(bundled_report):
         ("34", "34", "civilians", "injured", "Maarat al Numan", "2019-08-28", "SOHR"),
         ("hundreds", "100-999", "people", "killed", "Idlib, Syria", "2019-04", "the UN and US monitors"),
         ("tens of thousands", "10,000-99,999", "people", "displaced", "Idlib, Syria", "2019-04", "the UN and US monitors"),
-        ("over 550", "at least 551", "civilians", "killed", "Idlib, Syria", "2019-04-21/2019-04-30", "the UN"),
+        ("over 550", "at least 551", "civilians", "killed", "Idlib", "2019-04-21/2019-04-30", "the UN"),
         ("over 400,000", "at least 400,001", "people", "displaced", "Idlib", "2019-04-21/2019-04-30", "the UN"),
         ("more than 40,000", "at least 40,001", "people", "killed", "Idlib, Syria", "", ""),
     ]
@@ -88,10 +88,33 @@ def _read(sentence: str) -> list[tuple[str, str, str]]:
          [("more than 191000", "people", "killed"), ("more than three million", "people", "displaced")]),
         ("The offensive has killed hundreds and displaced tens of thousands.",
          [("hundreds", "people", "killed"), ("tens of thousands", "people", "displaced")]),
+        # "and" alone between two figures: the second shares the action ("homes" are no people).
+        ("On Wednesday strikes killed 6 civilians in Ariha and 16 civilians in Maarat al Numan.",
+         [("6", "civilians", "killed"), ("16", "civilians", "killed")]),
+        ("Shelling killed 5 on Monday and 7 on Tuesday in Douma.", [("5", "people", "killed"), ("7", "people", "killed")]),
+        ("Jets killed 4 civilians and destroyed 12 homes in Saraqib.", [("4", "civilians", "killed")]),
+        # A qualifier before the number pattern, and the teens.
+        ("No fewer than 8 soldiers were killed.", [("No fewer than 8", "soldiers", "killed")]),
+        ("Fifteen civilians were killed on Monday.", [("Fifteen", "civilians", "killed")]),
     ],
 )
 def test_what_a_figure_counts(sentence, claims):
     assert _read(sentence) == claims
+
+
+@pytest.mark.parametrize(
+    "sentence, places",
+    [
+        ("In Aleppo 20 people were killed.", ["Aleppo"]),
+        # The first figure takes the place said after the second when its own clause names none.
+        ("At least 16 civilians were killed and 34 others injured in Maarat al Numan.", ["Maarat al Numan"] * 2),
+        ("The blast killed 14 and injured 20 in Azaz.", ["Azaz", "Azaz"]),
+        ("Strikes killed 12 people in Deir ez-Zor on Monday.", ["Deir ez-Zor"]),
+        ("Shelling killed 3 people in Hama Human Rights Watch said.", ["Hama"]),
+    ],
+)
+def test_the_place_a_figure_is_given_for(sentence, places):
+    assert [c.place for c in claims_in(sentence, "d", "2019-08-29", "Syria")] == places
 
 
 def test_claims_are_stored_with_their_report_and_follow_replace_and_delete(make_assistant, tmp_path):

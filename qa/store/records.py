@@ -102,8 +102,9 @@ def document_fields(doc: Document, chunks: int, written_at: float) -> dict[str, 
     return located_fields(meta, doc.locations)
 
 
-#: Bumped when qa.claims or qa.events read a report differently: records of an older reading are
-#: read again (see qa.store.schema). 2: events too.
+#: Bumped, with SCHEMA_VERSION and a step of qa.store.schema.upgrade, when qa.claims or qa.events
+#: read a report differently: that step reads again the records of an older reading (the step
+#: runs only for an index below SCHEMA_VERSION). 2: events too.
 CLAIMS_VERSION = 2
 
 

@@ -45,7 +45,7 @@ class Store:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
-        self._groups: tuple[int, Groups] | None = None  # (the generation it was built at, the groups)
+        self._groups: tuple[tuple[int, str], Groups] | None = None  # ((generation, change token) it was built at, the groups)
         # ((generation, change token), every document's statements): see statements().
         self._statements: tuple[tuple[int, str], dict[str, tuple[Document, list[Claim], list[Event]]]] | None = None
 
@@ -214,15 +214,17 @@ class Store:
 
     def groups(self) -> Groups:
         """The groups of near-duplicate documents (see qa.groups), built from the signatures the
-        document records store, again after every write or reopen (see `generation`); documents
-        a write in progress (or cut short) names are left out."""
+        document records store, again after every write, reopen or write by another process (the
+        change token); documents a write in progress (or cut short) names are left out."""
         from ..groups import Groups
 
         built = self._groups
-        generation = self.generation
-        if built is not None and built[0] == generation:
+        token, intents = self.log.read_state()
+        # Another process's write changes the token (a server's view changes without a reopen).
+        key = (self.generation, token)
+        if built is not None and built[0] == key:
             return built[1]
-        hidden = self.log.hidden(self.log.read_state()[1])
+        hidden = self.log.hidden(intents)
         signed = {
             doc_id: (str(meta.get(records.SIGNATURE, "") or ""), meta)
             for got in self.scan("docs", ["metadatas"])
@@ -230,7 +232,7 @@ class Store:
             if doc_id not in hidden
         }
         groups = Groups(signed)
-        self._groups = (generation, groups)
+        self._groups = (key, groups)
         return groups
 
     def document(self, doc_id: str) -> Document:
