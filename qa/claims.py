@@ -205,6 +205,10 @@ def _counted_words(sentence: str, span: tuple[int, int], until: int) -> list[str
         return [stem("others"), *_counted_words(" " + rest, (0, 0), len(rest) + 1)]
     stems = counted(clause, span)
     ordered = [stem(w) for w, _, _ in tokens(after)]
+    # A headline's capitalised noun ("Kills 5 Soldiers", "34 Terrorists Killed"), which `counted`
+    # passes over as a name, still says who when it is a word for people.
+    if ordered and ordered[0] not in stems and any(ordered[0] in kind for kind in WHO_STEMS.values()):
+        stems = {*stems, ordered[0]}
     return [w for w in dict.fromkeys(ordered) if w in stems]
 
 

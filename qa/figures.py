@@ -192,7 +192,10 @@ def value_range(value: str) -> tuple[dt.date, dt.date] | None:
 
 
 def _dates_meet(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
+    """Whether two spans of days overlap; days a day apart meet too (a dateline's day against
+    "on Monday", a report filed after midnight)."""
+    slack = dt.timedelta(days=1) if _scale(a) == _scale(b) == 0 else dt.timedelta(0)
+    return a[0] <= b[1] + slack and b[0] <= a[1] + slack
 
 
 def _citation(figure: Figure, doc: Document, score: float) -> Citation:

@@ -96,6 +96,8 @@ def _read(sentence: str) -> list[tuple[str, str, str]]:
         # A qualifier before the number pattern, and the teens.
         ("No fewer than 8 soldiers were killed.", [("No fewer than 8", "soldiers", "killed")]),
         ("Fifteen civilians were killed on Monday.", [("Fifteen", "civilians", "killed")]),
+        # A headline's capitalised noun still says who.
+        ("Israeli Strike on Syrian Town Kills 5 Soldiers.", [("5", "soldiers", "killed")]),
     ],
 )
 def test_what_a_figure_counts(sentence, claims):
