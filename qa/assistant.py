@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import DocumentError, InputError
 from .ingest import IngestBatch, IngestPlan, renamed, text_hash
 from .locks import OrderedLock
-from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, Timeline, sentence_id
+from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, sentence_id
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .followup import Reading
     from .groups import Groups
     from .retrieval import Retriever
+    from .statements import Timeline
     from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -473,7 +474,7 @@ class Assistant:
         date_to: "str | dt.date | None" = None,
         source: str | list[str] | None = None,
         limit: int | None = None,
-    ) -> Timeline:
+    ) -> "Timeline":
         """The claims (figures) and events of the reports, ordered by the day each is placed on
         (its event's day, else its report's date: see qa.timeline).
 

@@ -21,7 +21,7 @@ import re
 from .answer_counts import OTHERS, counted, number_action, numbers_in
 from .question import ACTIONS, named_action
 from .text import stem, tokens
-from .types import WHAT, Claim
+from .statements import WHAT, Claim
 
 # Stems of the words for whom a figure counts, by kind (the first that a figure's words name).
 _WHO = [

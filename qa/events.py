@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .types import Event
+from .statements import Event
 
 #: The longest event date, in days, that an event may have and a timeline entry is placed by ("last week" is 7).
 EVENT_DAYS = 7

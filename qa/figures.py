@@ -23,7 +23,8 @@ from .answer_features import coverage_of
 from .answer_weights import WEIGHTS
 from .claims import WHO_STEMS
 from .text import content_terms, spelled_like
-from .types import WHAT, Answer, Citation, Claim, Document, Figure, place_key
+from .statements import WHAT, Claim, Figure
+from .types import Answer, Citation, Document, place_key
 
 if TYPE_CHECKING:
     from .question import QuestionInfo

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from .errors import InputError
 from .events import EVENT_DAYS
 from .figures import value_range
-from .types import Claim, Document, Event, Filters, Timeline, TimelineEntry, day_number, outlet_key, place_terms
+from .statements import Claim, Event, Timeline, TimelineEntry
+from .types import Document, Filters, day_number, outlet_key, place_terms
 
 
 def placement(item: Claim | Event, report_date: str) -> tuple[str, str] | None:

@@ -13,7 +13,7 @@ from conftest import SHARED_DATA
 from qa.errors import InputError
 from qa.store import SCHEMA_VERSION
 from qa.events import events_in
-from qa.types import Claim, Event
+from qa.statements import Claim, Event
 
 ALEPPO = """---
 id: aleppo-report

@@ -9,7 +9,8 @@ from typing import Any
 from ..chunking import stored_section, stored_sentences
 from ..groups import signature
 from ..locations import legacy_locations, scopes_of
-from ..types import Chunk, Claim, Document, Event, Filters, day_number, outlet_key, place_terms
+from ..statements import Claim, Event
+from ..types import Chunk, Document, Filters, day_number, outlet_key, place_terms
 
 DOC_FIELDS = ("title", "source", "date", "place", "url", "path", "content_hash", "chunks")
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
-from ..types import Chunk, Claim, Document, Event, Filters, sentence_id
+from ..statements import Claim, Event
+from ..types import Chunk, Document, Filters, sentence_id
 from . import records
 from .chroma import Chroma, Collection
 from .schema import SCHEMA_VERSION, upgrade

@@ -14,7 +14,8 @@ from qa.attribution import attribution_in_context
 from qa.chunking import split_sentences
 from qa.eventdates import event_date
 from qa.text import quantity
-from qa.types import Document, Timeline
+from qa.statements import Timeline
+from qa.types import Document
 
 CONTEXT_CHARS = 600  # text shown on each side of a cited passage in the document view
 ABSTAINED_LABEL = "No answer in the reports"
