@@ -111,6 +111,33 @@ def test_delete_and_replace_keep_groups_right(make_assistant, tmp_path):
 
 
 @pytest.mark.slow
+def test_questions_at_once_after_a_write_build_the_groups_once(make_assistant, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    report(tmp_path / "a.md", WIRE, "Wire A", "Shelling kills 12 in Saraqib")
+    report(tmp_path / "b.md", UPDATE, "Paper B", "Toll rises to 15")
+    assistant = make_assistant()
+    assistant.ingest([tmp_path])
+    store = assistant.store
+    built, real = [], store._build_groups
+
+    def slow_build(*args):
+        built.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for every thread to arrive while it runs
+        return real(*args)
+
+    monkeypatch.setattr(store, "_build_groups", slow_build)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(store.groups())) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len(seen) == 6 and all(g is seen[0] for g in seen)
+    assert [len(g) for g in seen[0].groups()] == [2]
+
+
 def test_an_index_of_schema_4_gets_signatures_in_place(make_assistant, tmp_path):
     report(tmp_path / "a.md", WIRE, "Wire A", "Shelling kills 12 in Saraqib")
     report(tmp_path / "b.md", UPDATE, "Paper B", "Toll rises to 15")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
+from ..locks import OrderedLock
 from ..statements import Claim, Event
 from ..types import Chunk, Document, Filters, sentence_id
 from . import records
@@ -21,9 +22,8 @@ from .writelog import SWEEP_GRACE_S, WriteLog
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..groups import Groups
-
     from ..config import IndexSettings
+    from ..groups import Groups
 
     #: One item of `Store.write_documents`: a document, its chunks, one vector per chunk, and
     #: (the indexes of the sentences its chunks hold, one vector each).
@@ -46,6 +46,7 @@ class Store:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
+        self._caches_lock = OrderedLock("store-caches")  # see qa.locks
         self._groups: tuple[tuple[int, str], Groups] | None = None  # ((generation, change token) it was built at, the groups)
         # ((generation, change token), every document's statements): see statements().
         self._statements: tuple[tuple[int, str], dict[str, tuple[Document, list[Claim], list[Event]]]] | None = None
@@ -217,14 +218,21 @@ class Store:
         """The groups of near-duplicate documents (see qa.groups), built from the signatures the
         document records store, again after every write, reopen or write by another process (the
         change token); documents a write in progress (or cut short) names are left out."""
-        from ..groups import Groups
-
-        built = self._groups
         token, intents = self.log.read_state()
         # Another process's write changes the token (a server's view changes without a reopen).
         key = (self.generation, token)
+        built = self._groups
         if built is not None and built[0] == key:
             return built[1]
+        with self._caches_lock:  # one rebuild at a time: the questions waiting on it take it built
+            built = self._groups
+            if built is not None and built[0] == key:
+                return built[1]
+            return self._build_groups(key, intents)
+
+    def _build_groups(self, key: tuple[int, str], intents: dict[str, dict[str, Any]]) -> Groups:
+        from ..groups import Groups
+
         hidden = self.log.hidden(intents)
         signed = {
             doc_id: (str(meta.get(records.SIGNATURE, "") or ""), meta)
@@ -266,7 +274,10 @@ class Store:
         key = (self.generation, self.log.read_state()[0])
         kept = self._statements
         if kept is None or kept[0] != key:
-            kept = self._statements = (key, self._read_statements(self.scan("docs", ["metadatas"]), set()))
+            with self._caches_lock:
+                kept = self._statements
+                if kept is None or kept[0] != key:
+                    kept = self._statements = (key, self._read_statements(self.scan("docs", ["metadatas"]), set()))
         hidden = self.log.hidden()
         return {doc_id: told for doc_id, told in kept[1].items() if doc_id not in hidden}
 
