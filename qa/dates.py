@@ -79,3 +79,14 @@ def read_bound(value: str, last: bool) -> dt.date:
         first = dt.date(int(month.group(1)), int(month.group(2)), 1)
         return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1) if last else first
     return dt.date.fromisoformat(parse_date(value))
+
+
+def days_of(value: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day an ISO value names (an event date's, see EventDate.value, or a
+    report's): a day, a month "2019-04", a year "2017", or a range "2019-04-21/2019-04-30";
+    None for anything else."""
+    first, _, last = value.partition("/")
+    try:
+        return read_bound(first, last=False), read_bound(last or first, last=True)
+    except ValueError:
+        return None

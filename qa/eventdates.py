@@ -53,16 +53,20 @@ class EventDate:
             return str(self.start.year)
         return f"{self.start.isoformat()}/{self.end.isoformat()}"
 
+    @property
+    def told(self) -> str:
+        """The days in words: "28 August 2019", "April 2019", "2017", "21 April to 30 April 2019"."""
+        if self.start == self.end:
+            return f"{self.start.day} {self.start:%B %Y}"
+        if self.value == self.start.strftime("%Y-%m"):
+            return self.start.strftime("%B %Y")
+        if len(self.value) == 4:
+            return self.value
+        return f"{self.start.day} {self.start:%B} to {self.end.day} {self.end:%B %Y}"
+
     def describe(self) -> str:
         """For an answer: "on Wednesday, 28 August 2019", "since April 2019"."""
-        if self.start == self.end:
-            told = f"{self.start.day} {self.start:%B %Y}"
-        elif self.value == self.start.strftime("%Y-%m"):
-            told = self.start.strftime("%B %Y")
-        elif len(self.value) == 4:
-            told = self.value
-        else:
-            told = f"{self.start.day} {self.start:%B} to {self.end.day} {self.end:%B %Y}"
+        told = self.told
         words = self.words
         if re.search(r"\d{4}", words):  # "on August 28, 2019", "in 2017": the words say it all
             return words

@@ -15,13 +15,13 @@ according to ... [2]", or "3 reports, all: at least 16 ..." when they agree.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .answer_features import coverage_of
 from .answer_weights import WEIGHTS
 from .claims import WHO_STEMS
+from .dates import days_of
 from .text import content_terms, spelled_like
 from .statements import WHAT, Claim, Figure
 from .types import Answer, Citation, Document, place_key
@@ -167,29 +167,11 @@ def _days(claim: Claim, doc: Document) -> tuple[dt.date, dt.date] | None:
     """The days a claim's event may have happened on: its event date, else up to UNDATED_DAYS
     days to its report's date; None when neither is known."""
     if claim.event_date:
-        return value_range(claim.event_date)
-    report = value_range(doc.date) if doc.date else None
+        return days_of(claim.event_date)
+    report = days_of(doc.date) if doc.date else None
     if report is None:
         return None
     return report[0] - dt.timedelta(days=UNDATED_DAYS), report[1]
-
-
-def value_range(value: str) -> tuple[dt.date, dt.date] | None:
-    """The days an ISO value names: a day, a month "2019-04", a year "2017", or "start/end"."""
-    try:
-        if "/" in value:
-            start, end = value.split("/", 1)
-            return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-        if re.fullmatch(r"\d{4}", value):
-            return dt.date(int(value), 1, 1), dt.date(int(value), 12, 31)
-        if re.fullmatch(r"\d{4}-\d{2}", value):
-            year, month = map(int, value.split("-"))
-            after = dt.date(year + month // 12, month % 12 + 1, 1)
-            return dt.date(year, month, 1), after - dt.timedelta(days=1)
-        day = dt.date.fromisoformat(value)
-        return day, day
-    except ValueError:
-        return None
 
 
 def _dates_meet(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> bool:
@@ -261,10 +243,10 @@ def _when(claim: Claim) -> str:
     """ "on 28 August 2019", "in April 2019", "in 2017", "from 21 April to 30 April 2019"."""
     from .eventdates import EventDate
 
-    days = value_range(claim.event_date) if claim.event_date else None
+    days = days_of(claim.event_date) if claim.event_date else None
     if days is None:
         return ""
-    told = EventDate(days[0], days[1], "").describe().lstrip(", ")
+    told = EventDate(days[0], days[1], claim.event_date_words).told
     if days[0] == days[1]:
         return f"on {told}"
     return f"in {told}" if " to " not in told else f"from {told}"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from .errors import InputError
 from .events import EVENT_DAYS
-from .figures import value_range
+from .dates import days_of
 from .statements import Claim, Event, Timeline, TimelineEntry
 from .types import Document, Filters, day_number, outlet_key, place_terms
 
@@ -20,7 +20,7 @@ from .types import Document, Filters, day_number, outlet_key, place_terms
 def placement(item: Claim | Event, report_date: str) -> tuple[str, str] | None:
     """(the ISO day an entry is placed on, "event" or "report"), or None when neither it nor
     its report has a date."""
-    days = value_range(item.event_date) if item.event_date else None
+    days = days_of(item.event_date) if item.event_date else None
     if days is not None and (days[1] - days[0]).days < EVENT_DAYS:
         return days[0].isoformat(), "event"
     if day_number(report_date):
