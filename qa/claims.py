@@ -17,11 +17,15 @@ measured on FA-KES in docs/claims.md.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from .answer_counts import OTHERS, counted, number_action, numbers_in
 from .question import ACTIONS, named_action
 from .text import stem, tokens
 from .statements import WHAT, Claim
+
+if TYPE_CHECKING:
+    from .types import Sentence
 
 # Stems of the words for whom a figure counts, by kind (the first that a figure's words name).
 _WHO = [
@@ -321,14 +325,17 @@ def place_in(clause: str) -> str:
     return ""
 
 
-def claims_in(text: str, doc_id: str, report_date: str = "", report_place: str = "") -> list[Claim]:
-    """Every casualty and displacement figure the report states, in reading order."""
+def claims_in(
+    text: str, doc_id: str, report_date: str = "", report_place: str = "", sentences: "list[Sentence] | None" = None
+) -> list[Claim]:
+    """Every casualty and displacement figure the report states, in reading order (`sentences`:
+    the text's, where the caller has them already; see qa.chunking.split_sentences)."""
     from .attribution import attribution_in_context
     from .chunking import split_sentences
     from .eventdates import event_date
 
     out: list[Claim] = []
-    sentences = split_sentences(text)
+    sentences = split_sentences(text) if sentences is None else sentences
     for i, sentence in enumerate(sentences):
         if sentence.kind == "credit":
             continue

@@ -12,8 +12,12 @@ or deleted report takes its events with it; they are what qa.timeline shows besi
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from .statements import Event
+
+if TYPE_CHECKING:
+    from .types import Sentence
 
 #: The longest event date, in days, that an event may have and a timeline entry is placed by ("last week" is 7).
 EVENT_DAYS = 7
@@ -31,13 +35,19 @@ _EVENT_VERB = re.compile(r"\b(?:" + "|".join(v.replace(" ", r"\s+") for v in EVE
 
 
 def events_in(
-    text: str, doc_id: str, report_date: str = "", report_place: str = "", figures_at: frozenset[int] = frozenset()
+    text: str,
+    doc_id: str,
+    report_date: str = "",
+    report_place: str = "",
+    figures_at: frozenset[int] = frozenset(),
+    sentences: "list[Sentence] | None" = None,
 ) -> list[Event]:
     """Every event the report states (see the module's docstring), in reading order.
 
     Args:
         figures_at: the start offsets of the sentences that state a figure (their claims): no
             event is read there.
+        sentences: the text's (qa.chunking.split_sentences), where the caller has them already.
     """
     from .answer_counts import numbers_in
     from .attribution import attribution_in_context
@@ -46,7 +56,7 @@ def events_in(
     from .eventdates import event_date
 
     out: list[Event] = []
-    sentences = split_sentences(text)
+    sentences = split_sentences(text) if sentences is None else sentences
     for i, sentence in enumerate(sentences):
         if sentence.kind != "text" or sentence.start in figures_at:
             continue

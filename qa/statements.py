@@ -65,12 +65,6 @@ class Claim(Span):
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"value": self.value}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Claim":
-        data = dict(data)
-        data.pop("value", None)
-        return cls(**data)
-
 
 @dataclass
 class Event(Span):

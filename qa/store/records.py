@@ -113,11 +113,13 @@ def claim_fields(text: str, doc_id: str, date: str, place: str) -> dict[str, Any
     """The record fields that hold a report's claims (qa.claims) and events (qa.events): JSON,
     one object per claim or event without the doc id, which is the record's. Kept in the record,
     they are written and removed with it: a replaced or deleted report never leaves any behind."""
+    from ..chunking import split_sentences
     from ..claims import claims_in
     from ..events import events_in
 
-    found = claims_in(text, doc_id, date, place)
-    events = events_in(text, doc_id, date, place, frozenset(c.start for c in found))
+    sentences = split_sentences(text)  # once, for both
+    found = claims_in(text, doc_id, date, place, sentences)
+    events = events_in(text, doc_id, date, place, frozenset(c.start for c in found), sentences)
     claims = [c.to_dict() for c in found]
     for claim in claims:
         del claim["doc_id"], claim["value"]

@@ -79,10 +79,10 @@ def answer_markdown(answer: Answer) -> str:
             body.append(md(piece))
     if answer.abstained:  # what the reports say nearby, if anything: cited, but not an answer
         return f'{note}<span class="qa-abstained"><strong>{ABSTAINED_LABEL}.</strong> {"".join(body)}</span>'
-    return note + "".join(body) + figures_markdown(answer)
+    return note + "".join(body) + figures_html(answer)
 
 
-def figures_markdown(answer: Answer) -> str:
+def figures_html(answer: Answer) -> str:
     """The figures of a how-many answer as a table under it, one row per report (see qa.figures).
     At phone width each row stacks, its cells led by their labels (see assets.CSS)."""
     if not answer.figures:
