@@ -37,7 +37,7 @@ screenshot: install browser  ## retake docs/screenshot.png (the README picture) 
 eval: install  ## the gold set on a fresh index: hybrid, dense, bm25 and plain LlamaIndex side by side
 	$(BIN)/qa eval --compare --out eval/out
 
-bench: install  ## ingest, questions (up to ~100k chunks), start-up and the onnx backend, as ratios; writes bench/RESULTS.md
+bench: install  ## ingest, questions (up to ~100k chunks), start-up, serving and memory, as ratios; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py
 
 install: $(STAMP)
@@ -47,7 +47,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[ui,dev,onnx]'
+	$(BIN)/pip install --quiet -e '.[ui,dev]'
 	touch $(STAMP)
 
 clean:

@@ -73,7 +73,7 @@ def main() -> None:
         sentences = assistant.store.collection("sentences")
         baseline = 0
         for question, golds in questions:
-            found = sentences.query(query_embeddings=assistant.embedder.encode([question]), n_results=1)["ids"][0][0]
+            found = sentences.query(query_embeddings=assistant.embedder.encode_queries([question]), n_results=1)["ids"][0][0]
             doc_id, index = found.rsplit(":s", 1)
             span = spans[doc_id][int(index)]
             baseline += any(normalise(g) in normalise(texts[doc_id][span.start : span.end]) for g in golds)

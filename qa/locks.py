@@ -4,27 +4,24 @@ Each lock has one owner, the class that creates it; others take it only through 
 A thread holding a lock may take only locks further down this list, never one above it:
 
 1. ``assistant``: `Assistant` (reentrant), one ingest or deletion at a time in a process.
-2. ``retriever-build``: `Retriever`, one rebuild of the lexical index at a time; held while
-   the build reads every chunk from the index (other threads go on with the old lexical index).
-3. ``retriever``: `Retriever`, held by each search (a few milliseconds, across its Chroma query;
-   encoding the question runs outside it) and by the look for other processes' writes, which
-   may reopen the Chroma client (Store.sync), and may settle a dead process's write there
-   (WriteLog.recover): so that look never reopens the client under a search. (A read that
-   finds its view stale reopens it from any thread, Chroma.read: the gate keeps calls in
-   flight on the old client.) The BM25 tokenizer's stemmer is not thread-safe either.
-4. ``store-caches``: `Store`, one rebuild at a time of what it builds from every document record
-   (the groups, the claims and events of a timeline), held across that read; other threads
-   wait for it rather than read the same records again.
-5. ``write-file``: `WriteLog`, a folder index's lock file (`qa-write.lock`, through filelock):
+2. ``views``: `Views` (qa.store.views), one build or update at a time of what the process
+   derives from the index (the BM25 index, the groups, the statements); held across the reads
+   from Chroma an update needs, which is its purpose. Questions never wait for it: one that
+   finds it taken searches the current snapshots (only the first build, and a refresh after
+   this process wrote, wait). It is also held while the look for other processes' writes may
+   reopen the Chroma client (Store.changes) and settle a dead process's write (WriteLog.recover).
+   (A read that finds its view stale reopens it from any thread, Chroma.read: the gate keeps
+   calls in flight on the old client.)
+3. ``write-file``: `WriteLog`, a folder index's lock file (`qa-write.lock`, through filelock):
    one writing process at a time. The kernel frees it when its process dies. A fresh open of
    the index tries it without waiting under ``index``, to settle a dead process's write (a try
    never deadlocks, so it is not held to the order).
-6. ``index``: `Chroma` (reentrant), held while the client or its collections change and for
+4. ``index``: `Chroma` (reentrant), held while the client or its collections change and for
    a whole write (a reopen must not swap the client under a write). It is held across Chroma
    calls: that is its purpose.
-7. ``embedder``: `Embedder`, loading the model once (held across the load: the others wait for it).
-8. ``sentences``: `SentenceCache`, the cached sentence vectors (never held across I/O).
-9. ``login``: `LoginThrottle` (the web app), its count of failed logins (never held across I/O).
+5. ``embedder``: `Embedder`, loading the model once (held across the load: the others wait for it).
+6. ``sentences``: `SentenceCache`, the cached sentence vectors (never held across I/O).
+7. ``login``: `LoginThrottle` (the web app), its count of failed logins (never held across I/O).
 
 `_Gate` in qa.store.chroma (a Condition) is taken only with nothing else acquired under it.
 With QA_CHECK_LOCKS=1 (the tests set it) a lock taken out of this order raises LockOrderError.
@@ -38,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ORDER = ("assistant", "retriever-build", "retriever", "store-caches", "write-file", "index", "embedder", "sentences", "login")
+ORDER = ("assistant", "views", "write-file", "index", "embedder", "sentences", "login")
 
 _held = threading.local()
 

@@ -113,7 +113,7 @@ def _order(entry: TimelineEntry) -> tuple[str, str, str, str, str, int, int]:
 def check(reports: Mapping[str, tuple[Document, list[Claim], list[Event]]], filters: Filters) -> None:
     """Refuse an outlet no report is from, or a place no report and no claim or event names,
     with the closest known ones (the same words as a question's filters: see
-    `qa.lexical.Facets.unknown`).
+    `qa.lexical.unknown_values`).
 
     Raises:
         InputError: naming the value.
@@ -122,14 +122,20 @@ def check(reports: Mapping[str, tuple[Document, list[Claim], list[Event]]], filt
         return
     if not reports:
         raise InputError("the index is empty")
-    from .lexical import Facets
+    from collections import Counter
+
+    from .lexical import unknown_values
     from .store import filter_fields
 
-    metas = []
+    sources: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    places: Counter[str] = Counter()
     for doc, claims, events in reports.values():
-        metas.append(filter_fields({"source": doc.source, "place": doc.place}))
-        places = {item.place for item in [*claims, *events]} - {doc.place}
-        metas.extend(filter_fields({"source": doc.source, "place": place}) for place in places)
-    problem = Facets(metas).unknown(filters)
+        for place in {doc.place} | {item.place for item in [*claims, *events]}:
+            meta = filter_fields({"source": doc.source, "place": place})
+            sources[meta["source_key"]] += 1
+            names.setdefault(meta["source_key"], doc.source)
+            places.update(meta.get("place_terms", ()))
+    problem = unknown_values(filters, sources, names, places)
     if problem:
         raise InputError(problem)

@@ -63,7 +63,7 @@ def announce(cls, method, name_of):
 
 for method in ("upsert", "delete", "update"):
     announce(Collection, method, lambda col, m=method: f"{m}:{col.name.split('_')[0]}")
-announce(Embedder, "warm_up", lambda embedder: "model")
+announce(Embedder, "_load_onnx", lambda embedder: "model")  # the encoder of documents loading
 assistant = Assistant(index_dir=index, auto_ingest_corpus=False)
 if op in ("ingest", "prune"):
     report = assistant.ingest(

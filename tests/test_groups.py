@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.groups import SHINGLE_WORDS, THRESHOLD, Groups, shingles, signature, similarity
+from qa.groups import SHINGLE_WORDS, THRESHOLD, GroupIndex, Groups, shingles, signature, similarity
 from qa.store import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +48,56 @@ def report(path: Path, text: str, outlet: str, title: str, date: str = "2019-06-
 def groups_of(texts: dict[str, tuple[str, str]]) -> Groups:
     """Groups of {id: (text, date)}."""
     return Groups({i: (signature(t), {"date": d, "source": i.split("-")[0]}) for i, (t, d) in texts.items()})
+
+
+def test_the_bands_are_datasketchs_and_find_its_candidates():
+    """The LSH bands are datasketch's optimal ones for the candidate threshold, and propose the same
+    candidates its MinHashLSH does."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from qa.groups import BANDS, CANDIDATE_THRESHOLD, PERMUTATIONS, ROWS, SCHEME, SEED, _Bands, hash_values
+
+    reference = MinHashLSH(threshold=CANDIDATE_THRESHOLD, num_perm=PERMUTATIONS)
+    assert (reference.b, reference.r) == (BANDS, ROWS)
+    texts = [WIRE, UPDATE, OTHER_STORY, CONVOY, WIRE[:200], UPDATE[100:], OTHER_STORY + CONVOY]
+    ours = _Bands()
+    for n, text in enumerate(texts):
+        values = hash_values(signature(text))
+        ours.insert(str(n), values)
+        reference.insert(str(n), LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME))
+    for text in texts + ["Clashes near Hama left four fighters dead."]:
+        values = hash_values(signature(text))
+        assert ours.query(values) == set(reference.query(LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)))
+    ours.remove("0", hash_values(signature(WIRE)))
+    assert "0" not in ours.query(hash_values(signature(WIRE)))
+
+
+def test_groups_updated_report_by_report_are_the_groups_built_from_scratch():
+    """Adds, replacements (a new text under the same id) and deletions, in batches, regroup only
+    what they touch; after each step the groups equal those built from every report at once."""
+    import random
+
+    rng = random.Random(5)
+    stories = [WIRE, OTHER_STORY, CONVOY, "Clashes near Hama left four fighters dead, a monitor said on Friday evening."]
+    variants = []
+    for n, story in enumerate(stories):
+        variants += [story, story.replace("said", "reported"), story + f" Update {n}: the toll was revised.", story]  # one exact copy
+    index, current = GroupIndex(), {}
+    for step in range(40):
+        touched = {}
+        for _ in range(rng.randint(1, 4)):
+            doc_id = f"r{rng.randrange(25)}"
+            if doc_id in current and rng.random() < 0.3:
+                current.pop(doc_id)
+                touched[doc_id] = None
+            else:
+                text = rng.choice(variants)
+                current[doc_id] = (signature(text), {"date": f"2019-06-{rng.randint(1, 28):02d}", "source": f"Outlet {doc_id}"})
+                touched[doc_id] = current[doc_id]
+        got = index.replace(touched, {d: r for d, r in touched.items() if r is not None})
+        fresh = Groups(current)
+        assert got.groups() == fresh.groups(), step
+        assert all(got.of(d) == fresh.of(d) and got.also_carried_by(d) == fresh.also_carried_by(d) for d in current), step
 
 
 @pytest.mark.slow
@@ -111,23 +161,23 @@ def test_delete_and_replace_keep_groups_right(make_assistant, tmp_path):
 
 
 @pytest.mark.slow
-def test_questions_at_once_after_a_write_build_the_groups_once(make_assistant, tmp_path, monkeypatch):
+def test_questions_at_once_on_a_fresh_process_build_the_groups_once(make_assistant, tmp_path, monkeypatch):
     import threading
     import time
 
     report(tmp_path / "a.md", WIRE, "Wire A", "Shelling kills 12 in Saraqib")
     report(tmp_path / "b.md", UPDATE, "Paper B", "Toll rises to 15")
-    assistant = make_assistant()
-    assistant.ingest([tmp_path])
-    store = assistant.store
-    built, real = [], store._build_groups
+    make_assistant().ingest([tmp_path])
+    store = make_assistant().store  # another process's view: nothing built yet
+    view = store._groups
+    built, real = [], view.rebuild
 
-    def slow_build(*args):
+    def slow_build():
         built.append(threading.get_ident())
         time.sleep(0.3)  # long enough for every thread to arrive while it runs
-        return real(*args)
+        return real()
 
-    monkeypatch.setattr(store, "_build_groups", slow_build)
+    monkeypatch.setattr(view, "rebuild", slow_build)
     seen = []
     threads = [threading.Thread(target=lambda: seen.append(store.groups())) for _ in range(6)]
     for t in threads:

@@ -207,7 +207,8 @@ def test_a_stop_word_index_answers_with_dense_and_hybrid_falls_back(make_assista
     path.write_text("To be or not to be.\n")
     assistant = make_assistant()
     assert assistant.ingest([path]).added  # no traceback while the lexical index is built
-    assert assistant.retriever._built.bm25 is None  # nothing BM25 can index
+    snapshot = assistant.store.lexical.snapshot
+    assert snapshot.chunks == 1 and snapshot.total_length == 0  # nothing BM25 can index
     for mode in ("dense", "hybrid"):
         answer = assistant.ask("To be or not to be?", mode=mode)
         assert [c.text for c in answer.citations] == ["To be or not to be."], mode

@@ -104,7 +104,7 @@ def test_questions_during_an_ingest_keep_the_order(make_assistant, tmp_path, mon
         assistant.ingest(folder)
         assistant.store.reopen()
         assistant.delete(assistant.documents()[0].doc_id)
-        assistant.store.sync()
+        assistant.store.views.refresh(force=True)
     finally:
         done.set()
         for thread in askers:

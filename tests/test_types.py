@@ -59,13 +59,13 @@ def test_matches_is_the_filter_on_stored_chunk_fields():
 
 @pytest.mark.slow
 def test_the_three_translations_of_a_filter_keep_the_same_chunks(tmp_path):
-    """Filters.matches (one chunk), the Chroma where clause (a real Chroma) and the BM25 mask
-    keep exactly the same chunks, for outlets, places, dates, undated and their combinations."""
+    """Filters.matches (one chunk), the Chroma where clause (a real Chroma) and the lexical index's
+    mask keep exactly the same chunks, for outlets, places, dates, undated and their combinations."""
     import chromadb
     import numpy as np
     from chromadb.config import Settings as ChromaSettings
 
-    from qa.lexical import Facets
+    from qa.lexical import ChunkRecord, LexicalIndex
     from qa.store.records import filter_fields, where
 
     reports = [
@@ -82,7 +82,7 @@ def test_the_three_translations_of_a_filter_keep_the_same_chunks(tmp_path):
         "chunks", embedding_function=None
     )
     collection.add(ids=[m["doc_id"] for m in metas], embeddings=[[1.0, float(i)] for i in range(len(metas))], metadatas=metas)
-    facets = Facets(metas)
+    segment = LexicalIndex.built([[ChunkRecord.of(m["doc_id"], "Shelling hit the town.", m) for m in metas]]).snapshot.segments[0]
     cases = [
         Filters.build(source="Reuters"),
         Filters.build(source=["al masdar news", "SANA"]),
@@ -98,6 +98,6 @@ def test_the_three_translations_of_a_filter_keep_the_same_chunks(tmp_path):
     for filters in cases:
         by_matches = {m["doc_id"] for m in metas if filters.matches(m)}
         by_chroma = set(collection.get(where=where(filters, set()), include=[])["ids"])
-        by_mask = {metas[i]["doc_id"] for i in np.flatnonzero(facets.mask(filters))}
+        by_mask = {metas[i]["doc_id"] for i in np.flatnonzero(segment.mask(filters))}
         assert by_matches == by_chroma == by_mask, filters.describe()
     assert {m["doc_id"] for m in metas if Filters.build(place="idlib").matches(m)} == {"d0", "d1", "d5"}

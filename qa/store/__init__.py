@@ -1,6 +1,6 @@
 """The Chroma index of documents, chunks and sentence vectors.
 
-Four collections per index key (embedding model + chunking, see `IndexSettings.key`), in a
+Five collections per index key (embedding model + chunking, see `IndexSettings.key`), in a
 folder or on a Chroma server (QA_CHROMA_URL):
 - `chunks_<key>`: one record per chunk, with its text, vector and metadata (doc id, title,
   outlet, date, place, start, end and the sentence offsets inside it: see `records`);
@@ -10,10 +10,13 @@ folder or on a Chroma server (QA_CHROMA_URL):
   collections or uploads it is in, and the scopes an ingest of a folder finds it by: see
   qa.locations). It is written after the document's parts and deleted before them, so a record
   means its document is whole;
-- `state_<key>`: the schema version, the change token and the writes in progress (`writelog`).
+- `state_<key>`: the schema version, the change token, the number of the last write and the
+  writes in progress (`writelog`);
+- `journal_<key>`: which documents each recent write changed (`journal`), so that what a
+  process derives from the index is updated document by document.
 
 Modules, one concern each: `chroma` (the client, the only module that imports chromadb),
-`writelog` (crash safety across processes), `schema` (upgrades in place), `records` (stored
+`writelog` (crash safety across processes), `journal` (what changed), `schema` (upgrades in place), `records` (stored
 fields and the filter clause), `sentences` (the vector cache) and `store` (the `Store` the rest
 of qa uses). The lock order is in qa.locks.
 """

@@ -1,7 +1,7 @@
 """The Chroma client of one index: the only module that imports chromadb.
 
 A folder (chromadb.PersistentClient) or a server (chromadb.HttpClient, QA_CHROMA_URL) holds
-four collections per index key: chunks, sentences, docs and state (see qa.store). `Chroma`
+five collections per index key: chunks, sentences, docs, state and journal (see qa.store). `Chroma`
 opens them on first use and reopens a folder's client when another process wrote to it.
 """
 
@@ -21,7 +21,7 @@ from ..locks import OrderedLock
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-KINDS = ("chunks", "sentences", "docs", "state")
+KINDS = ("chunks", "sentences", "docs", "state", "journal")
 
 
 def parse_chroma_url(url: str) -> tuple[str, int, bool]:
@@ -135,7 +135,7 @@ class Chroma:
         return self.url or str(self.index_dir)
 
     def collection(self, kind: str) -> Collection:
-        """A collection (`chunks`, `sentences`, `docs` or `state`), opening the index if needed."""
+        """A collection (one of KINDS), opening the index if needed."""
         self.current(kind)
         return self._views[kind]
 

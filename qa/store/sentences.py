@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..locks import OrderedLock
@@ -49,12 +49,13 @@ class SentenceCache:
                         self._vectors.popitem(last=False)
         return found
 
-    def forget(self, doc_id: str | None = None) -> None:
-        """Drop cached vectors: one document's, or all of them."""
+    def forget(self, doc_ids: str | Iterable[str] | None = None) -> None:
+        """Drop cached vectors: those of one document or several, or all of them."""
         with self._lock:
             self._epoch += 1
-            if doc_id is None:
+            if doc_ids is None:
                 self._vectors.clear()
-            else:
-                for key in [k for k in self._vectors if k.startswith(doc_id + ":")]:
-                    del self._vectors[key]
+                return
+            docs = {doc_ids} if isinstance(doc_ids, str) else set(doc_ids)
+            for key in [k for k in self._vectors if k.rsplit(":", 1)[0] in docs]:
+                del self._vectors[key]

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..errors import NotFoundError
 from ..locations import Survey, reconcile
-from ..locks import OrderedLock
 from ..statements import Claim, Event
 from ..types import Chunk, Document, Filters, sentence_id
 from . import records
 from .chroma import Chroma, Collection
+from .journal import Changes, Cursor
 from .schema import SCHEMA_VERSION, upgrade
 from .sentences import SentenceCache
+from .views import GroupsView, LexicalView, StatementsView, Views, document_records, read_statements
 from .writelog import SWEEP_GRACE_S, WriteLog
 
 if TYPE_CHECKING:
@@ -38,28 +39,25 @@ class Store:
     """Documents, chunks and sentence vectors in one Chroma database (a folder, or a server).
 
     Its parts, each with one reason to change: `chroma` (the client and its reopening),
-    `log` (writes in progress: the write lock, intents, the change token), the schema upgrade
-    (qa.store.schema), the record fields (qa.store.records) and the sentence cache.
+    `log` (writes in progress: the write lock, intents, the change token, the journal), the
+    schema upgrade (qa.store.schema), the record fields (qa.store.records), the sentence cache
+    and `views`, what this process derives from the records (qa.store.views): `lexical`, the
+    BM25 index retrieval searches, the groups and the statements.
     """
 
     def __init__(self, index_dir: Path, key: str, chroma_url: str | None, sentence_cache_size: int) -> None:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
         self.sentences = SentenceCache(sentence_cache_size)
-        self._caches_lock = OrderedLock("store-caches")  # see qa.locks
-        self._groups: tuple[tuple[int, str], Groups] | None = None  # ((generation, change token) it was built at, the groups)
-        # ((generation, change token), every document's statements): see statements().
-        self._statements: tuple[tuple[int, str], dict[str, tuple[Document, list[Claim], list[Event]]]] | None = None
+        self.views = Views(self)
+        self.lexical = LexicalView(self)
+        self._groups = GroupsView(self)
+        self._statements = StatementsView(self)
 
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Store:
         """The index the settings name: their folder or server, under their index key."""
         return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size)
-
-    @property
-    def generation(self) -> int:
-        """Changes on every write made through this Store and every reopen (caches built from the old view rebuild)."""
-        return self.chroma.epoch + self.log.writes
 
     def collection(self, kind: str) -> Collection:
         """The Chroma collection `chunks`, `sentences`, `docs` or `state`."""
@@ -73,28 +71,32 @@ class Store:
     def _opened(self) -> None:
         """A new client is open (under the index lock): upgrade its schema, settle dead writes."""
         if upgrade(self.chroma, int(self.log.state().get("schema", 1))):
-            self.log.touch()
-        if self.log.read_state()[1]:
+            self.log.touch(everything=True)  # records were rewritten in place: what was read from them is stale
+        if self.log.read_state().intents:
             # A new view of the index: writes are in progress, or a process died in one.
             self.log.recover()
 
-    def sync(self) -> bool:
-        """Whether another process changed the index since this Store last looked; if so, forget
-        cached sentence vectors (a replaced document may reuse their ids) and, for a folder,
-        reopen it (see Chroma.reopen). A write that another process left open when it died is
-        finished here too (see WriteLog.recover)."""
-        token, intents = self.log.read_state()
-        if set(intents) - set(self.log.own):
+    def changes(self, cursor: Cursor) -> Changes:
+        """The documents written after `cursor` (see qa.store.journal), with this process's view
+        of the index brought up to date first: another process's write is noticed by the change
+        token, and a folder's client is then reopened (see Chroma.reopen) and cached sentence
+        vectors of the documents it changed are forgotten (a replaced document reuses their ids).
+        A write that another process left open when it died is finished here too (see
+        WriteLog.recover)."""
+        state = self.log.read_state()
+        if set(state.intents) - set(self.log.own):
             self.log.recover()
         with self.chroma.lock:
-            if token == self.log.seen_token:
-                return False
-            first_look = self.log.seen_token is None
-            self.log.seen_token = token
+            if state.token != self.log.seen_token:
+                if self.log.seen_token is not None:
+                    self.chroma.reopen()
+                self.log.seen_token = state.token
+        changes = self.log.changes(cursor, state)
+        if changes.everything:
             self.sentences.forget()
-            if not first_look:
-                self.chroma.reopen()
-            return True
+        elif changes.docs:
+            self.sentences.forget(changes.docs)
+        return changes
 
     def reopen(self) -> None:
         """Drop this process's view of an embedded index (see Chroma.reopen)."""
@@ -197,9 +199,9 @@ class Store:
         one it replaces is listed until the new version's record has landed: never both.
         """
         for _ in range(3):  # the records and the intents must be of one moment: no write ended between
-            token, before = self.log.read_state()
+            token, before = self.log.read_state()[:2]
             stored = {i: m for got in self.scan("docs", ["metadatas"]) for i, m in zip(got["ids"], got["metadatas"])}
-            token_after, after = self.log.read_state()
+            token_after, after = self.log.read_state()[:2]
             if token_after == token:
                 break
         unlisted: set[str] = set()
@@ -215,34 +217,9 @@ class Store:
         return sorted(docs, key=lambda d: (d.date, d.title, d.doc_id))
 
     def groups(self) -> Groups:
-        """The groups of near-duplicate documents (see qa.groups), built from the signatures the
-        document records store, again after every write, reopen or write by another process (the
-        change token); documents a write in progress (or cut short) names are left out."""
-        token, intents = self.log.read_state()
-        # Another process's write changes the token (a server's view changes without a reopen).
-        key = (self.generation, token)
-        built = self._groups
-        if built is not None and built[0] == key:
-            return built[1]
-        with self._caches_lock:  # one rebuild at a time: the questions waiting on it take it built
-            built = self._groups
-            if built is not None and built[0] == key:
-                return built[1]
-            return self._build_groups(key, intents)
-
-    def _build_groups(self, key: tuple[int, str], intents: dict[str, dict[str, Any]]) -> Groups:
-        from ..groups import Groups
-
-        hidden = self.log.hidden(intents)
-        signed = {
-            doc_id: (str(meta.get(records.SIGNATURE, "") or ""), meta)
-            for got in self.scan("docs", ["metadatas"])
-            for doc_id, meta in zip(got["ids"], got["metadatas"])
-            if doc_id not in hidden
-        }
-        groups = Groups(signed)
-        self._groups = (key, groups)
-        return groups
+        """The groups of near-duplicate documents (see qa.groups), from the signatures the
+        document records store, as of the last `views.refresh`."""
+        return self._groups.groups
 
     def document(self, doc_id: str) -> Document:
         """A complete document with its text.
@@ -262,39 +239,12 @@ class Store:
 
     def statements(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
         """doc id -> (the document without its text, its claims, its events: see qa.events), for
-        the given documents (those stored), or for every complete document.
-
-        Every document's are kept from one call to the next (a timeline reads them all, and
-        reading 800 records from Chroma takes most of its time) until this Store writes or
-        reopens, or the index's change token says another process wrote."""
+        the given documents (those stored, read now), or for every complete document (kept
+        between calls and updated by `views.refresh`: a timeline reads them all)."""
         if doc_ids is not None:
-            wanted = list(dict.fromkeys(doc_ids))
-            pages = iter([self.chroma.read(lambda: self.collection("docs").get(ids=wanted, include=["metadatas"]))] if wanted else [])
-            return self._read_statements(pages, self.log.hidden())
-        key = (self.generation, self.log.read_state()[0])
-        kept = self._statements
-        if kept is None or kept[0] != key:
-            with self._caches_lock:
-                kept = self._statements
-                if kept is None or kept[0] != key:
-                    kept = self._statements = (key, self._read_statements(self.scan("docs", ["metadatas"]), set()))
+            return dict(read_statements(document_records(self, doc_ids)))
         hidden = self.log.hidden()
-        return {doc_id: told for doc_id, told in kept[1].items() if doc_id not in hidden}
-
-    @staticmethod
-    def _read_statements(
-        pages: Iterable[dict[str, Any]], hidden: set[str]
-    ) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
-        return {
-            doc_id: (
-                records.to_document(doc_id, meta, ""),
-                records.stored_claims(doc_id, meta),
-                records.stored_events(doc_id, meta),
-            )
-            for got in pages
-            for doc_id, meta in zip(got["ids"], got["metadatas"])
-            if doc_id not in hidden
-        }
+        return {doc_id: told for doc_id, told in self._statements.current.items() if doc_id not in hidden}
 
     def count_documents(self) -> int:
         return self.collection("docs").count()
@@ -404,24 +354,14 @@ class Store:
         return records.where(filters, self.log.hidden())
 
     # -- chunks and sentences ------------------------------------------------------------
-    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Every chunk's id, text and metadata (for the lexical index), in pages: the chunks of
-        complete documents only (not those of a write in progress or cut short)."""
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict[str, Any]] = []
-        for got in self.scan("chunks", ["documents", "metadatas"]):
-            ids += got["ids"]
-            texts += got["documents"]
-            metas += got["metadatas"]
-        # Read after the chunks: a chunk read above whose write is still open is named here, and
-        # one whose write ended has a record now, unless its document was deleted or never landed.
-        complete = {i for got in self.scan("docs", []) for i in got["ids"]}
-        complete -= self.log.hidden(self.log.read_state()[1])
-        keep = [i for i, meta in enumerate(metas) if meta.get("doc_id") in complete]
-        if len(keep) == len(ids):
-            return ids, texts, metas
-        return [ids[i] for i in keep], [texts[i] for i in keep], [metas[i] for i in keep]
+    def complete(self, doc_ids: Iterable[str]) -> set[str]:
+        """Those of `doc_ids` that are stored whole and that no open write names."""
+        wanted = sorted(set(doc_ids))
+        found: set[str] = set()
+        for lo in range(0, len(wanted), 5000):
+            part = wanted[lo : lo + 5000]
+            found.update(self.chroma.read(lambda: self.collection("docs").get(ids=part, include=[]))["ids"])
+        return found - self.log.hidden()
 
     def count_chunks(self) -> int:
         return self.chunks.count()

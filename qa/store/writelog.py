@@ -11,8 +11,9 @@ settled the same way.) With a folder, writers hold a lock file (`qa-write.lock`,
 filelock, released by the kernel when a process dies), so an open intent whose lock is free is
 known to be a dead process's; with a server, an intent older than SWEEP_GRACE_S is taken for dead.
 
-The `state` collection holds one record with the schema version and a token that every write
-replaces (so each process notices the others' writes with one small read), one record per open
+The `state` collection holds one record with the schema version, a token that every write
+replaces (so each process notices the others' writes with one small read) and the number of
+the last write (its documents are in the journal: qa.store.journal), one record per open
 intent, and `swept` once no leftovers from before intents remain (see `WriteLog.sweep`).
 """
 
@@ -23,12 +24,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from ..locks import check_order, checking, holding
 from .chroma import Chroma, first_line
+from .journal import Changes, Cursor, Journal
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,15 @@ _INTENT = "intent:"  # id prefix of intent records in the state collection
 _SWEPT = "swept"  # state record: no leftovers from before intents remain (see WriteLog.sweep)
 
 
+class State(NamedTuple):
+    """The index's shared state, as one read gives it."""
+
+    token: str  # replaced by every write
+    intents: dict[str, dict[str, Any]]  # the writes open now: id -> plan
+    seq: int  # the number of the last write (see qa.store.journal)
+    kept_from: int  # the first number the journal still holds
+
+
 class WriteLog:
     """The write lock, the open intents and the change token of one index (see the module docstring).
 
@@ -54,6 +65,7 @@ class WriteLog:
 
     def __init__(self, chroma: Chroma, schema: int, delete_parts: Callable[[str], None]) -> None:
         self._chroma = chroma
+        self.journal = Journal(chroma)
         self._schema = schema
         self._delete_parts = delete_parts
         self.writes = 0  # bumped on every write made through this log
@@ -69,26 +81,39 @@ class WriteLog:
         got = self._chroma.collection("state").get(ids=["state"], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else {}
 
-    def touch(self) -> None:
-        """Record that the index changed, for every process that reads it."""
+    def touch(self, changed: Iterable[str] = (), everything: bool = False) -> None:
+        """Record that the index changed, for every process that reads it: a new change token and
+        write number, and in the journal the documents the write added, replaced or removed
+        (`changed`), or that every record may have changed (`everything`: a schema upgrade)."""
+        meta = self.state()
+        seq = int(meta.get("seq", 0)) + 1
+        kept_from = self.journal.record(seq, changed, everything, int(meta.get("kept_from", 1)))
         token = uuid.uuid4().hex
         self._chroma.collection("state").upsert(
-            ids=["state"], embeddings=[[1.0]], metadatas=[{"schema": self._schema, "token": token}]
+            ids=["state"],
+            embeddings=[[1.0]],
+            metadatas=[{"schema": self._schema, "token": token, "seq": seq, "kept_from": kept_from}],
         )
         self.seen_token = token
         self.writes += 1
 
-    def read_state(self) -> tuple[str, dict[str, dict[str, Any]]]:
-        """The change token and the open intents (id -> plan), in one small read."""
+    def read_state(self) -> State:
+        """The change token, the open intents (id -> plan) and the write numbers, in one small read."""
         got = self._chroma.collection("state").get(include=["metadatas"])
-        token, intents = "", {}
+        token, intents, seq, kept_from = "", {}, 0, 1
         for record_id, meta in zip(got["ids"], got["metadatas"]):
             if record_id == "state":
                 token = str(meta.get("token", ""))
+                seq, kept_from = int(meta.get("seq", 0)), int(meta.get("kept_from", 1))
             elif record_id.startswith(_INTENT):
                 intents[record_id] = {**json.loads(meta["plan"]), "opened_at": float(meta.get("opened_at", 0))}
         self._intents = intents
-        return token, intents
+        return State(token, intents, seq, kept_from)
+
+    def changes(self, cursor: Cursor, state: State | None = None) -> Changes:
+        """The documents changed after `cursor` (see qa.store.journal), as of `state` (read now if not given)."""
+        state = state or self.read_state()
+        return self.journal.since(cursor, state.seq, state.kept_from)
 
     def hidden(self, intents: Mapping[str, dict[str, Any]] | None = None) -> set[str]:
         """Ids of the documents that open intents name: retrieval leaves them out until the write ends.
@@ -97,13 +122,8 @@ class WriteLog:
         and both refresh the intents it knows; a server's changes at any time, so it is asked.
         """
         if intents is None:
-            intents = self.read_state()[1] if self._chroma.url else self._intents
-        hidden: set[str] = set()
-        for plan in [*intents.values(), *self.own.values()]:
-            hidden.update(plan.get("add", {}), plan.get("delete", ()))
-            for olds in plan.get("replace", {}).values():
-                hidden.update(olds)
-        return hidden
+            intents = self.read_state().intents if self._chroma.url else self._intents
+        return set().union(*map(changed_by, [*intents.values(), *self.own.values()]))
 
     # -- the write lock ----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -182,13 +202,13 @@ class WriteLog:
                 self._intents = {**self._intents, intent_id: plan}
                 self.own = {k: v for k, v in self.own.items() if k != intent_id}
             raise
-        self._close(intent_id)
+        self._close(intent_id, plan)
 
-    def _close(self, intent_id: str) -> None:
+    def _close(self, intent_id: str, plan: dict[str, Any]) -> None:
         self._chroma.collection("state").delete(ids=[intent_id])
         self.own = {k: v for k, v in self.own.items() if k != intent_id}
         self._intents = {k: v for k, v in self._intents.items() if k != intent_id}
-        self.touch()
+        self.touch(changed_by(plan))
 
     def _settle(self, intent_id: str, plan: dict[str, Any]) -> None:
         """Bring what an interrupted write names to a whole state, then close its intent.
@@ -213,7 +233,7 @@ class WriteLog:
             docs.delete(ids=gone)
         for doc_id in [*gone, *never_landed]:
             self._delete_parts(doc_id)
-        self._close(intent_id)
+        self._close(intent_id, plan)
 
     def _finish_dead_writes(self, held: bool | None) -> None:
         """Settle the open intents of processes that died (under the index lock).
@@ -226,7 +246,7 @@ class WriteLog:
         cutoff = time.time() - SWEEP_GRACE_S
         dead = [
             (intent_id, plan)
-            for intent_id, plan in self.read_state()[1].items()
+            for intent_id, plan in self.read_state().intents.items()
             if intent_id not in self.own and (held or plan["opened_at"] < cutoff)
         ]
         for intent_id, plan in dead:
@@ -284,3 +304,11 @@ class WriteLog:
             if not waiting:
                 state.upsert(ids=[_SWEPT], embeddings=[[1.0]], metadatas=[{"swept_at": time.time()}])
             return sorted(stray)
+
+
+def changed_by(plan: Mapping[str, Any]) -> set[str]:
+    """The documents a write's plan adds, replaces or deletes."""
+    changed = set(plan.get("add", {})) | set(plan.get("delete", ()))
+    for olds in plan.get("replace", {}).values():
+        changed.update(olds)
+    return changed

@@ -1,0 +1,71 @@
+"""The journal: which documents each write changed, read by every process from its own cursor."""
+
+import qa.store.journal as journal_module
+from qa.config import IndexSettings
+from qa.store import Store
+from qa.store.journal import Cursor
+
+
+def store_at(tmp_path) -> Store:
+    return Store.from_settings(IndexSettings(index_dir=tmp_path / "index"))
+
+
+def test_a_reader_is_told_each_write_once(tmp_path):
+    store = store_at(tmp_path)
+    first = store.log.changes(Cursor())
+    assert first.everything and not first.docs  # nothing read yet: build from everything
+    with store.log.writing():
+        store.log.touch(["a", "b"])
+        store.log.touch([])  # a write that changed no document (a file moved): no record
+        store.log.touch(["c"])
+    changes = store.log.changes(first.cursor)
+    assert changes.docs == {"a", "b", "c"} and not changes.everything
+    again = store.log.changes(changes.cursor)
+    assert not again and again.cursor.seq == changes.cursor.seq == first.cursor.seq + 3
+
+
+def test_a_record_written_after_the_state_was_read_waits_for_the_next_look(tmp_path):
+    store = store_at(tmp_path)
+    cursor = store.log.changes(Cursor()).cursor
+    state = store.log.read_state()
+    with store.log.writing():
+        store.log.touch(["late"])  # lands between this reader's state read and its journal read
+    changes = store.log.changes(cursor, state)
+    assert not changes.docs  # its view of the index may predate that write
+    assert store.log.changes(changes.cursor).docs == {"late"}
+
+
+def test_two_writes_numbered_alike_are_both_applied_once(tmp_path):
+    """Two processes sharing a Chroma server have no write lock between them and may give two
+    writes the same number: both records are read, and neither is read twice."""
+    store = store_at(tmp_path)
+    cursor = store.log.changes(Cursor()).cursor
+    with store.log.writing():
+        store.log.touch(["x"])
+    seq = store.log.read_state().seq
+    store.log.journal.record(seq, ["y"], False, 1)  # the other writer's record, with the same number
+    changes = store.log.changes(cursor)
+    assert changes.docs == {"x", "y"}
+    assert not store.log.changes(changes.cursor).docs
+
+
+def test_a_reader_behind_the_kept_records_rebuilds(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "KEEP", 3)
+    monkeypatch.setattr(journal_module, "_TRIM_EVERY", 1)
+    store = store_at(tmp_path)
+    cursor = store.log.changes(Cursor()).cursor
+    with store.log.writing():
+        for n in range(8):
+            store.log.touch([f"doc{n}"])
+    assert len(store.collection("journal").get(include=[])["ids"]) <= 5  # trimmed
+    assert store.log.changes(cursor).everything  # writes it never saw were trimmed away
+    recent = store.log.read_state()
+    assert not store.log.changes(Cursor(recent.seq)).everything
+
+
+def test_a_schema_upgrade_tells_readers_to_rebuild(tmp_path):
+    store = store_at(tmp_path)
+    cursor = store.log.changes(Cursor()).cursor
+    with store.log.writing():
+        store.log.touch(everything=True)
+    assert store.log.changes(cursor).everything
