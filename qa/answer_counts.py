@@ -6,6 +6,7 @@ a sentence's numbers count what a how-many question asks.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .answer_weights import WEIGHTS
 from .question import DAYS, MONTHS, QuestionInfo, named_action, stem_groups
@@ -156,16 +157,21 @@ _LOWER_CALENDAR = re.compile(rf"\b(?!(?:{MONTHS}|{DAYS})\b)(?i:{MONTHS}|{DAYS})\
 def numbers_in(sentence: str) -> list[tuple[int, int]]:
     """The spans of the numbers that are not (part of) dates or times: not the 2 and 2016 of
     "2 July 2016", nor the 07 of "10:07"."""
+    return list(_numbers_in(sentence))
+
+
+@lru_cache(maxsize=4096)  # the answerer reads the same candidate sentences several times a question
+def _numbers_in(sentence: str) -> tuple[tuple[int, int], ...]:
     # A bare year ("2000") may as well be a count ("at most 2000 km"): only a number that is nothing
     # but a year is left out for it, as before dates within dates were.
     dates = [m.span() for m in DATE.finditer(sentence) if not m.group().isdigit() and not _LOWER_CALENDAR.search(m.group())]
     dates += [m.span() for m in _CLOCK.finditer(sentence)]
-    return [
+    return tuple(
         (a, b)
         for m in NUMBER.finditer(sentence)
         for a, b in [m.span()]
         if not DATE.fullmatch(m.group()) and not any(x < b and a < y for x, y in dates)
-    ]
+    )
 
 
 def repeats_number(info: QuestionInfo, number: str) -> bool:

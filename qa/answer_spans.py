@@ -5,6 +5,7 @@ the asked noun ("spokesman Stephane Dujarric"), or the credit a question about t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .answer_counts import DATE, counted, number_fit, numbers_in, repeats_number
 from .answer_weights import WEIGHTS
@@ -88,6 +89,11 @@ def names_in(sentence: str) -> list[tuple[int, int]]:
     """The spans of capitalised names, without the full stop that ends a sentence after one
     ("... of Kafr Sajna." -> "Kafr Sajna"; "U.S." keeps its own), nor nationalities used as
     adjectives ("Turkish military")."""
+    return list(_names_in(sentence))
+
+
+@lru_cache(maxsize=4096)  # the answerer reads the same candidate sentences several times a question
+def _names_in(sentence: str) -> tuple[tuple[int, int], ...]:
     spans = []
     for m in ENTITY.finditer(sentence):
         a, b = m.span()
@@ -101,7 +107,7 @@ def names_in(sentence: str) -> list[tuple[int, int]]:
         if adjective and adjective.end() == b:
             continue
         spans.append((a, b))
-    return spans
+    return tuple(spans)
 
 
 def named_as(sentence: str, info: QuestionInfo) -> tuple[int, int] | None:

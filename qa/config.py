@@ -85,7 +85,16 @@ class IndexSettings(BaseModel):
         default=1, ge=0, le=10, description="Sentences repeated at the start of the next chunk."
     )
     sentence_cache_size: int = Field(
-        default=100_000, ge=0, description="Sentence vectors kept in memory between questions (384 floats each)."
+        default=20_000,
+        ge=0,
+        description="Sentence vectors kept in memory between questions (384 floats each: 20,000 take 31 MB). Chroma "
+        "holds them too; the cache saves a read per question for the sentences of passages found again.",
+    )
+    chunk_cache_size: int = Field(
+        default=2_000,
+        ge=0,
+        description="Chunks (text and fields) and documents' figures kept in memory between questions, for passages "
+        "found again; each cache holds at most this many.",
     )
     auto_ingest_corpus: bool = Field(
         default=True, description="On an empty index, ingest the bundled corpus/ before the first question."
@@ -221,14 +230,14 @@ class AppSettings(BaseModel):
         default=60.0, gt=0, le=86_400, description="Seconds over which failed logins are counted (and a refused client waits)."
     )
     concurrency_limit: int = Field(
-        default=2,
+        default=4,
         ge=1,
         le=64,
-        description="Questions the web app answers at once; the chat and the /ask endpoint share this limit, and "
-        "uploads and deletions run one at a time beside them. 2 on 2 CPU cores: 20 clients through /ask got "
-        "15.2 questions/s against 14.2 with 1 at a similar p95, and one slow question (one that rebuilds the "
-        "lexical index after a write) no longer holds up the rest; more than the cores gains nothing, since "
-        "encoding a question already uses every core.",
+        description="Questions the web app answers at once: the chat and Gradio's /ask endpoint share this limit, "
+        "the JSON API (POST /api/ask) has its own of the same size, and uploads and deletions run one at a time "
+        "beside them. 4 on 2 CPU cores: 20 clients at once got 93-96 questions/s through /api/ask against 81-87 with "
+        "2, 63-69 with 1 and 80-87 with 8 (and 57-61 against 53-54 through Gradio's /ask): a question spends much of "
+        "its time in ONNX Runtime and Chroma, which let other threads run meanwhile.",
     )
     queue_max_size: int = Field(
         default=64,

@@ -212,7 +212,8 @@ class Embedder:
         return encoder
 
     def _query_encoder(self) -> Any:
-        """What encodes questions: the torch-free encoder, or torch (by setting, or for a model that cannot be exported)."""
+        """What encodes questions: the torch-free encoder, or torch (by setting, or for a model
+        that cannot be exported)."""
         if self.query_backend == "onnx":
             try:
                 return self.onnx_encoder()
@@ -237,7 +238,9 @@ class Embedder:
 
     def encode(self, texts: list[str]) -> "np.ndarray":
         """Vectors for documents' texts (the ingest backend), one row each, unit length."""
-        return self._encode(self.onnx_encoder() if self.backend == "onnx" else self.torch_model(), texts)
+        if self.backend == "torch":
+            return self._encode(self.torch_model(), texts)
+        return self._encode(self.onnx_encoder(), texts, workers=os.cpu_count() or 1)
 
     def encode_queries(self, texts: list[str]) -> "np.ndarray":
         """Vectors for questions (the query backend), one row each, unit length."""
@@ -276,13 +279,13 @@ class Embedder:
 
         return wait
 
-    def _encode(self, encoder: Any, texts: list[str]) -> "np.ndarray":
+    def _encode(self, encoder: Any, texts: list[str], workers: int = 1) -> "np.ndarray":
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if isinstance(encoder, OnnxEncoder):
-            return encoder.encode(texts, self.batch_size)
+            return encoder.encode(texts, self.batch_size, workers=workers)
         vectors = encoder.encode(
             texts,
             batch_size=self.batch_size,
@@ -310,7 +313,10 @@ def export_onnx(model: Any, model_name: str, folder: Path) -> None:
     transformer, tokenizer = getattr(first, "auto_model", None), getattr(first, "tokenizer", None)
     kinds = [type(m).__name__ for m in modules]
     if transformer is None or tokenizer is None or not getattr(tokenizer, "is_fast", False):
-        raise ConfigError(f"model {model_name!r} cannot run without torch: its first module is not a transformer with a fast tokenizer")
+        raise ConfigError(
+            f"model {model_name!r} cannot run without torch: "
+            "its first module is not a transformer with a fast tokenizer"
+        )
     if len(modules) < 2 or kinds[1] != "Pooling" or any(k != "Normalize" for k in kinds[2:]):
         raise ConfigError(f"model {model_name!r} cannot run without torch: its modules are {' > '.join(kinds)}")
     pooling = _pooling_mode(modules[1].get_config_dict())
@@ -344,7 +350,11 @@ def export_onnx(model: Any, model_name: str, folder: Path) -> None:
         tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
         spec = EncoderSpec(
             model=model_name,
-            dimension=int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()),
+            dimension=int(
+                model.get_embedding_dimension()
+                if hasattr(model, "get_embedding_dimension")
+                else model.get_sentence_embedding_dimension()
+            ),
             max_seq_length=int(model.max_seq_length),
             do_lower_case=bool(getattr(first, "do_lower_case", False)),
             pooling=pooling,
@@ -356,10 +366,15 @@ def export_onnx(model: Any, model_name: str, folder: Path) -> None:
         )
         spec.write(partial)
         texts = CHECK_TEXTS * 3  # several batches of 4, each padded to its own longest text
-        by_torch = model.encode(texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        worst = float(np.min(np.sum(by_torch * OnnxEncoder(partial, threads=1).encode(texts, batch_size=4), axis=1)))
+        by_torch = model.encode(
+            texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        worst = float(np.min(np.sum(by_torch * OnnxEncoder(partial).encode(texts, batch_size=4), axis=1)))
         if worst < MIN_COSINE:
-            raise ConfigError(f"the ONNX copy of {model_name!r} does not give torch's vectors (cosine {worst:.5f}); use the torch backend")
+            raise ConfigError(
+                f"the ONNX copy of {model_name!r} does not give torch's vectors (cosine {worst:.5f}); "
+                "use the torch backend"
+            )
         EncoderSpec(**{**spec.__dict__, "checked_cosine": round(worst, 7)}).write(partial)
         try:
             os.rename(partial, folder)  # whole or not at all, even with several processes exporting
@@ -377,7 +392,11 @@ def _pooling_mode(config: dict[str, Any]) -> str:
     flags of earlier versions; "+"-joined when several are on (not supported without torch)."""
     if isinstance(config.get("pooling_mode"), str):
         return config["pooling_mode"]
-    on = [mode for mode in ("cls", "max", "mean", "mean_sqrt_len", "weightedmean", "lasttoken") if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens")]
+    on = [
+        mode
+        for mode in ("cls", "max", "mean", "mean_sqrt_len", "weightedmean", "lasttoken")
+        if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens")
+    ]
     return "+".join(on) or "none"
 
 
@@ -395,4 +414,3 @@ def _hidden_states(transformer: Any, names: list[str]) -> Any:
             return self.transformer(**dict(zip(names, tensors)), return_dict=True).last_hidden_state
 
     return HiddenStates()
-

@@ -14,7 +14,7 @@ datasketch is imported only where a signature is computed (at ingest), never to 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .text import WORD
@@ -83,13 +83,20 @@ class Groups:
     story filed in several versions (see docs/groups.md).
     """
 
-    def __init__(self, records: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None, threshold: float = THRESHOLD) -> None:
+    def __init__(
+        self, records: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None, threshold: float = THRESHOLD
+    ) -> None:
         index = GroupIndex(threshold)
         index.replace((), records or {})
         self._take(index.groups)
 
     def _take(self, other: Groups) -> None:
-        self._members, self._group, self._carrier, self._date = other._members, other._group, other._carrier, other._date
+        self._members, self._group, self._carrier, self._date = (
+            other._members,
+            other._group,
+            other._carrier,
+            other._date,
+        )
 
     @classmethod
     def _of(cls, members: dict[str, list[str]], carrier: dict[str, str], date: dict[str, str]) -> Groups:
@@ -160,7 +167,9 @@ class GroupIndex:
         for doc_id, (sig, meta) in records.items():
             self._date[doc_id] = str(meta.get("date", "") or "")
             # Who carried each report: its outlet, or its title where it names none.
-            self._carrier[doc_id] = str(meta.get("source", "") or "").strip() or str(meta.get("title", "") or "").strip()
+            self._carrier[doc_id] = (
+                str(meta.get("source", "") or "").strip() or str(meta.get("title", "") or "").strip()
+            )
             if sig:
                 self._signature[doc_id] = sig
                 if sig not in self._signed:
@@ -172,6 +181,17 @@ class GroupIndex:
         self._regroup(neighbours_of | set(records))
         self.groups = Groups._of(dict(self._members), dict(self._carrier), dict(self._date))
         return self.groups
+
+    def records(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """doc id -> (signature, metadata) of every document held: what `replace` takes to build
+        these groups again (the carrier given as the outlet)."""
+        return {
+            doc_id: (
+                self._signature.get(doc_id, ""),
+                {"date": self._date.get(doc_id, ""), "source": self._carrier.get(doc_id, "")},
+            )
+            for doc_id in self._date
+        }
 
     def _forget(self, doc_id: str) -> None:
         sig = self._signature.pop(doc_id, None)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import difflib
 import functools
 import itertools
-import logging
+import json
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -52,13 +53,40 @@ def _stemmer() -> Any:
     return stemmer
 
 
-def bm25_terms(texts: list[str]) -> list[list[str]]:
-    """Each text's BM25 terms, as bm25s tokenizes a corpus (stop words left out, stemmed)."""
-    import bm25s
+_SPLIT = re.compile(TOKENS)
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets it to DEBUG on import
-    got = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=TOKENS, return_ids=False, show_progress=False)
-    return [list(terms) for terms in got]
+
+@functools.lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # the list bm25s.tokenize(stopwords="en") uses
+
+    return frozenset(STOPWORDS_EN)
+
+
+def tokenize(texts: list[str]) -> tuple[list[list[int]], list[str]]:
+    """The texts as bm25s.tokenize(texts, stopwords="en", stemmer=English) reads them: lower case,
+    words of two or more characters, no stop words, stemmed; returned as each text's term numbers
+    and the term of each number. (bm25s itself builds a set of its stop words once per text: a
+    fifth of a build at 100k chunks. tests/test_lexical.py holds the two to the same terms.)"""
+    stop = _stop_words()
+    numbers: dict[str, int] = {}
+    rows = []
+    for text in texts:
+        row = []
+        for token in _SPLIT.findall(text.lower()):
+            if token not in stop:
+                number = numbers.get(token)
+                if number is None:
+                    number = numbers[token] = len(numbers)
+                row.append(number)
+        rows.append(row)
+    return rows, _stemmer().stemWords(list(numbers))
+
+
+def bm25_terms(texts: list[str]) -> list[list[str]]:
+    """Each text's BM25 terms (see `tokenize`)."""
+    rows, terms = tokenize(texts)
+    return [[terms[n] for n in row] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -99,15 +127,23 @@ class _Postings:
         self.terms, starts = np.unique(term_ids, return_index=True)
         self.starts = np.append(starts, len(term_ids)).astype(np.int64)
 
-    def of(self, term: int) -> tuple["np.ndarray", "np.ndarray"]:
-        """(rows, values) of one term (empty arrays where the segment lacks it)."""
+    @classmethod
+    def of_sorted(
+        cls, terms: "np.ndarray", starts: "np.ndarray", rows: "np.ndarray", values: "np.ndarray"
+    ) -> _Postings:
+        """Postings already in term order (as saved): nothing to sort."""
+        postings = cls.__new__(cls)
+        postings.terms, postings.starts, postings.rows, postings.values = terms, starts, rows, values
+        return postings
+
+    def bounds(self, term: int) -> tuple[int, int]:
+        """Where one term's postings are (lo == hi where the segment lacks it)."""
         import numpy as np
 
         at = int(np.searchsorted(self.terms, term))
         if at == len(self.terms) or self.terms[at] != term:
-            return self.rows[:0], self.values[:0]
-        lo, hi = self.starts[at], self.starts[at + 1]
-        return self.rows[lo:hi], self.values[lo:hi]
+            return 0, 0
+        return int(self.starts[at]), int(self.starts[at + 1])
 
     def term_of_each(self) -> "np.ndarray":
         """The term of every posting, in posting order."""
@@ -128,9 +164,18 @@ class Segment:
     """The chunks of one write (or of a merge), immutable once made: their ids, lengths in BM25
     terms, BM25 postings (with term frequencies), content-term postings (for TermStats) and facets."""
 
-    def __init__(self, chunk_ids: list[str], doc_ids: list[str], lengths: "np.ndarray", bm25: _Postings,
-                 content: _Postings, sources: list[str], places: list[tuple[str, ...]], dates: "np.ndarray",
-                 names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        chunk_ids: list[str],
+        doc_ids: list[str],
+        lengths: "np.ndarray",
+        bm25: _Postings,
+        content: _Postings,
+        sources: list[str],
+        places: list[tuple[str, ...]],
+        dates: "np.ndarray",
+        names: dict[str, str],
+    ) -> None:
         self.chunk_ids = chunk_ids
         self.doc_ids = doc_ids
         self.lengths = lengths
@@ -145,6 +190,47 @@ class Segment:
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
+
+    def arrays(self) -> dict[str, "np.ndarray"]:
+        """The segment as named arrays (see LexicalIndex.arrays)."""
+        out = {
+            "chunk_ids": _packed(self.chunk_ids),
+            "doc_ids": _packed(self.doc_ids),
+            "sources": _packed(self.sources),
+            "places": _packed([list(p) for p in self.places]),
+            "names": _packed(self.names),
+            "lengths": self.lengths,
+            "dates": self.dates,
+        }
+        for name, postings in (("bm25", self.bm25), ("content", self.content)):
+            out.update(
+                {
+                    f"{name}.terms": postings.terms,
+                    f"{name}.starts": postings.starts,
+                    f"{name}.rows": postings.rows,
+                    f"{name}.values": postings.values,
+                }
+            )
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, "np.ndarray"]) -> Segment:
+        def postings(name: str) -> _Postings:
+            return _Postings.of_sorted(
+                arrays[f"{name}.terms"], arrays[f"{name}.starts"], arrays[f"{name}.rows"], arrays[f"{name}.values"]
+            )
+
+        return cls(
+            _unpacked(arrays["chunk_ids"]),
+            _unpacked(arrays["doc_ids"]),
+            arrays["lengths"],
+            postings("bm25"),
+            postings("content"),
+            _unpacked(arrays["sources"]),
+            [tuple(p) for p in _unpacked(arrays["places"])],
+            arrays["dates"],
+            _unpacked(arrays["names"]),
+        )
 
     def _mask(self, filters: Filters) -> "np.ndarray":
         """True for the rows inside the filters (see `mask`, its cached form)."""
@@ -245,6 +331,8 @@ class Snapshot:
     sources: Mapping[str, int] = field(default_factory=dict)  # outlet key -> live chunks
     source_names: Mapping[str, str] = field(default_factory=dict)  # outlet key -> the outlet as first written
     places: Mapping[str, int] = field(default_factory=dict)  # place term -> live chunks
+    # segment id -> its postings' term-frequency parts (see `_weights`); filled on first use
+    _tf_parts: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def search(self, question: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """The k best (chunk id, BM25 score) for the question among live chunks inside the filters,
@@ -258,20 +346,18 @@ class Snapshot:
         asked = Counter({t: n for t, n in asked.items() if t < known and self.df[t] > 0})
         if not asked:
             return []
-        mean_length = self.total_length / self.chunks
         scored: list[tuple[str, float]] = []
         for segment, alive in zip(self.segments, self.alive):
             keep = alive & segment.mask(filters) if filters else alive
+            weights = self._weights(segment)
             scores = np.zeros(len(segment), dtype=np.float32)
             for term, times in asked.items():
-                rows, tf = segment.bm25.of(term)
-                if not len(rows):
+                lo, hi = segment.bm25.bounds(term)
+                if lo == hi:
                     continue
                 df = int(self.df[term])
                 idf = math.log(1 + (self.chunks - df + 0.5) / (df + 0.5))
-                tf = tf.astype(np.float32)
-                norm = K1 * ((1 - B) + B * segment.lengths[rows] / mean_length)
-                scores[rows] += np.float32(times * idf) * (tf / (norm + tf))
+                scores[segment.bm25.rows[lo:hi]] += np.float32(times * idf) * weights[lo:hi]
             scores *= keep
             found = np.flatnonzero(scores > 0)
             if len(found) > k:
@@ -282,11 +368,27 @@ class Snapshot:
         order = {chunk_id: n for n, (chunk_id, _) in enumerate(scored)}
         return sorted(scored, key=lambda hit: (-hit[1], order[hit[0]]))[:k]
 
+    def _weights(self, segment: Segment) -> "np.ndarray":
+        """Each of the segment's postings' term-frequency part of its BM25 score (tf / (tf + k1 (1 - b
+        + b len / mean len))), for this snapshot's mean chunk length: worked out on the snapshot's
+        first search and kept with it (4 bytes a posting), so a search only adds them up."""
+        weights = self._tf_parts.get(id(segment))
+        if weights is None:
+            import numpy as np
+
+            tf = segment.bm25.values.astype(np.float32)
+            norm = K1 * ((1 - B) + B * segment.lengths[segment.bm25.rows] / np.float32(self.total_length / self.chunks))
+            weights = self._tf_parts[id(segment)] = (tf / (norm + tf)).astype(np.float32)
+        return weights
+
     def holds(self, filters: Filters) -> bool:
         """Whether some live chunk with a BM25 term is inside the filters."""
         if not self.total_length:
             return False
-        return any(bool((alive & (segment.lengths > 0) & segment.mask(filters)).any()) for segment, alive in zip(self.segments, self.alive))
+        return any(
+            bool((alive & (segment.lengths > 0) & segment.mask(filters)).any())
+            for segment, alive in zip(self.segments, self.alive)
+        )
 
     def unknown(self, filters: Filters) -> str | None:
         """Why an outlet or place in the filters names nothing in the index (a likely typo), or None."""
@@ -352,6 +454,37 @@ class LexicalIndex:
         parts = [index._part(page) for page in pages if page]
         if parts:
             index._add(_joined(parts))
+        index._publish()
+        return index
+
+    # -- kept on disk (see qa.store.views) ---------------------------------------------
+    def arrays(self) -> dict[str, "np.ndarray"]:
+        """The index as named arrays (for numpy.savez; no pickles): its vocabularies, and each
+        segment with which of its rows are live."""
+        out = {"bm25_terms": _packed(self.vocabulary.terms), "content_terms": _packed(self.content_vocabulary.terms)}
+        for n, (segment, alive) in enumerate(zip(self._segments, self._alive)):
+            out.update({f"s{n}.{name}": array for name, array in segment.arrays().items()})
+            out[f"s{n}.alive"] = alive
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, "np.ndarray"]) -> LexicalIndex:
+        """The index `arrays` saved (see `arrays`)."""
+        index = cls()
+        for vocabulary, name in ((index.vocabulary, "bm25_terms"), (index.content_vocabulary, "content_terms")):
+            vocabulary.terms = _unpacked(arrays[name])
+            vocabulary.ids = {term: n for n, term in enumerate(vocabulary.terms)}
+        n = 0
+        while f"s{n}.alive" in arrays:
+            segment = Segment.from_arrays({k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"s{n}.")})
+            alive = arrays[f"s{n}.alive"].astype(bool)
+            index._segments.append(segment)
+            index._alive.append(alive)
+            index._place_rows(segment, alive.nonzero()[0])
+            index._count(segment, alive, +1)
+            for key, name in segment.names.items():
+                index._source_names.setdefault(key, name)
+            n += 1
         index._publish()
         return index
 
@@ -423,14 +556,9 @@ class LexicalIndex:
         Python over the terms of each chunk, which took most of a build at 100k chunks."""
         import numpy as np
 
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets it to DEBUG on import
         texts = [c.text for c in chunks]
-        ids, vocab = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=TOKENS, show_progress=False)
-        to_global = np.zeros(len(vocab), dtype=np.int64)
-        for term, local in vocab.items():
-            to_global[local] = self.vocabulary.id_of(term)
+        ids, terms = tokenize(texts)
+        to_global = np.array([self.vocabulary.id_of(term) for term in terms], dtype=np.int64)
         lengths = np.fromiter(map(len, ids), dtype=np.int32, count=len(ids))
         flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
         bm25 = _pairs(np.repeat(np.arange(len(ids), dtype=np.int64), lengths), to_global[flat], with_counts=True)
@@ -443,8 +571,14 @@ class LexicalIndex:
         rows = np.repeat(np.arange(len(words), dtype=np.int64), [len(row) for row in words])
         content = _pairs(rows[flat >= 0], flat[flat >= 0], with_counts=False)
         return _Part(
-            [c.chunk_id for c in chunks], [c.doc_id for c in chunks], lengths, bm25, content,
-            [c.source_key for c in chunks], [c.place_terms for c in chunks], np.array([c.date_num for c in chunks], dtype=np.int64),
+            [c.chunk_id for c in chunks],
+            [c.doc_id for c in chunks],
+            lengths,
+            bm25,
+            content,
+            [c.source_key for c in chunks],
+            [c.place_terms for c in chunks],
+            np.array([c.date_num for c in chunks], dtype=np.int64),
             {c.source_key: c.source for c in reversed(chunks)},
         )
 
@@ -491,6 +625,17 @@ def _grown(counts: "np.ndarray", size: int) -> "np.ndarray":
     if len(counts) >= size:
         return counts
     return np.concatenate([counts, np.zeros(max(size - len(counts), len(counts) // 2), dtype=counts.dtype)])
+
+
+def _packed(value: Any) -> "np.ndarray":
+    """Strings (a list, a dict, lists of them) as bytes of JSON in an array: savez without pickles."""
+    import numpy as np
+
+    return np.frombuffer(json.dumps(value, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+def _unpacked(array: "np.ndarray") -> Any:
+    return json.loads(array.tobytes().decode("utf-8"))
 
 
 @dataclass
@@ -558,7 +703,13 @@ def _live_part(segment: Segment, alive: "np.ndarray") -> _Part:
         return postings.term_of_each()[keep], new_row[postings.rows[keep]], postings.values[keep]
 
     return _Part(
-        [segment.chunk_ids[i] for i in kept], [segment.doc_ids[i] for i in kept], segment.lengths[kept],
-        live(segment.bm25), live(segment.content),
-        [segment.sources[i] for i in kept], [segment.places[i] for i in kept], segment.dates[kept], segment.names,
+        [segment.chunk_ids[i] for i in kept],
+        [segment.doc_ids[i] for i in kept],
+        segment.lengths[kept],
+        live(segment.bm25),
+        live(segment.content),
+        [segment.sources[i] for i in kept],
+        [segment.places[i] for i in kept],
+        segment.dates[kept],
+        segment.names,
     )

@@ -20,7 +20,8 @@ A thread holding a lock may take only locks further down this list, never one ab
    a whole write (a reopen must not swap the client under a write). It is held across Chroma
    calls: that is its purpose.
 5. ``embedder``: `Embedder`, loading the model once (held across the load: the others wait for it).
-6. ``sentences``: `SentenceCache`, the cached sentence vectors (never held across I/O).
+6. ``cache``: `RecordCache` (qa.store.cache), each cache of sentence vectors, chunks or claims
+   (never held across I/O, and a cache never calls another).
 7. ``login``: `LoginThrottle` (the web app), its count of failed logins (never held across I/O).
 
 `_Gate` in qa.store.chroma (a Condition) is taken only with nothing else acquired under it.
@@ -35,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ORDER = ("assistant", "views", "write-file", "index", "embedder", "sentences", "login")
+ORDER = ("assistant", "views", "write-file", "index", "embedder", "cache", "login")
 
 _held = threading.local()
 

@@ -9,6 +9,8 @@ qa.store.views. Imported lazily by the Assistant: it pulls in LlamaIndex.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     from .store import Store
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -74,7 +75,6 @@ class Hit(Span):
         return [(s.start, s.end) for s in self.sentences]
 
 
-
 class Retrieval(NamedTuple):
     """What a search found: the chunks, best first, and the term statistics to weigh them with."""
 
@@ -96,6 +96,10 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self._index: Any = None
+        self._fusions: dict[int, _Fusion] = {}  # top_k -> its fusion retriever (see `_fusion`)
+        self._pool = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="qa-dense"
+        )  # Chroma beside BM25 (see _Fusion)
 
     @classmethod
     def from_settings(cls, retrieval: RetrievalSettings, store: "Store", embedder: "Embedder") -> Retriever:
@@ -152,14 +156,39 @@ class Retriever:
             if mode == "bm25":
                 return []
             mode = "dense"
-        candidates = max(top_k, self.candidates)
-        dense = _Canonical(self._dense_retriever(candidates, filters), found)
-        if mode == "dense":
-            return dense.retrieve(bundle)[:top_k]
-        lexical = _Canonical(_BM25Query(snapshot, candidates, filters), found)
-        if mode == "bm25":
-            return lexical.retrieve(bundle)[:top_k]
-        return self._fusion(dense, lexical, top_k).retrieve(bundle)
+        token = _ASKED.set(_Asked(snapshot, filters, max(top_k, self.candidates), found))
+        try:
+            if mode == "dense":
+                return self._dense._retrieve(bundle)[:top_k]
+            if mode == "bm25":
+                return self._lexical._retrieve(bundle)[:top_k]
+            return self._fusion(top_k)._retrieve(bundle)
+        finally:
+            _ASKED.reset(token)
+
+    @cached_property
+    def _dense(self) -> _DenseQuery:
+        return _DenseQuery(self)
+
+    @cached_property
+    def _lexical(self) -> _BM25Query:
+        return _BM25Query()
+
+    def _fusion(self, top_k: int) -> _Fusion:
+        """LlamaIndex's reciprocal-rank fusion of the two, for `top_k` results: made once per top_k
+        (making one took 0.6 ms a question, most of it LlamaIndex looking for an LLM package)."""
+        fusion = self._fusions.get(top_k)
+        if fusion is None:
+            fusion = self._fusions[top_k] = _Fusion(
+                self._pool,
+                [self._dense, self._lexical],
+                llm=MockLLM(),  # never called: num_queries=1 generates no extra queries
+                mode=FUSION_MODES.RECIPROCAL_RANK,
+                similarity_top_k=top_k,
+                num_queries=1,
+                use_async=False,
+            )
+        return fusion
 
     def _dense_retriever(self, top_k: int, filters: Filters) -> BaseRetriever:
         if self._index is None:  # store.chunks stays valid when the store reopens its client
@@ -173,14 +202,16 @@ class Retriever:
         where = self.store.where(filters)
         return self._index.as_retriever(similarity_top_k=top_k, vector_store_kwargs={"where": where} if where else {})
 
-    def _hits(self, nodes: list[NodeWithScore], filters: Filters, found: dict[str, tuple[str, dict[str, Any]]]) -> list[Hit]:
-        """The chunks of the fused nodes, with their text and metadata as Chroma stores them now
-        (the dense search returned some; the others are read in one call). Chunks of documents
-        that a write has opened since the lexical snapshot was made are left out."""
+    def _hits(
+        self, nodes: list[NodeWithScore], filters: Filters, found: dict[str, tuple[str, dict[str, Any]]]
+    ) -> list[Hit]:
+        """The chunks of the fused nodes, with their text and metadata as Chroma stores them (the
+        dense search returned some; the others are read in one call, or kept from an earlier
+        question). Chunks of documents that a write has opened since the lexical snapshot was
+        made are left out."""
         missing = [n.node.node_id for n in nodes if n.node.node_id not in found]
         if missing:
-            got = self.store.chroma.read(lambda: self.store.chunks.get(ids=missing, include=["documents", "metadatas"]))
-            found.update((i, (t or "", m or {})) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]))
+            found.update(self.store.chunk_records(missing))
         hidden = self.store.log.hidden()
         hits = []
         for item in nodes:
@@ -194,17 +225,6 @@ class Retriever:
             hits.append(Hit.of(chunk_id, text, meta, float(item.score or 0.0), len(hits)))
         return hits
 
-    @staticmethod
-    def _fusion(dense: Any, lexical: Any, top_k: int) -> Any:
-        return QueryFusionRetriever(
-            [dense, lexical],
-            llm=MockLLM(),  # never called: num_queries=1 generates no extra queries
-            mode=FUSION_MODES.RECIPROCAL_RANK,
-            similarity_top_k=top_k,
-            num_queries=1,
-            use_async=False,
-        )
-
 
 class _NoTransformation(TransformComponent):
     """Nodes as they are (see Retriever._dense_retriever: never called)."""
@@ -213,44 +233,75 @@ class _NoTransformation(TransformComponent):
         return nodes
 
 
-class _BM25Query(BaseRetriever):
-    """One question's search of a lexical snapshot, with its own result count and filters."""
+@dataclass
+class _Asked:
+    """One question's search: the lexical snapshot, the filters, how many candidates each retriever
+    gives, and the chunks (text, metadata) the dense search returned."""
 
-    def __init__(self, snapshot: Snapshot, k: int, filters: Filters) -> None:
+    snapshot: Snapshot
+    filters: Filters
+    candidates: int
+    found: dict[str, tuple[str, dict[str, Any]]]
+
+
+# The question being searched, for the retrievers below: they are made once and shared by the
+# threads asking questions, each of which sees its own question here.
+_ASKED: ContextVar[_Asked] = ContextVar("qa_asked")
+
+
+class _Fusion(QueryFusionRetriever):
+    """LlamaIndex's fusion retriever, running its retrievers' own searches (`_retrieve`) without
+    LlamaIndex's instrumentation around each (an event dispatcher and callback spans, nothing
+    listening here: 3 ms of a 17 ms question), and side by side: the first (Chroma, which lets go
+    of the GIL while it searches) in a worker thread while this one runs the others (BM25)."""
+
+    def __init__(self, pool: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = pool  # a ThreadPoolExecutor, shared by the fusions of one Retriever
+
+    def _run_sync_queries(self, queries: list[QueryBundle]) -> dict[tuple[str, int], list[NodeWithScore]]:
+        results = {}
+        for q in queries:
+            first = self.pool.submit(copy_context().run, self._retrievers[0]._retrieve, q)  # in the question's context
+            for i, retriever in enumerate(self._retrievers[1:], 1):
+                results[(q.query_str, i)] = retriever._retrieve(q)
+            results[(q.query_str, 0)] = first.result()
+        return dict(sorted(results.items(), key=lambda kv: kv[0][1]))  # in the retrievers' order, as LlamaIndex's own
+
+
+class _DenseQuery(BaseRetriever):
+    """LlamaIndex's vector retriever over Chroma for the question being searched (its filters as a
+    `where` clause), its nodes reduced to chunk ids (see `_canonical`)."""
+
+    def __init__(self, owner: Retriever) -> None:
         super().__init__()
-        self.snapshot = snapshot
-        self.k = k
-        self.filters = filters
+        self._owner = owner
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [
-            NodeWithScore(node=TextNode(id_=chunk_id, text=""), score=score)
-            for chunk_id, score in self.snapshot.search(query_bundle.query_str, self.k, self.filters)
-        ]
-
-
-class _Canonical(BaseRetriever):
-    """Wraps a retriever so that a chunk is the same node whichever retriever found it.
-
-    Reciprocal-rank fusion merges results by node hash (text + metadata); Chroma returns nodes
-    with text and metadata and the lexical index with ids alone, so both are reduced to the
-    chunk id here; what Chroma returned is kept in `found` for the hits.
-    """
-
-    def __init__(self, inner: BaseRetriever, found: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        super().__init__()
-        self.inner = inner
-        self._found = found
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        asked = _ASKED.get()
+        inner = self._owner._dense_retriever(asked.candidates, asked.filters)
         out = []
-        for item in self.inner.retrieve(query_bundle):
-            node = item.node
-            if node.metadata:
-                self._found[node.node_id] = (node.get_content(), {**node.metadata})
-            canon = TextNode(id_=node.node_id, text="", metadata={"chunk_id": node.node_id})
-            out.append(NodeWithScore(node=canon, score=item.score))
+        for item in inner._retrieve(query_bundle):
+            if item.node.metadata:
+                asked.found[item.node.node_id] = (item.node.get_content(), {**item.node.metadata})
+            out.append(_canonical(item.node.node_id, item.score))
         return out
+
+
+class _BM25Query(BaseRetriever):
+    """The lexical snapshot's BM25 search for the question being searched, within its filters."""
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        asked = _ASKED.get()
+        found = asked.snapshot.search(query_bundle.query_str, asked.candidates, asked.filters)
+        return [_canonical(chunk_id, score) for chunk_id, score in found]
+
+
+def _canonical(chunk_id: str, score: float | None) -> NodeWithScore:
+    """A chunk as the same node whichever retriever found it: reciprocal-rank fusion merges results
+    by node hash (text + metadata), and Chroma returns nodes with text and metadata where the
+    lexical index has ids alone; what Chroma returned is kept apart (`_Asked.found`)."""
+    return NodeWithScore(node=TextNode(id_=chunk_id, text="", metadata={"chunk_id": chunk_id}), score=score)
 
 
 class LlamaEmbedding(BaseEmbedding):

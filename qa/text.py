@@ -65,9 +65,11 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(SAME_WORD.get(word, word))
 
 
-def tokens(text: str) -> list[tuple[str, int, int]]:
-    """(lower-case word, start, end) for every word or number in the text."""
-    return [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text)]
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> tuple[tuple[str, int, int], ...]:
+    """(lower-case word, start, end) for every word or number in the text (kept for the texts seen
+    last: the answerer reads each candidate sentence's words several times)."""
+    return tuple((m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text))
 
 
 def quantity(n: int, noun: str) -> str:
@@ -87,9 +89,10 @@ def spelled_like(term: str, known: Iterable[str]) -> bool:
     return bool(difflib.get_close_matches(term, near, n=1, cutoff=WEIGHTS.spelling_cutoff))
 
 
-def content_terms(text: str) -> list[str]:
+@lru_cache(maxsize=4096)  # the answerer reads the same candidate sentences several times a question
+def content_terms(text: str) -> tuple[str, ...]:
     """Stems of the words that carry meaning (no stop words), in order."""
-    return [stem(word) for word in map(str.lower, WORD.findall(text)) if word not in STOPWORDS]
+    return tuple(stem(word) for word in map(str.lower, WORD.findall(text)) if word not in STOPWORDS)
 
 
 # Terminal escape sequences (colours, cursor moves, window titles), dropped whole so no "[31m"

@@ -32,6 +32,7 @@ def repository_texts(count: int = 1000) -> list[str]:
     questions, answers and evidence, the bundled report's sentences, the attribution set's
     sentences, and the README's and docs' sentences and paragraphs (some past 256 tokens)."""
     texts: list[str] = []
+    long: list[str] = []  # paragraphs past the model's 256 tokens, first: cut at its limit
     for path in sorted((REPO / "eval").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
@@ -40,8 +41,8 @@ def repository_texts(count: int = 1000) -> list[str]:
     for path in [*sorted(BUNDLED_CORPUS_DIR.glob("*.txt")), REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
         text = path.read_text(encoding="utf-8")
         texts += [text[s.start : s.end] for s in split_sentences(text)]
-        texts += [p for p in text.split("\n\n") if len(p) > 1500]  # long: cut at the model's limit
-    texts = [t for t in dict.fromkeys(texts) if t.strip()]
+        long += [p for p in text.split("\n\n") if len(p) > 1500]
+    texts = [t for t in dict.fromkeys(long + texts) if t.strip()]
     assert len(texts) >= count, len(texts)
     return texts[:count]
 
@@ -112,7 +113,11 @@ def test_the_export_is_made_once_whole_and_reused(tmp_path, monkeypatch):
     folder = embedder.export_folder
     assert not folder.exists()
     embedder.warm_up_queries()  # exports with torch (the only time it is needed), then loads the copy
-    assert is_exported(folder) and sorted(p.name for p in folder.iterdir()) == ["encoder.json", "model.onnx", "tokenizer.json"]
+    assert is_exported(folder) and sorted(p.name for p in folder.iterdir()) == [
+        "encoder.json",
+        "model.onnx",
+        "tokenizer.json",
+    ]
     assert not [p for p in folder.parent.iterdir() if p.name.endswith(".partial")], "nothing half written is left"
     assert json.loads((folder / "encoder.json").read_text())["checked_cosine"] >= 0.9999
     stamp = (folder / "model.onnx").stat().st_mtime_ns
@@ -134,9 +139,7 @@ def test_a_model_that_cannot_run_without_torch_says_so_and_questions_use_torch(t
 
     base = resolve_model_path("all-MiniLM-L6-v2")
     transformer = models.Transformer(base)
-    dense = SentenceTransformer(
-        modules=[transformer, models.Pooling(384), models.Dense(384, 64)]
-    )
+    dense = SentenceTransformer(modules=[transformer, models.Pooling(384), models.Dense(384, 64)])
     dense.save(str(tmp_path / "dense-model"))
 
     onnx_documents = Embedder(str(tmp_path / "dense-model"), "cpu", 8, False, "onnx", tmp_path / "cache", "onnx")

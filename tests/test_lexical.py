@@ -42,13 +42,18 @@ def corpus_documents() -> dict[str, list[tuple[str, str]]]:
     docs = {}
     for n, text in enumerate(texts):
         doc_id = f"d{n}"
-        docs[doc_id] = [(c.chunk_id, c.text) for c in chunk_sentences(text, doc_id, split_sentences(text), 120, 1)] or [(f"{doc_id}:0", text)]
+        docs[doc_id] = [(c.chunk_id, c.text) for c in chunk_sentences(text, doc_id, split_sentences(text), 120, 1)] or [
+            (f"{doc_id}:0", text)
+        ]
     return docs
 
 
 def records(doc_id: str, chunks: list[tuple[str, str]], n: int) -> list[ChunkRecord]:
     outlet = ["Reuters", "SANA", "TRT World"][n % 3]
-    return [ChunkRecord(cid, doc_id, text, outlet.lower(), outlet, (f"town{n % 4}",), 20190800 + n % 28) for cid, text in chunks]
+    return [
+        ChunkRecord(cid, doc_id, text, outlet.lower(), outlet, (f"town{n % 4}",), 20190800 + n % 28)
+        for cid, text in chunks
+    ]
 
 
 def reference_scores(chunks: list[tuple[str, str]], question: str) -> dict[str, float]:
@@ -56,7 +61,13 @@ def reference_scores(chunks: list[tuple[str, str]], question: str) -> dict[str, 
     import bm25s
     import Stemmer
 
-    tokens = bm25s.tokenize([t for _, t in chunks], stopwords="en", stemmer=Stemmer.Stemmer("english"), token_pattern=TOKENS, show_progress=False)
+    tokens = bm25s.tokenize(
+        [t for _, t in chunks],
+        stopwords="en",
+        stemmer=Stemmer.Stemmer("english"),
+        token_pattern=TOKENS,
+        show_progress=False,
+    )
     index = bm25s.BM25()
     index.index(tokens, show_progress=False)
     known = index.get_tokens_ids(bm25_terms([question])[0])
@@ -82,7 +93,9 @@ def churn(seed: int) -> tuple[LexicalIndex, dict[str, list[tuple[str, str]]], di
                 del current[doc_id]
                 index.replace([doc_id], [])
             else:  # a new version under the same id
-                current[doc_id] = [(cid, text + " Later reports said shelling resumed.") for cid, text in current[doc_id]]
+                current[doc_id] = [
+                    (cid, text + " Later reports said shelling resumed.") for cid, text in current[doc_id]
+                ]
                 index.replace([doc_id], records(doc_id, current[doc_id], order[doc_id]))
     return index, current, order
 
@@ -114,6 +127,26 @@ def test_updated_index_has_the_term_statistics_of_its_chunks():
     assert stats.mentions("shelling") and not stats.mentions("zzyzx")
 
 
+def test_terms_are_bm25s_own():
+    """The lexical index tokenizes as bm25s.tokenize does (lower case, words of 2+ characters, its
+    English stop words, PyStemmer), on every sentence and question of the repository's texts."""
+    import bm25s
+    import Stemmer
+
+    from test_embeddings import repository_texts
+
+    texts = repository_texts(1000) + ["", "To be or not to be.", "UN's aid; 2,000 tents — Maarat al-Numan's"]
+    expected = bm25s.tokenize(
+        texts,
+        stopwords="en",
+        stemmer=Stemmer.Stemmer("english"),
+        token_pattern=TOKENS,
+        return_ids=False,
+        show_progress=False,
+    )
+    assert bm25_terms(texts) == [list(terms) for terms in expected]
+
+
 def test_a_snapshot_never_changes_once_published():
     docs = corpus_documents()
     index = LexicalIndex()
@@ -131,7 +164,11 @@ def test_filters_keep_to_their_outlets_places_and_dates():
     snapshot = index.snapshot
     outlet_of = {d: ["Reuters", "SANA", "TRT World"][order[d] % 3] for d in current}
     question = "shelling killed civilians"
-    for filters in (Filters(sources=("SANA",)), Filters(places=("town1",)), Filters(date_from="2019-08-05", date_to="2019-08-09")):
+    for filters in (
+        Filters(sources=("SANA",)),
+        Filters(places=("town1",)),
+        Filters(date_from="2019-08-05", date_to="2019-08-09"),
+    ):
         found = snapshot.search(question, 1000, filters)
         assert found
         for chunk_id, _ in found:
@@ -143,6 +180,9 @@ def test_filters_keep_to_their_outlets_places_and_dates():
                 assert n % 4 == 1
             if filters.dated:
                 assert 5 <= n % 28 <= 9
-    assert snapshot.unknown(Filters(sources=("SNAA",))) == "no report in the index is from the outlet 'SNAA'; did you mean SANA?"
+    assert (
+        snapshot.unknown(Filters(sources=("SNAA",)))
+        == "no report in the index is from the outlet 'SNAA'; did you mean SANA?"
+    )
     assert snapshot.unknown(Filters(places=("town9",))).startswith("no report in the index names the place 'town9'")
     assert snapshot.unknown(Filters(sources=("Reuters",), places=("town2",))) is None

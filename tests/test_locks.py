@@ -37,11 +37,11 @@ def test_no_lock_of_the_package_is_outside_the_order():
 
 def test_a_lock_taken_against_the_order_raises(monkeypatch):
     monkeypatch.setenv("QA_CHECK_LOCKS", "1")
-    index, sentences = OrderedLock("index", reentrant=True), OrderedLock("sentences")
+    index, sentences = OrderedLock("index", reentrant=True), OrderedLock("cache")
     with index, sentences:  # down the order: fine
         pass
     with sentences:
-        with pytest.raises(LockOrderError, match="'index' taken while holding 'sentences'"):
+        with pytest.raises(LockOrderError, match="'index' taken while holding 'cache'"):
             index.acquire()
         assert index.acquire(blocking=False)  # a try never deadlocks: allowed
         index.release()
@@ -52,14 +52,14 @@ def test_a_lock_taken_against_the_order_raises(monkeypatch):
 
 def test_without_the_check_nothing_is_refused(monkeypatch):
     monkeypatch.setenv("QA_CHECK_LOCKS", "0")
-    index, sentences = OrderedLock("index"), OrderedLock("sentences")
+    index, sentences = OrderedLock("index"), OrderedLock("cache")
     with sentences, index:
         pass
 
 
 def test_the_held_locks_are_per_thread(monkeypatch):
     monkeypatch.setenv("QA_CHECK_LOCKS", "1")
-    index, sentences = OrderedLock("index"), OrderedLock("sentences")
+    index, sentences = OrderedLock("index"), OrderedLock("cache")
     errors = []
 
     def other() -> None:

@@ -16,7 +16,8 @@ from . import records
 from .chroma import Chroma, Collection
 from .journal import Changes, Cursor
 from .schema import SCHEMA_VERSION, upgrade
-from .sentences import SentenceCache
+from .cache import RecordCache
+from .saved import SavedViews
 from .views import GroupsView, LexicalView, StatementsView, Views, document_records, read_statements
 from .writelog import SWEEP_GRACE_S, WriteLog
 
@@ -45,11 +46,16 @@ class Store:
     BM25 index retrieval searches, the groups and the statements.
     """
 
-    def __init__(self, index_dir: Path, key: str, chroma_url: str | None, sentence_cache_size: int) -> None:
+    def __init__(
+        self, index_dir: Path, key: str, chroma_url: str | None, sentence_cache_size: int, chunk_cache_size: int = 2_000
+    ) -> None:
         self.chroma = Chroma(index_dir, key, chroma_url, on_open=self._opened)
         self.log = WriteLog(self.chroma, SCHEMA_VERSION, self._delete_parts)
-        self.sentences = SentenceCache(sentence_cache_size)
-        self.views = Views(self)
+        self.sentences = RecordCache(sentence_cache_size)  # sentence id -> its vector
+        self._chunk_cache = RecordCache(chunk_cache_size)  # chunk id -> (text, metadata)
+        self._claims_cache = RecordCache(chunk_cache_size)  # doc id -> (the document without its text, its claims)
+        # A folder index keeps what the views derive in a file beside Chroma's (qa.store.saved).
+        self.views = Views(self, None if chroma_url else SavedViews(Path(index_dir) / f"qa-views-{key}.npz"))
         self.lexical = LexicalView(self)
         self._groups = GroupsView(self)
         self._statements = StatementsView(self)
@@ -57,7 +63,7 @@ class Store:
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Store:
         """The index the settings name: their folder or server, under their index key."""
-        return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size)
+        return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size, index.chunk_cache_size)
 
     def collection(self, kind: str) -> Collection:
         """The Chroma collection `chunks`, `sentences`, `docs` or `state`."""
@@ -92,11 +98,14 @@ class Store:
                     self.chroma.reopen()
                 self.log.seen_token = state.token
         changes = self.log.changes(cursor, state)
-        if changes.everything:
-            self.sentences.forget()
-        elif changes.docs:
-            self.sentences.forget(changes.docs)
+        if changes:
+            self._forget(None if changes.everything else changes.docs)
         return changes
+
+    def _forget(self, doc_ids: str | Iterable[str] | None) -> None:
+        """Drop what the caches hold of these documents (None: of all of them)."""
+        for cache in (self.sentences, self._chunk_cache, self._claims_cache):
+            cache.forget(doc_ids)
 
     def reopen(self) -> None:
         """Drop this process's view of an embedded index (see Chroma.reopen)."""
@@ -234,8 +243,28 @@ class Store:
 
     def claims(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim]]]:
         """doc id -> (the document without its text, the figures it states: see qa.claims), for
-        the given documents (those stored), or for every complete document."""
-        return {doc_id: (doc, claims) for doc_id, (doc, claims, _) in self.statements(doc_ids).items()}
+        the given documents that are stored (kept between questions, see RecordCache), or for
+        every complete document (see `statements`)."""
+        if doc_ids is None:
+            return {doc_id: (doc, claims) for doc_id, (doc, claims, _) in self.statements().items()}
+
+        def read(missing: list[str]) -> dict[str, tuple[Document, list[Claim]]]:
+            return {
+                doc_id: (doc, claims) for doc_id, (doc, claims, _) in read_statements(document_records(self, missing))
+            }
+
+        hidden = self.log.hidden()
+        found = self._claims_cache.get(list(dict.fromkeys(doc_ids)), read)
+        return {doc_id: told for doc_id, told in found.items() if doc_id not in hidden}
+
+    def chunk_records(self, chunk_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """chunk id -> (its text, its metadata) of stored chunks (kept between questions, see RecordCache)."""
+
+        def read(missing: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+            got = self.chroma.read(lambda: self.chunks.get(ids=missing, include=["documents", "metadatas"]))
+            return {i: (t or "", m or {}) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
+
+        return self._chunk_cache.get(chunk_ids, read)
 
     def statements(self, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[Document, list[Claim], list[Event]]]:
         """doc id -> (the document without its text, its claims, its events: see qa.events), for
@@ -294,7 +323,10 @@ class Store:
             for lo in range(0, len(chunk_ids), batch):
                 hi = lo + batch
                 self.chunks.upsert(
-                    ids=chunk_ids[lo:hi], embeddings=chunk_vectors[lo:hi], documents=chunk_texts[lo:hi], metadatas=chunk_metas[lo:hi]
+                    ids=chunk_ids[lo:hi],
+                    embeddings=chunk_vectors[lo:hi],
+                    documents=chunk_texts[lo:hi],
+                    metadatas=chunk_metas[lo:hi],
                 )
             docs, vectors, metas = [], [], []
             for doc, chunks, vectors_of_chunks, _ in items:
@@ -342,7 +374,7 @@ class Store:
     def _delete_parts(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
         self.collection("sentences").delete(where={"doc_id": doc_id})
-        self.sentences.forget(doc_id)
+        self._forget(doc_id)
 
     def sweep_incomplete(self, grace_s: float = SWEEP_GRACE_S) -> list[str]:
         """Remove what interrupted ingests left (see WriteLog.sweep); returns their document ids."""

@@ -52,6 +52,7 @@ class State(NamedTuple):
     intents: dict[str, dict[str, Any]]  # the writes open now: id -> plan
     seq: int  # the number of the last write (see qa.store.journal)
     kept_from: int  # the first number the journal still holds
+    index_id: str  # made by the index's first write: an index deleted and made again is another
 
 
 class WriteLog:
@@ -74,6 +75,7 @@ class WriteLog:
         # Both are replaced whole, never changed in place: readers in other threads iterate them.
         self._intents: dict[str, dict[str, Any]] = {}
         self.own: dict[str, dict[str, Any]] = {}
+        self.last_state: State | None = None  # as `read_state` last read it
 
     # -- the state record: schema version and change token ---------------------------------
     def state(self) -> dict[str, Any]:
@@ -89,26 +91,35 @@ class WriteLog:
         seq = int(meta.get("seq", 0)) + 1
         kept_from = self.journal.record(seq, changed, everything, int(meta.get("kept_from", 1)))
         token = uuid.uuid4().hex
+        index_id = str(meta.get("index_id") or uuid.uuid4().hex)
         self._chroma.collection("state").upsert(
             ids=["state"],
             embeddings=[[1.0]],
-            metadatas=[{"schema": self._schema, "token": token, "seq": seq, "kept_from": kept_from}],
+            metadatas=[
+                {"schema": self._schema, "token": token, "seq": seq, "kept_from": kept_from, "index_id": index_id}
+            ],
         )
-        self.seen_token = token
+        if meta.get("token", "") == (self.seen_token or ""):  # else another process wrote since this one last looked
+            self.seen_token = token
         self.writes += 1
 
     def read_state(self) -> State:
         """The change token, the open intents (id -> plan) and the write numbers, in one small read."""
         got = self._chroma.collection("state").get(include=["metadatas"])
-        token, intents, seq, kept_from = "", {}, 0, 1
+        token, intents, seq, kept_from, index_id = "", {}, 0, 1, ""
         for record_id, meta in zip(got["ids"], got["metadatas"]):
             if record_id == "state":
                 token = str(meta.get("token", ""))
-                seq, kept_from = int(meta.get("seq", 0)), int(meta.get("kept_from", 1))
+                seq, kept_from, index_id = (
+                    int(meta.get("seq", 0)),
+                    int(meta.get("kept_from", 1)),
+                    str(meta.get("index_id", "")),
+                )
             elif record_id.startswith(_INTENT):
                 intents[record_id] = {**json.loads(meta["plan"]), "opened_at": float(meta.get("opened_at", 0))}
         self._intents = intents
-        return State(token, intents, seq, kept_from)
+        self.last_state = State(token, intents, seq, kept_from, index_id)
+        return self.last_state
 
     def changes(self, cursor: Cursor, state: State | None = None) -> Changes:
         """The documents changed after `cursor` (see qa.store.journal), as of `state` (read now if not given)."""

@@ -104,33 +104,50 @@ class LoginThrottle:
         window_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
+        api_path: str | None = None,
     ) -> None:
+        """`api_path`: a route that takes the logins by HTTP Basic authentication (qa.ui.api), whose
+        requests count as login attempts too (failed when answered 401)."""
         self.app = app
         self.failures = failures
         self.window_s = window_s
         self.clock = clock
         self.max_keys = max_keys
+        self.api_path = api_path
         self._attempts: dict[str, list[float]] = {}  # key -> when each counted attempt started
         self._lock = OrderedLock("login")  # see qa.locks
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        login = scope.get("method") == "POST" and scope.get("path", "").rstrip("/").endswith("/login")
-        if scope.get("type") != "http" or not login:
+        path = scope.get("path", "").rstrip("/")
+        post = scope.get("type") == "http" and scope.get("method") == "POST"
+        login, api = post and path.endswith("/login"), post and self.api_path is not None and path == self.api_path
+        if not (login or api):
             await self.app(scope, receive, send)
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.MAX_BODY:
-                await self._refuse(send, 413, "The login form is too large.")
+        if api:
+            from .api import basic_user
+
+            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            if not header:  # no login given: no guess to count (the route answers 401)
+                await self.app(scope, receive, send)
                 return
-        fields = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
+            user = basic_user(header)
+            succeeded: Callable[[int], bool] = lambda status: status != 401  # noqa: E731
+        else:
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > self.MAX_BODY:
+                    await self._refuse(send, 413, "The login form is too large.")
+                    return
+            user = (urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("username") or [""])[0]
+            succeeded = lambda status: status == 200  # noqa: E731
+            receive = self._replaying(body, receive)
         keys = [f"address {self._address((scope.get('client') or ('unknown',))[0])}"]
-        user = (fields.get("username") or [""])[0].strip().casefold()
-        if user:
-            keys.append(f"user {user}")
+        if user.strip():
+            keys.append(f"user {user.strip().casefold()}")
         started = self.clock()
         with self._lock:
             wait = max(self._wait(key, started) for key in keys)
@@ -141,6 +158,26 @@ class LoginThrottle:
         if wait > 0:
             await self._refuse(send, 429, f"Too many failed logins; try again in {wait:.0f} s.", retry_after=wait)
             return
+        status: list[int] = []
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if status and succeeded(status[0]):
+                with self._lock:
+                    for key in keys:
+                        times = self._attempts.get(key, [])
+                        if started in times:
+                            times.remove(started)
+
+    @staticmethod
+    def _replaying(body: bytes, receive: Any) -> Any:
+        """`receive` that gives the body already read first."""
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -150,22 +187,7 @@ class LoginThrottle:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        status: list[int] = []
-
-        async def watch(message: dict[str, Any]) -> None:
-            if message.get("type") == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, replay, watch)
-        finally:
-            if status and status[0] == 200:
-                with self._lock:
-                    for key in keys:
-                        times = self._attempts.get(key, [])
-                        if started in times:
-                            times.remove(started)
+        return replay
 
     @staticmethod
     def _address(host: str) -> str:

@@ -1,33 +1,33 @@
-"""A bounded in-process cache of stored sentence vectors, shared by the threads asking questions."""
+"""Bounded in-process caches of what questions read from Chroma again and again (sentence vectors,
+chunks, a document's claims), shared by the threads asking questions."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..locks import OrderedLock
 
-if TYPE_CHECKING:
-    import numpy as np
 
-
-class SentenceCache:
-    """Sentence vectors by id, the least recently used dropped past `size`.
+class RecordCache:
+    """Records by id (a sentence's vector, a chunk, a document's claims), the least recently used
+    dropped past `size`. An id is a document's own, or starts with it and a colon (its sentences
+    "{doc_id}:s{n}", its chunks "{doc_id}:{n}"), so that a document's records are forgotten together.
 
     Questions in parallel threads read and fill it while a write in another thread forgets parts
-    of it: its lock (``sentences`` in qa.locks) is never held during a Chroma read, and an epoch
+    of it: its lock (``cache`` in qa.locks) is never held during a Chroma read, and an epoch
     counts forgets, so vectors read before one are not cached after it.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._vectors: OrderedDict[str, Any] = OrderedDict()
-        self._lock = OrderedLock("sentences")
+        self._lock = OrderedLock("cache")
         self._epoch = 0
 
-    def get(self, ids: list[str], read: Callable[[list[str]], dict[str, "np.ndarray"]]) -> dict[str, "np.ndarray"]:
-        """The vectors of `ids`: cached ones, and those `read(missing ids)` returns (then cached)."""
+    def get(self, ids: list[str], read: Callable[[list[str]], dict[str, Any]]) -> dict[str, Any]:
+        """The records of `ids`: cached ones, and those `read(missing ids)` returns (then cached)."""
         found: dict[str, Any] = {}
         missing = []
         with self._lock:
@@ -50,12 +50,12 @@ class SentenceCache:
         return found
 
     def forget(self, doc_ids: str | Iterable[str] | None = None) -> None:
-        """Drop cached vectors: those of one document or several, or all of them."""
+        """Drop cached records: those of one document or several, or all of them."""
         with self._lock:
             self._epoch += 1
             if doc_ids is None:
                 self._vectors.clear()
                 return
             docs = {doc_ids} if isinstance(doc_ids, str) else set(doc_ids)
-            for key in [k for k in self._vectors if k.rsplit(":", 1)[0] in docs]:
+            for key in [k for k in self._vectors if k in docs or k.rsplit(":", 1)[0] in docs]:
                 del self._vectors[key]
