@@ -3,7 +3,7 @@ machine, the model's own tokenizer (the `tokenizers` library), and pooling in nu
 
 Encoding a question this way imports onnxruntime, tokenizers and numpy (about 0.1 s) and loads
 the copy in about 0.15 s, where torch and sentence-transformers take about 6 s to import. The
-copy is made by qa.embeddings (`export_onnx`, which needs torch) the first time a model is used
+copy is made by qa.onnx_export (`export_onnx`, which needs torch) the first time a model is used
 on a machine, checked there against torch's vectors, and kept in `model_cache_dir`:
 
     <model_cache_dir>/onnx/<model name>-<fingerprint>/
@@ -44,7 +44,7 @@ _NOT_WEIGHTS = {"README.md", ".gitattributes", "data_config.json"}
 @dataclass(frozen=True)
 class EncoderSpec:
     """What turns the transformer's token embeddings into a sentence vector, as the exported model
-    does it (read from the sentence-transformers model at export, see qa.embeddings.export_onnx).
+    does it (read from the sentence-transformers model at export, see qa.onnx_export.export_onnx).
 
     Args:
         max_seq_length: tokens kept per text (longer texts are cut, as sentence-transformers does).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -31,11 +32,18 @@ STOPWORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer  # PyStemmer: small C extension, loaded on first use
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def stemmer():
+    """This thread's stemmer (PyStemmer, a small C extension, loaded on first use): its stemmers
+    are not safe to share between threads, and questions and the views' updates stem at once."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 # Forms a stemmer cannot join, read as one word: irregular past forms of verbs reports use
@@ -62,7 +70,7 @@ SAME_WORD = {
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """The English stem of a lower-case word ("killed" -> "kill"; "began" -> "begin", see SAME_WORD)."""
-    return _stemmer().stemWord(SAME_WORD.get(word, word))
+    return stemmer().stemWord(SAME_WORD.get(word, word))
 
 
 @lru_cache(maxsize=4096)

@@ -68,6 +68,7 @@ def test_each_mistake_is_one_clear_error(server):
         (b"[" * 40_000 + b"]" * 40_000, 400, "nested too deep"),
         ([1, 2], 400, "the body must be a JSON object with a question, got list"),
         ({"top_k": 3}, 400, "the body has no question"),
+        ({"question": None}, 400, "the body has no question"),
         ({"question": ""}, 400, "the question is empty"),
         ({"question": "Who?", "top_k": "five"}, 400, "top_k must be a whole number from 1 to 100, got 'five'"),
         ({"question": "Who?", "source": "SNAA"}, 400, "no report in the index is from the outlet 'SNAA'"),
@@ -79,6 +80,12 @@ def test_each_mistake_is_one_clear_error(server):
         assert (got, set(answer)) == (status, {"error"}), (body if len(str(body)) < 100 else str(body)[:100], answer)
         assert message in answer["error"], answer
     assert read_fields(b'{"question": "Who?", "place": null}') == {"question": "Who?"}  # null: not given
+    form = urllib.request.Request(
+        url.rstrip("/") + "/api/ask", data=b"question=Who", headers={"content-type": "text/plain"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(form, timeout=60)
+    assert refused.value.code == 415 and "application/json" in json.loads(refused.value.read())["error"]
 
 
 def test_with_a_login_the_api_takes_the_same_users_and_counts_failures(login_server):
@@ -90,6 +97,40 @@ def test_with_a_login_the_api_takes_the_same_users_and_counts_failures(login_ser
         assert post(url, {"question": QUESTION}, ("bob", "wrong"))[0] == 401
     status, answer, headers = post(url, {"question": QUESTION}, ("bob", "hunter2"))
     assert status == 429 and "Too many failed logins" in answer["detail"] and int(headers["retry-after"]) > 0
+
+
+def test_many_right_logins_at_once_are_no_failures(login_server):
+    """A script asking with 12 workers at once: each right login passes, none counts as a guess."""
+    url = login_server
+    answers: list[int] = []
+    workers = [
+        threading.Thread(target=lambda: answers.append(post(url, {"question": QUESTION}, ("alice", "open:sesame"))[0]))
+        for _ in range(12)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    assert answers == [200] * 12
+    assert post(url, {"question": QUESTION}, ("alice", "open:sesame"))[0] == 200
+
+
+def test_two_authorization_headers_are_refused(login_server):
+    """The throttle and the route must read the same login: a second header could hide guesses."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(login_server)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    connection.putrequest("POST", "/api/ask")
+    connection.putheader("content-type", "application/json")
+    for login in ("alice:guess", "someone:else"):
+        connection.putheader("authorization", "Basic " + base64.b64encode(login.encode()).decode())
+    body = json.dumps({"question": QUESTION}).encode()
+    connection.putheader("content-length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    assert response.status == 400 and "one Authorization header" in json.loads(response.read())["detail"]
 
 
 def test_a_full_queue_is_refused_at_once(tmp_path, embedder):

@@ -14,7 +14,6 @@ from qa import Assistant
 from qa.chunking import split_sentences
 from qa.config import BUNDLED_CORPUS_DIR, IndexSettings
 from qa.embeddings import Embedder
-from qa.errors import ConfigError
 from qa.onnx_encoder import is_exported, pool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,26 +129,38 @@ def test_the_export_is_made_once_whole_and_reused(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_model_that_cannot_run_without_torch_says_so_and_questions_use_torch(tmp_path, caplog):
+def test_a_model_that_cannot_run_without_torch_runs_with_torch_and_says_why(tmp_path, caplog):
     """A model whose modules the torch-free encoder cannot run (here a Dense layer after pooling):
-    the onnx backend refuses it naming its modules; questions fall back to torch with a warning."""
+    documents and questions are encoded with torch, after one warning naming its modules; no
+    copy is left behind."""
     from sentence_transformers import SentenceTransformer, models
 
     from qa.embeddings import resolve_model_path
 
-    base = resolve_model_path("all-MiniLM-L6-v2")
-    transformer = models.Transformer(base)
+    transformer = models.Transformer(resolve_model_path("all-MiniLM-L6-v2"))
     dense = SentenceTransformer(modules=[transformer, models.Pooling(384), models.Dense(384, 64)])
     dense.save(str(tmp_path / "dense-model"))
 
-    onnx_documents = Embedder(str(tmp_path / "dense-model"), "cpu", 8, False, "onnx", tmp_path / "cache", "onnx")
-    with pytest.raises(ConfigError, match="cannot run without torch: its modules are Transformer > Pooling > Dense"):
-        onnx_documents.encode(["Shelling hit the town."])
-    torch_documents = Embedder(str(tmp_path / "dense-model"), "cpu", 8, False, "torch", tmp_path / "cache", "onnx")
+    embedder = Embedder(str(tmp_path / "dense-model"), "cpu", 8, False, "onnx", tmp_path / "cache", "onnx")
     with caplog.at_level("WARNING", logger="qa.embeddings"):
-        vector = torch_documents.encode_queries(["Shelling hit the town."])
-    assert vector.shape == (1, 64) and "questions are encoded with torch" in caplog.text
+        documents = embedder.encode(["Shelling hit the town.", "Aid reached Saraqib."])
+        question = embedder.encode_queries(["Where did aid arrive?"])
+    assert documents.shape == (2, 64) and question.shape == (1, 64)
+    expected = dense.encode(["Shelling hit the town.", "Aid reached Saraqib."], normalize_embeddings=True)
+    assert np.allclose(documents, expected, atol=1e-5)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "its modules are Transformer > Pooling > Dense" in warnings[0], warnings
     assert not any(p.name.startswith("dense-model") and is_exported(p) for p in (tmp_path / "cache" / "onnx").glob("*"))
+
+
+def test_a_cache_folder_it_cannot_write_runs_with_torch(tmp_path, caplog):
+    """A read-only place for the copy (a service user's home): torch, with one warning, no traceback."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    embedder = Embedder.from_settings(IndexSettings(model_cache_dir=blocked / "cache"))
+    with caplog.at_level("WARNING", logger="qa.embeddings"):
+        vectors = embedder.encode_queries(TEXTS[:2])
+    assert vectors.shape == (2, 384) and "cannot make or load the ONNX copy" in caplog.text
 
 
 def test_pooling_is_sentence_transformers_pooling():

@@ -37,16 +37,33 @@ def test_a_record_written_after_the_state_was_read_waits_for_the_next_look(tmp_p
 
 def test_two_writes_numbered_alike_are_both_applied_once(tmp_path):
     """Two processes sharing a Chroma server have no write lock between them and may give two
-    writes the same number: both records are read, and neither is read twice."""
+    writes the same number; the second record can land after a reader has read past that number.
+    It is read all the same (the last numbers are read again), and neither is read twice."""
     store = store_at(tmp_path)
     cursor = store.log.changes(Cursor()).cursor
     with store.log.writing():
         store.log.touch(["x"])
     seq = store.log.read_state().seq
-    store.log.journal.record(seq, ["y"], False, 1)  # the other writer's record, with the same number
-    changes = store.log.changes(cursor)
-    assert changes.docs == {"x", "y"}
-    assert not store.log.changes(changes.cursor).docs
+    first = store.log.changes(cursor)
+    assert first.docs == {"x"} and first.cursor.seq == seq
+    store.log.journal.record(seq, ["y"], False)  # the other writer's record, the same number, late
+    later = store.log.changes(first.cursor)
+    assert later.docs == {"y"}
+    assert not store.log.changes(later.cursor).docs
+
+
+def test_a_cursor_of_another_index_or_ahead_of_it_rebuilds(tmp_path):
+    """An index deleted and made again under a running process, or a folder put back from an
+    older copy: the process's cursor does not fit, and it reads everything again."""
+    from dataclasses import replace
+
+    store = store_at(tmp_path)
+    with store.log.writing():
+        store.log.touch(["a"])
+    cursor = store.log.changes(Cursor()).cursor
+    assert not store.log.changes(cursor)
+    assert store.log.changes(replace(cursor, index="another")).everything
+    assert store.log.changes(replace(cursor, seq=cursor.seq + 3)).everything
 
 
 def test_a_reader_behind_the_kept_records_rebuilds(tmp_path, monkeypatch):
@@ -60,7 +77,7 @@ def test_a_reader_behind_the_kept_records_rebuilds(tmp_path, monkeypatch):
     assert len(store.collection("journal").get(include=[])["ids"]) <= 5  # trimmed
     assert store.log.changes(cursor).everything  # writes it never saw were trimmed away
     recent = store.log.read_state()
-    assert not store.log.changes(Cursor(recent.seq)).everything
+    assert not store.log.changes(Cursor(recent.seq, index=recent.index_id)).everything
 
 
 def test_a_schema_upgrade_tells_readers_to_rebuild(tmp_path):

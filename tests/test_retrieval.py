@@ -67,7 +67,9 @@ def test_the_kinds_stored_at_ingest_are_the_ones_answers_use(make_assistant, tmp
     from qa.retrieval import Hit
 
     path = tmp_path / "figures.md"
-    path.write_text("Key figures\n\n- 550 civilians killed since April across Idlib\n- 400,000 people displaced from their homes\n")
+    path.write_text(
+        "Key figures\n\n- 550 civilians killed since April across Idlib\n- 400,000 people displaced from their homes\n"
+    )
     assistant = make_assistant(chunk_words=10, chunk_overlap_sentences=0)  # the second item opens a chunk
     assistant.ingest([path])
     (chunk,) = retrieve(assistant, "How many people were displaced from their homes?", "bm25", top_k=1)
@@ -76,3 +78,43 @@ def test_the_kinds_stored_at_ingest_are_the_ones_answers_use(make_assistant, tmp
     assert [s.kind for s in unstored.sentences] == ["heading"]  # its bullet is outside the chunk
     answer = assistant.ask("How many people were displaced from their homes?")
     assert "400,000 people displaced from their homes" in answer.text
+
+
+def test_the_fusion_is_llamaindexs_own(corpus_assistant):
+    """The pipeline runs LlamaIndex's QueryFusionRetriever by its `_retrieve` and its retrievers'
+    `_retrieve` (without LlamaIndex's instrumentation, and the two searches side by side): the
+    nodes must be those LlamaIndex's public `retrieve` gives for the same retrievers. Fails loudly
+    when a llama-index-core upgrade changes those internals."""
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.retrievers import QueryFusionRetriever
+    from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+    from llama_index.core.schema import QueryBundle
+
+    from qa.retrieval import _ASKED, _Asked
+    from qa.types import Filters
+
+    retriever = corpus_assistant.retriever
+    snapshot = corpus_assistant.store.lexical.snapshot
+    for question in [
+        "Which war monitor reported the deaths in Maarat al Numan?",
+        "Erdogan Putin Moscow",
+        "zzzz shelling",
+    ]:
+        vector = corpus_assistant.embedder.encode_queries([question])[0]
+        bundle = QueryBundle(query_str=question, embedding=[float(x) for x in vector])
+        ours = retriever._retrieve_nodes(snapshot, bundle, "hybrid", 4, Filters(), {})
+        token = _ASKED.set(_Asked(snapshot, Filters(), retriever.candidates, {}))
+        try:
+            theirs = QueryFusionRetriever(
+                [retriever._dense, retriever._lexical],
+                llm=MockLLM(),
+                mode=FUSION_MODES.RECIPROCAL_RANK,
+                similarity_top_k=4,
+                num_queries=1,
+                use_async=False,
+            ).retrieve(bundle)
+        finally:
+            _ASKED.reset(token)
+        assert [(n.node.node_id, round(n.score, 9)) for n in ours] == [
+            (n.node.node_id, round(n.score, 9)) for n in theirs
+        ]

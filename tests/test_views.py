@@ -119,3 +119,37 @@ def test_a_file_older_than_the_journal_reaches_is_not_read(make_assistant, tmp_p
     rebuilt = spied(again, monkeypatch)
     again.warm_up()
     assert rebuilt == ["lexical", "groups"] and searched(again) == searched(first)
+
+
+def test_a_document_named_while_its_write_is_still_open_is_read_once_it_closes(make_assistant, tmp_path, monkeypatch):
+    """A write names its documents in the journal before it closes its intent (so that a process
+    killed in between leaves the intent to settle). A reader that looks in between finds them
+    still hidden; it reads them once the intent is gone, though no later record names them."""
+    reader = make_assistant()
+    reader.ingest([BUNDLED_CORPUS_DIR])
+    reader.warm_up()
+    writer = make_assistant()
+    seen_between = []
+    real_touch = writer.store.log.touch
+
+    def touch_then_look(*args, **kwargs):
+        real_touch(*args, **kwargs)
+        if args and args[0]:  # the write's own record, its intent still open: another process looks
+            import threading
+
+            def look() -> None:
+                reader.store.views.refresh(force=True)
+                seen_between.append(reader.ask("How many aid trucks reached Kafranbel?", mode="bm25").abstained)
+
+            other = threading.Thread(target=look)
+            other.start()
+            other.join(timeout=120)
+
+    monkeypatch.setattr(writer.store.log, "touch", touch_then_look)
+    (tmp_path / "kafranbel.txt").write_text(KAFRANBEL)
+    writer.ingest([tmp_path / "kafranbel.txt"])
+    assert seen_between == [True], "looked while the write was open, and it was hidden then"
+    assert reader.store.views._pending
+    reader.store.views.refresh(force=True)
+    assert "27 aid trucks" in reader.ask("How many aid trucks reached Kafranbel?", mode="bm25").text
+    assert not reader.store.views._pending

@@ -16,9 +16,12 @@ folder or on a Chroma server (QA_CHROMA_URL):
   process derives from the index is updated document by document.
 
 Modules, one concern each: `chroma` (the client, the only module that imports chromadb),
-`writelog` (crash safety across processes), `journal` (what changed), `schema` (upgrades in place), `records` (stored
-fields and the filter clause), `sentences` (the vector cache) and `store` (the `Store` the rest
-of qa uses). The lock order is in qa.locks.
+`writelog` (crash safety across processes), `journal` (what each write changed), `views` (what a
+process derives from the records, kept up to date from the journal) with `derived` (the views
+themselves: BM25, groups, statements) and `saved` (their file beside a folder index), `schema`
+(upgrades in place), `records` (stored fields and the filter clause), `cache` (small caches of
+sentence vectors, chunks and figures) and `store` (the `Store` the rest of qa uses). The lock
+order is in qa.locks.
 """
 
 from .chroma import parse_chroma_url

@@ -18,7 +18,8 @@ from .journal import Changes, Cursor
 from .schema import SCHEMA_VERSION, upgrade
 from .cache import RecordCache
 from .saved import SavedViews
-from .views import GroupsView, LexicalView, StatementsView, Views, document_records, read_statements
+from .derived import IDS_PER_READ, GroupsView, LexicalView, StatementsView, document_records, read_statements
+from .views import Views
 from .writelog import SWEEP_GRACE_S, WriteLog
 
 if TYPE_CHECKING:
@@ -41,9 +42,10 @@ class Store:
 
     Its parts, each with one reason to change: `chroma` (the client and its reopening),
     `log` (writes in progress: the write lock, intents, the change token, the journal), the
-    schema upgrade (qa.store.schema), the record fields (qa.store.records), the sentence cache
-    and `views`, what this process derives from the records (qa.store.views): `lexical`, the
-    BM25 index retrieval searches, the groups and the statements.
+    schema upgrade (qa.store.schema), the record fields (qa.store.records), the caches of
+    sentence vectors, chunks and figures (qa.store.cache), and `views`, what this process derives
+    from the records (qa.store.views): `lexical`, the BM25 index retrieval searches, the groups
+    and the statements.
     """
 
     def __init__(
@@ -66,7 +68,7 @@ class Store:
         return cls(index.index_dir, index.key(), index.chroma_url, index.sentence_cache_size, index.chunk_cache_size)
 
     def collection(self, kind: str) -> Collection:
-        """The Chroma collection `chunks`, `sentences`, `docs` or `state`."""
+        """One of the index's Chroma collections (qa.store.chroma.KINDS)."""
         return self.chroma.collection(kind)
 
     @property
@@ -208,10 +210,11 @@ class Store:
         one it replaces is listed until the new version's record has landed: never both.
         """
         for _ in range(3):  # the records and the intents must be of one moment: no write ended between
-            token, before = self.log.read_state()[:2]
+            first = self.log.read_state()
             stored = {i: m for got in self.scan("docs", ["metadatas"]) for i, m in zip(got["ids"], got["metadatas"])}
-            token_after, after = self.log.read_state()[:2]
-            if token_after == token:
+            last = self.log.read_state()
+            before, after = first.intents, last.intents
+            if last.token == first.token:
                 break
         unlisted: set[str] = set()
         for plan in [*before.values(), *after.values(), *self.log.own.values()]:
@@ -390,8 +393,8 @@ class Store:
         """Those of `doc_ids` that are stored whole and that no open write names."""
         wanted = sorted(set(doc_ids))
         found: set[str] = set()
-        for lo in range(0, len(wanted), 5000):
-            part = wanted[lo : lo + 5000]
+        for lo in range(0, len(wanted), IDS_PER_READ):
+            part = wanted[lo : lo + IDS_PER_READ]
             found.update(self.chroma.read(lambda: self.collection("docs").get(ids=part, include=[]))["ids"])
         return found - self.log.hidden()
 

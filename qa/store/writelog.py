@@ -88,8 +88,9 @@ class WriteLog:
         write number, and in the journal the documents the write added, replaced or removed
         (`changed`), or that every record may have changed (`everything`: a schema upgrade)."""
         meta = self.state()
-        seq = int(meta.get("seq", 0)) + 1
-        kept_from = self.journal.record(seq, changed, everything, int(meta.get("kept_from", 1)))
+        seq, kept_before = int(meta.get("seq", 0)) + 1, int(meta.get("kept_from", 1))
+        kept_from = self.journal.kept_from(seq, kept_before)
+        self.journal.record(seq, changed, everything)  # before the token: a reader that sees one sees the other
         token = uuid.uuid4().hex
         index_id = str(meta.get("index_id") or uuid.uuid4().hex)
         self._chroma.collection("state").upsert(
@@ -99,6 +100,8 @@ class WriteLog:
                 {"schema": self._schema, "token": token, "seq": seq, "kept_from": kept_from, "index_id": index_id}
             ],
         )
+        if kept_from != kept_before:
+            self.journal.trim(kept_from)  # after the state says so (see qa.store.journal)
         if meta.get("token", "") == (self.seen_token or ""):  # else another process wrote since this one last looked
             self.seen_token = token
         self.writes += 1
@@ -122,9 +125,14 @@ class WriteLog:
         return self.last_state
 
     def changes(self, cursor: Cursor, state: State | None = None) -> Changes:
-        """The documents changed after `cursor` (see qa.store.journal), as of `state` (read now if not given)."""
+        """The documents changed after `cursor` (see qa.store.journal), as of `state` (read now if
+        not given). The state is read again after the journal: a trim that ran meanwhile may have
+        taken records this reader needed (then it is told to rebuild)."""
         state = state or self.read_state()
-        return self.journal.since(cursor, state.seq, state.kept_from)
+        changes = self.journal.since(cursor, state)
+        if not changes.everything and cursor.seq is not None and cursor.seq + 1 < self.read_state().kept_from:
+            return Changes(frozenset(), True, Cursor(state.seq, index=state.index_id))
+        return changes
 
     def hidden(self, intents: Mapping[str, dict[str, Any]] | None = None) -> set[str]:
         """Ids of the documents that open intents name: retrieval leaves them out until the write ends.
@@ -216,10 +224,14 @@ class WriteLog:
         self._close(intent_id, plan)
 
     def _close(self, intent_id: str, plan: dict[str, Any]) -> None:
+        # The journal names the documents before the intent goes: a process killed between the
+        # two leaves the intent open (the next process settles it, and names them again), never
+        # documents that no record names. A reader that meets them still hidden reads them again
+        # once the intent is gone (Views' pending documents).
+        self.touch(changed_by(plan))
         self._chroma.collection("state").delete(ids=[intent_id])
         self.own = {k: v for k, v in self.own.items() if k != intent_id}
         self._intents = {k: v for k, v in self._intents.items() if k != intent_id}
-        self.touch(changed_by(plan))
 
     def _settle(self, intent_id: str, plan: dict[str, Any]) -> None:
         """Bring what an interrupted write names to a whole state, then close its intent.

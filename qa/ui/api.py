@@ -5,7 +5,9 @@ object and answers with the JSON of `qa ask --json`, for scripts and other progr
          -d '{"question": "How many civilians were killed in Maarat al Numan?", "source": "TRT World"}'
 
 It answers `concurrency_limit` questions at once, keeps at most `queue_max_size` waiting and
-refuses more at once (503, "queue is full"), as the page's queue does for its own requests.
+refuses more at once (503, "queue is full"), as the page's queue does for its own requests. A
+mistake in the request is answered 400 (415 for a body that is not JSON, 413 for one over the
+limit) with {"error": "..."} naming it; a fault of the server's (the index unreachable) 503.
 With a login set (QA_AUTH), it takes the same users and passwords by HTTP Basic authentication,
 and failed attempts count towards the login throttle (qa.ui.auth.LoginThrottle).
 
@@ -27,12 +29,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qa.errors import QAError
+from qa.errors import ConfigError, InputError, NotFoundError, QAError
 
 if TYPE_CHECKING:
     from qa import Assistant
 
 PATH = "/api/ask"
+# A mistake in the request is the client's (400); anything else is the server's, which may pass.
+_STATUS: dict[type, int] = {InputError: 400, NotFoundError: 404, ConfigError: 503}
 # The fields of a question, as Assistant.ask names them.
 FIELDS = ("question", "top_k", "mode", "history", "by_source", "source", "place", "date_from", "date_to", "undated")
 
@@ -45,16 +49,15 @@ def api_routes(assistant: Assistant, logins: list[tuple[str, str]] | None) -> li
 
     async def ask(request: Request) -> JSONResponse:
         if logins is not None and not authorized(request.headers.get("authorization", ""), logins):
-            return _error(
-                401,
-                "log in with the user and password of QA_AUTH (HTTP Basic)",
-                {"www-authenticate": 'Basic realm="qa"'},
-            )
-        body = await request.body()
-        if len(body) > largest:
-            return _error(413, f"the request is {len(body):,} bytes; the limit is {largest:,}")
+            return _error(401, "log in with the user and password of QA_AUTH (HTTP Basic)", {"www-authenticate": 'Basic realm="qa"'})
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            # Also keeps other sites' pages out: a form they post cross-site cannot say JSON.
+            return _error(415, "send the question as JSON (content-type: application/json)")
         try:
+            body = await _body(request, largest)
             fields = read_fields(body)
+        except _TooLarge as exc:
+            return _error(413, str(exc))
         except ValueError as exc:
             return _error(400, str(exc))
         if not slots.enter():
@@ -63,7 +66,7 @@ def api_routes(assistant: Assistant, logins: list[tuple[str, str]] | None) -> li
             async with slots.running:
                 answer = await asyncio.to_thread(lambda: assistant.ask(**fields).to_dict())
         except QAError as exc:
-            return _error(400, str(exc))
+            return _error(_STATUS.get(type(exc), 400 if isinstance(exc, InputError) else 503), str(exc))
         finally:
             slots.leave()
         return JSONResponse(answer)
@@ -72,7 +75,7 @@ def api_routes(assistant: Assistant, logins: list[tuple[str, str]] | None) -> li
 
 
 def read_fields(body: bytes) -> dict[str, Any]:
-    """The keyword arguments of Assistant.ask a request body holds.
+    """The keyword arguments of Assistant.ask a request body holds (a field given as null is not given).
 
     Raises:
         ValueError: the body is not a JSON object, names a field that is not one of FIELDS, or has no question.
@@ -88,37 +91,53 @@ def read_fields(body: bytes) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r}; the fields are {', '.join(FIELDS)}")
+    fields = {k: v for k, v in fields.items() if v is not None}
     if "question" not in fields:
         raise ValueError("the body has no question")
-    return {k: v for k, v in fields.items() if v is not None}
+    return fields
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) of an HTTP Basic Authorization header, or None if it is not one."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def authorized(header: str, logins: list[tuple[str, str]]) -> bool:
     """Whether an Authorization header gives one of the logins (HTTP Basic), compared in constant time."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    given = basic_credentials(header)
+    if given is None:
         return False
     found = False
     for known_user, known_password in logins:
-        found |= hmac.compare_digest(user.encode(), known_user.encode()) & hmac.compare_digest(
-            password.encode(), known_password.encode()
+        found |= hmac.compare_digest(given[0].encode(), known_user.encode()) & hmac.compare_digest(
+            given[1].encode(), known_password.encode()
         )
     return found
 
 
-def basic_user(header: str) -> str:
-    """The user an HTTP Basic Authorization header names ("" if none), for the login throttle."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return ""
-    try:
-        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request, largest: int) -> bytes:
+    """The request's body, refused past `largest` bytes before it is all read (its stated length
+    first, then as it arrives)."""
+    stated = request.headers.get("content-length", "")
+    if stated.isdigit() and int(stated) > largest:
+        raise _TooLarge(f"the request is {int(stated):,} bytes; the limit is {largest:,}")
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > largest:
+            raise _TooLarge(f"the request is over {largest:,} bytes, the limit")
+    return bytes(body)
 
 
 class _Slots:

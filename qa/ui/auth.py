@@ -105,15 +105,19 @@ class LoginThrottle:
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
         api_path: str | None = None,
+        api_logins: list[tuple[str, str]] | None = None,
     ) -> None:
-        """`api_path`: a route that takes the logins by HTTP Basic authentication (qa.ui.api), whose
-        requests count as login attempts too (failed when answered 401)."""
+        """`api_path`, `api_logins`: a route that takes the logins by HTTP Basic authentication
+        (qa.ui.api). Its requests are checked here: a wrong login counts as a failed one, a right
+        one counts nothing (many requests of one script at once are no guesses), and a request
+        with two Authorization headers is refused (the throttle and the route must read one)."""
         self.app = app
         self.failures = failures
         self.window_s = window_s
         self.clock = clock
         self.max_keys = max_keys
-        self.api_path = api_path
+        self.api_path = api_path if api_logins else None
+        self.api_logins = api_logins
         self._attempts: dict[str, list[float]] = {}  # key -> when each counted attempt started
         self._lock = OrderedLock("login")  # see qa.locks
 
@@ -125,29 +129,18 @@ class LoginThrottle:
             await self.app(scope, receive, send)
             return
         if api:
-            from .api import basic_user
-
-            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
-            if not header:  # no login given: no guess to count (the route answers 401)
-                await self.app(scope, receive, send)
+            await self._api(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.MAX_BODY:
+                await self._refuse(send, 413, "The login form is too large.")
                 return
-            user = basic_user(header)
-            succeeded: Callable[[int], bool] = lambda status: status != 401  # noqa: E731
-        else:
-            body, more = b"", True
-            while more:
-                message = await receive()
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > self.MAX_BODY:
-                    await self._refuse(send, 413, "The login form is too large.")
-                    return
-            user = (urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("username") or [""])[0]
-            succeeded = lambda status: status == 200  # noqa: E731
-            receive = self._replaying(body, receive)
-        keys = [f"address {self._address((scope.get('client') or ('unknown',))[0])}"]
-        if user.strip():
-            keys.append(f"user {user.strip().casefold()}")
+        user = (urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("username") or [""])[0]
+        keys = self._keys(scope, user)
         started = self.clock()
         with self._lock:
             wait = max(self._wait(key, started) for key in keys)
@@ -166,14 +159,47 @@ class LoginThrottle:
             await send(message)
 
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, self._replaying(body, receive), watch)
         finally:
-            if status and succeeded(status[0]):
+            if status and status[0] == 200:
                 with self._lock:
                     for key in keys:
                         times = self._attempts.get(key, [])
                         if started in times:
                             times.remove(started)
+
+    async def _api(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The API's route: a wrong login is a failed attempt, a right one passes uncounted."""
+        from .api import authorized, basic_credentials
+
+        headers = [value for name, value in scope.get("headers") or [] if name.lower() == b"authorization"]
+        if len(headers) > 1:
+            await self._refuse(send, 400, "Send one Authorization header.")
+            return
+        if not headers:  # no login given: no guess to count (the route answers 401)
+            await self.app(scope, receive, send)
+            return
+        header = headers[0].decode("latin-1")
+        keys = self._keys(scope, (basic_credentials(header) or ("", ""))[0])
+        now = self.clock()
+        with self._lock:
+            wait = max(self._wait(key, now) for key in keys)
+            right = wait <= 0 and authorized(header, self.api_logins or [])
+            if wait <= 0 and not right:
+                for key in keys:
+                    self._attempts.setdefault(key, []).append(now)
+                self._forget_stale(now)
+        if wait > 0:
+            await self._refuse(send, 429, f"Too many failed logins; try again in {wait:.0f} s.", retry_after=wait)
+            return
+        await self.app(scope, receive, send)
+
+    def _keys(self, scope: dict[str, Any], user: str) -> list[str]:
+        """What a login attempt counts against: its address, and the user it names."""
+        keys = [f"address {self._address((scope.get('client') or ('unknown',))[0])}"]
+        if user.strip():
+            keys.append(f"user {user.strip().casefold()}")
+        return keys
 
     @staticmethod
     def _replaying(body: bytes, receive: Any) -> Any:

@@ -59,7 +59,8 @@ def serve(
         LoginThrottle,
         failures=settings.app.login_failures,
         window_s=settings.app.login_window_s,
-        api_path=API_PATH if auth else None,
+        api_path=API_PATH,
+        api_logins=auth,
     )
     demo.launch(
         server_name=host,
