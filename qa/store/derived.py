@@ -73,21 +73,31 @@ def document_records(store: Store, doc_ids: Iterable[str] | None = None) -> Iter
         yield from ((i, m) for i, m in zip(got["ids"], got["metadatas"]) if i not in hidden)
 
 
-class LexicalView:
-    """The BM25 index of every complete document's chunks (qa.lexical)."""
+class _BuiltOnUse:
+    """A view whose `index` is built the first time it is read (through the store's Views, which
+    keep it up to date from then on)."""
 
-    name = "lexical"
+    index: Any = None
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self.index: LexicalIndex | None = None
+
+    def _built(self) -> Any:
+        if self.index is None:
+            self._store.views.build(self)  # type: ignore[arg-type]
+        assert self.index is not None
+        return self.index
+
+
+class LexicalView(_BuiltOnUse):
+    """The BM25 index of every complete document's chunks (qa.lexical)."""
+
+    name = "lexical"
+    index: LexicalIndex | None
 
     @property
     def snapshot(self) -> Snapshot:
-        if self.index is None:
-            self._store.views.build(self)
-        assert self.index is not None
-        return self.index.snapshot
+        return self._built().snapshot
 
     def rebuild(self) -> None:
         from ..lexical import LexicalIndex
@@ -110,21 +120,15 @@ class LexicalView:
         self.index = LexicalIndex.from_arrays(arrays)
 
 
-class GroupsView:
+class GroupsView(_BuiltOnUse):
     """The groups of near-duplicate reports (qa.groups), from the signatures document records store."""
 
     name = "groups"
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.index: GroupIndex | None = None
+    index: GroupIndex | None
 
     @property
     def groups(self) -> Groups:
-        if self.index is None:
-            self._store.views.build(self)
-        assert self.index is not None
-        return self.index.groups
+        return self._built().groups
 
     def rebuild(self) -> None:
         from ..groups import GroupIndex
@@ -162,29 +166,24 @@ class GroupsView:
         }
 
 
-class StatementsView:
+class StatementsView(_BuiltOnUse):
     """Every document's claims and events (what a timeline reads), without their texts; built
     from the records only when a timeline is asked for, and not kept on disk."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.statements: Statements | None = None
+    index: Statements | None
 
     @property
     def current(self) -> Statements:
-        if self.statements is None:
-            self._store.views.build(self)
-        assert self.statements is not None
-        return self.statements
+        return self._built()
 
     def rebuild(self) -> None:
-        self.statements = dict(read_statements(document_records(self._store)))
+        self.index = dict(read_statements(document_records(self._store)))
 
     def update(self, doc_ids: frozenset[str]) -> None:
-        assert self.statements is not None
-        kept = {doc_id: told for doc_id, told in self.statements.items() if doc_id not in doc_ids}
+        assert self.index is not None
+        kept = {doc_id: told for doc_id, told in self.index.items() if doc_id not in doc_ids}
         kept.update(read_statements(document_records(self._store, doc_ids)))
-        self.statements = kept  # whole: a timeline being built reads the previous one
+        self.index = kept  # whole: a timeline being built reads the previous one
 
 
 def read_statements(

@@ -79,16 +79,18 @@ class Journal:
 
     def newest_at(self, seq: int) -> str:
         """The id of the newest record at or before write `seq` ("" where there is none)."""
-        got = self._chroma.read(lambda: self._chroma.collection("journal").get(where={"seq": {"$lte": seq}}, include=[]))
-        return max(got["ids"], default="")
+        journal = self._chroma.collection("journal")
+        return max(self._chroma.read(lambda: journal.get(where={"seq": {"$lte": seq}}, include=[]))["ids"], default="")
 
     def holds(self, record_id: str) -> bool:
         """Whether the journal holds this record."""
-        return bool(self._chroma.read(lambda: self._chroma.collection("journal").get(ids=[record_id], include=[]))["ids"])
+        journal = self._chroma.collection("journal")
+        return bool(self._chroma.read(lambda: journal.get(ids=[record_id], include=[]))["ids"])
 
     @staticmethod
     def kept_from(seq: int, kept_from: int) -> int:
-        """The first number to keep once write `seq` is recorded (the oldest go KEEP at a time past _TRIM_EVERY)."""
+        """The first number to keep once write `seq` is recorded (the oldest go KEEP at a time past
+        _TRIM_EVERY)."""
         return seq - KEEP if seq - kept_from >= KEEP + _TRIM_EVERY else kept_from
 
     def trim(self, kept_from: int) -> None:

@@ -49,7 +49,8 @@ def api_routes(assistant: Assistant, logins: list[tuple[str, str]] | None) -> li
 
     async def ask(request: Request) -> JSONResponse:
         if logins is not None and not authorized(request.headers.get("authorization", ""), logins):
-            return _error(401, "log in with the user and password of QA_AUTH (HTTP Basic)", {"www-authenticate": 'Basic realm="qa"'})
+            asked = {"www-authenticate": 'Basic realm="qa"'}
+            return _error(401, "log in with the user and password of QA_AUTH (HTTP Basic)", asked)
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             # Also keeps other sites' pages out: a form they post cross-site cannot say JSON.
             return _error(415, "send the question as JSON (content-type: application/json)")

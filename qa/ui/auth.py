@@ -142,14 +142,7 @@ class LoginThrottle:
         user = (urllib.parse.parse_qs(body.decode("utf-8", errors="replace")).get("username") or [""])[0]
         keys = self._keys(scope, user)
         started = self.clock()
-        with self._lock:
-            wait = max(self._wait(key, started) for key in keys)
-            if wait <= 0:
-                for key in keys:
-                    self._attempts.setdefault(key, []).append(started)
-                self._forget_stale(started)
-        if wait > 0:
-            await self._refuse(send, 429, f"Too many failed logins; try again in {wait:.0f} s.", retry_after=wait)
+        if await self._throttled(send, keys, started, counted=lambda: True):  # failed until it succeeds
             return
         status: list[int] = []
 
@@ -181,18 +174,23 @@ class LoginThrottle:
             return
         header = headers[0].decode("latin-1")
         keys = self._keys(scope, (basic_credentials(header) or ("", ""))[0])
-        now = self.clock()
+        wrong = lambda: not authorized(header, self.api_logins or [])  # noqa: E731
+        if await self._throttled(send, keys, self.clock(), counted=wrong):
+            return
+        await self.app(scope, receive, send)
+
+    async def _throttled(self, send: Any, keys: list[str], now: float, counted: Callable[[], bool]) -> bool:
+        """Refuse the attempt (429) if one of its keys has failed too often lately, and return True;
+        else count it as failed where `counted()` says so (under the lock) and return False."""
         with self._lock:
             wait = max(self._wait(key, now) for key in keys)
-            right = wait <= 0 and authorized(header, self.api_logins or [])
-            if wait <= 0 and not right:
+            if wait <= 0 and counted():
                 for key in keys:
                     self._attempts.setdefault(key, []).append(now)
                 self._forget_stale(now)
         if wait > 0:
             await self._refuse(send, 429, f"Too many failed logins; try again in {wait:.0f} s.", retry_after=wait)
-            return
-        await self.app(scope, receive, send)
+        return wait > 0
 
     def _keys(self, scope: dict[str, Any], user: str) -> list[str]:
         """What a login attempt counts against: its address, and the user it names."""
