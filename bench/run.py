@@ -487,8 +487,9 @@ CHILD = textwrap.dedent(
 
 
 def measure_memory(index: Path, work: Path) -> dict[str, Any]:
-    """Fresh processes at the largest index: one serving (warm-up, then 200 questions), one
-    ingesting 100 FA-KES reports it has not seen (their texts marked as copies)."""
+    """Fresh processes at the largest index: serving (warm-up, then 200 questions) with no views'
+    file, so that it builds them from every record, then again with the file the first one left;
+    and ingesting 100 FA-KES reports it has not seen (their texts marked as copies)."""
 
     def child(*args: str) -> dict[str, Any]:
         done = subprocess.run(
@@ -498,14 +499,20 @@ def measure_memory(index: Path, work: Path) -> dict[str, Any]:
             raise SystemExit(f"the memory probe failed: {done.stderr[-800:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    serving = child("serve", json.dumps(QUESTIONS))
+    for kept in index.glob("qa-views-*.npz"):
+        kept.unlink()
+    from_records = child("serve", json.dumps(QUESTIONS))
+    from_file = child("serve", json.dumps(QUESTIONS))
     rows = fakes_rows(100)
     text_at = rows[0].index("article_content")
     copies = [rows[0]] + [[*r[:text_at], r[text_at] + " (Filed again.)", *r[text_at + 1 :]] for r in rows[1:]]
     ingesting = child("ingest", str(write_csv(copies, work / "fa-kes-copies.csv")))
     return {
-        "serving_ready_s_at_100k": serving["ready_s"],
-        "serving_peak_rss_mb_at_100k": serving["peak_rss_mb"],
+        "serving_ready_s_at_100k_from_records": from_records["ready_s"],
+        "serving_peak_rss_mb_at_100k_from_records": from_records["peak_rss_mb"],
+        "serving_ready_s_at_100k": from_file["ready_s"],
+        "serving_peak_rss_mb_at_100k": from_file["peak_rss_mb"],
+        "views_file_mb": round(sum(p.stat().st_size for p in index.glob("qa-views-*.npz")) / 1e6, 1),
         "ingest_peak_rss_mb_at_100k": ingesting["peak_rss_mb"],
         "ingest_100_s_at_100k": ingesting["seconds"],
     }
@@ -733,7 +740,8 @@ def results_markdown(details: dict[str, Any]) -> str:
         f"| served_open_p95_vs_inprocess_p50 (p95 with questions arriving at random at 0.7 x the in-process rate) | {r['served_open_p95_vs_inprocess_p50']} | ≤ 10 |",
         f"| add_one_report_s_at_100k (one more report ingested here until an answer cites it, seconds) | {r['add_one_report_s_at_100k']} | ≤ 2 |",
         f"| foreign_report_s_at_100k (written by another process: from its exit to an answer here citing it) | {r['foreign_report_s_at_100k']} | |",
-        f"| serving_peak_rss_mb_at_100k (a fresh process: warm-up and 200 questions) | {r['serving_peak_rss_mb_at_100k']:,} | ≤ 2,500 |",
+        f"| serving_peak_rss_mb_at_100k (a fresh process reading the views' file: warm-up, 200 questions) | {r['serving_peak_rss_mb_at_100k']:,} | ≤ 2,500 |",
+        f"| serving_peak_rss_mb_at_100k_from_records (the same, building the views from every record) | {r['serving_peak_rss_mb_at_100k_from_records']:,} | ≤ 2,500 |",
         f"| ingest_peak_rss_mb_at_100k (a fresh process ingesting 100 reports into it) | {r['ingest_peak_rss_mb_at_100k']:,} | |",
         f"| encode_onnx_vs_torch (the torch-free encoder / sentence-transformers on torch, same texts) | {r['encode_onnx_vs_torch']} | |",
         f"| ingest_onnx_vs_torch (Assistant.ingest with each) | {r['ingest_onnx_vs_torch']} | |",
@@ -772,9 +780,12 @@ def results_markdown(details: dict[str, Any]) -> str:
         f"after its ingest started. Ingested by another process (`qa ingest`, {o['foreign_ingest_process_s']} s from start "
         f"to exit): answerable here {o['foreign_report_s_at_100k']} s after that process ended (questions look for other "
         "processes' writes at most once a second; the journal names the document, and only it is read).",
-        f"A fresh process serving the index: ready (model, index, BM25 and groups built) in {mem['serving_ready_s_at_100k']} s, "
-        f"peak RSS {mem['serving_peak_rss_mb_at_100k']:,} MB over 200 questions. A fresh process ingesting 100 more reports "
-        f"into it: {mem['ingest_100_s_at_100k']} s, peak RSS {mem['ingest_peak_rss_mb_at_100k']:,} MB.",
+        f"A fresh process serving the index, ready (question encoder, index, BM25 index and groups) in "
+        f"{mem['serving_ready_s_at_100k_from_records']} s with no views' file (built from every record; peak RSS "
+        f"{mem['serving_peak_rss_mb_at_100k_from_records']:,} MB over 200 questions), and in {mem['serving_ready_s_at_100k']} s "
+        f"with the file that process left ({mem['views_file_mb']} MB; peak RSS {mem['serving_peak_rss_mb_at_100k']:,} MB). "
+        f"A fresh process ingesting 100 more reports into it: {mem['ingest_100_s_at_100k']} s, peak RSS "
+        f"{mem['ingest_peak_rss_mb_at_100k']:,} MB.",
         "",
         "## Questions by index size",
         "",
