@@ -74,7 +74,18 @@ QUESTIONS = [
 ]
 # What the pipeline imports beyond qa itself: chromadb and the LlamaIndex modules of qa.retrieval.
 PIPELINE_IMPORTS = "import chromadb, llama_index.core, llama_index.vector_stores.chroma"
-ONE_MORE = "Shelling hit the bakery in Kafr Zeita on Tuesday, killing {n} people, a rescue worker named {who} said.\n"
+# One more report, ingested here, and another, ingested by another process: two stories, so that
+# neither is the other's copy (one story counts once: a copy's answer would cite the first).
+HERE = (
+    "Floods cut the road to the Atmeh camps on Sunday, and 340 tents were washed away, said Omar Salem.\n",
+    "Who said the tents at the Atmeh camps were washed away?",
+    "Omar Salem",
+)
+THERE = (
+    "A convoy of 27 trucks carrying flour reached Kafranbel on Monday, aid coordinator Lina Haddad told reporters.\n",
+    "Which aid coordinator told reporters about the flour convoy to Kafranbel?",
+    "Lina Haddad",
+)
 
 
 def log(message: str) -> None:
@@ -299,10 +310,11 @@ def measure_torch(
     torch_s, onnx_s = statistics.median(timings["torch"]), statistics.median(timings["onnx"])
     # Passages are compared by text: FA-KES files some articles twice, and chunks of identical
     # text tie exactly, in any order.
-    by_torch = assistant_for(assistant.settings.index.index_dir, torch)
+    by_torch = assistant_for(assistant.settings.index.index_dir, torch)  # closed below: one Store per index
     same = sum(
         [p.text for p in assistant.ask(q).passages] == [p.text for p in by_torch.ask(q).passages] for q in questions
     )
+    by_torch.store.close()  # else Chroma keeps one view of the folder for both (see Chroma.reopen)
     return {
         "onnx_ingest_chunks_per_s": round(report.chunks / onnx_ingest_s, 1),
         "torch_ingest_chunks_per_s": round(report.chunks / torch_ingest_s, 1),
@@ -422,11 +434,11 @@ def measure_serving(assistant: Assistant, rounds: int) -> dict[str, Any]:
     }
 
 
-def answerable(assistant: Assistant, who: str, timeout_s: float) -> bool:
-    """Ask (BM25 alone: the lexical index must hold it) until an answer cites the report naming `who`."""
+def answerable(assistant: Assistant, question: str, who: str, timeout_s: float) -> bool:
+    """Ask (BM25 alone: the lexical index must hold it) until the answer names `who`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if who in assistant.ask(f"Which rescue worker named {who} said the bakery was shelled?", mode="bm25").text:
+        if who in assistant.ask(question, mode="bm25").text:
             return True
         time.sleep(0.01)
     return False
@@ -436,14 +448,14 @@ def measure_one_more(assistant: Assistant, work: Path) -> dict[str, float]:
     """One more report at the largest index: ingested here, until an answer here cites it; then
     another written by another process (`qa ingest`), from its exit until an answer here cites it."""
     here = work / "one-more-here.txt"
-    here.write_text(ONE_MORE.format(n=9, who="Zakaria Qitaz"))
+    here.write_text(HERE[0])
     started = time.perf_counter()
     assistant.ingest([here])
-    if not answerable(assistant, "Zakaria Qitaz", 60):
+    if not answerable(assistant, HERE[1], HERE[2], 60):
         raise SystemExit("the report ingested here was not answerable within 60 s")
     here_s = time.perf_counter() - started
     there = work / "one-more-there.txt"
-    there.write_text(ONE_MORE.format(n=11, who="Yaman Halabi"))
+    there.write_text(THERE[0])
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "qa.cli", "ingest", str(there)],
@@ -453,7 +465,7 @@ def measure_one_more(assistant: Assistant, work: Path) -> dict[str, float]:
         timeout=600,
     )
     written = time.perf_counter()
-    if not answerable(assistant, "Yaman Halabi", 60):
+    if not answerable(assistant, THERE[1], THERE[2], 60):
         raise SystemExit("the report ingested by another process was not answerable within 60 s")
     return {
         "add_one_report_s_at_100k": round(here_s, 2),

@@ -134,6 +134,25 @@ def test_another_processs_write_is_taken_in_document_by_document(make_assistant,
 
 
 @pytest.mark.slow
+def test_two_stores_of_one_folder_in_a_process_say_they_hide_other_processes_writes(make_assistant, tmp_path, caplog):
+    """chromadb shares one embedded system between the clients of a folder in a process: a
+    reopen cannot refresh it while another is open. That is said once; closing the other helps."""
+    (tmp_path / "saraqib.txt").write_text(SARAQIB)
+    (tmp_path / "kafranbel.txt").write_text(KAFRANBEL)
+    serving, other = make_assistant(), make_assistant()
+    serving.ingest([tmp_path / "saraqib.txt"])
+    serving.warm_up()
+    assert other.documents()
+    with caplog.at_level("WARNING", logger="qa.store.chroma"):
+        serving.store.reopen()
+    assert "another client of" in caplog.text
+    other.store.close()
+    qa("ingest", str(tmp_path / "kafranbel.txt"), env={"QA_INDEX_DIR": str(tmp_path / "index")})
+    serving.store.views.refresh(force=True)
+    assert "27 aid trucks" in serving.ask("How many aid trucks reached Kafranbel?", mode="bm25").text
+
+
+@pytest.mark.slow
 def test_reports_written_by_another_process_are_answerable_without_restart(make_assistant, tmp_path):
     """The serving process keeps its index open while `qa ingest` and `qa delete` run beside it."""
     (tmp_path / "saraqib.txt").write_text(SARAQIB)

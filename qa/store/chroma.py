@@ -128,6 +128,7 @@ class Chroma:
         self._collections: dict[str, Any] = {}  # of the current client
         self._views = {kind: Collection(self, kind) for kind in KINDS}
         self._on_open = on_open
+        self._shared_told = False
 
     @property
     def location(self) -> str:
@@ -193,19 +194,39 @@ class Chroma:
         reading stored vectors through the old client fails ("Error finding id"). A server has
         no such cache, so only folders are reopened. Calls other threads have in flight finish
         on the old client first, and calls made later through `Collection` go to the new one.
+
+        chromadb shares one embedded system between the clients of one folder in a process and
+        stops it when the last is closed: with another Store of the same folder open in this
+        process, the new client is the old system and still stale (said once, as a warning).
+        One Store per index in a process (as the app and the `qa` command have), or `close` the
+        others.
         """
         with self.lock:
             if self.url or self._client is None:
                 return False
+            self.close()
+            self.epoch += 1
+            if _still_open(self.index_dir) and not self._shared_told:
+                self._shared_told = True
+                logger.warning(
+                    "another client of %s is open in this process: Chroma keeps its view of the index, so writes by "
+                    "other processes may not be seen until it is closed too",
+                    self.index_dir,
+                )
+            return True
+
+    def close(self) -> None:
+        """Let go of this index's client (the next call opens a new one)."""
+        with self.lock:
+            if self._client is None:
+                return
             with self.gate.closing():  # calls in other threads finish first; new ones wait
                 old, self._client = self._client, None
                 self._collections.clear()
-                self.epoch += 1
                 try:
                     old.close()
                 except Exception as exc:  # closing is best effort: the new client is what matters
                     logger.debug("closing the old Chroma client failed: %s", exc)
-            return True
 
     def read(self, fn: Callable[[], T]) -> T:
         """Run a read; if another process's writes made this process's view stale, reopen and retry once."""
@@ -231,3 +252,14 @@ class Chroma:
             if len(got["ids"]) < page:
                 return
             offset += page
+
+
+def _still_open(index_dir: Path) -> bool:
+    """Whether chromadb still holds an embedded system for this folder in this process (another
+    client of it is open). Reads chromadb's shared-system table: False where that changed."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        return str(index_dir) in SharedSystemClient._identifier_to_system
+    except (ImportError, AttributeError):
+        return False

@@ -113,6 +113,10 @@ class Store:
         """Drop this process's view of an embedded index (see Chroma.reopen)."""
         self.chroma.reopen()
 
+    def close(self) -> None:
+        """Let go of the index's client (see Chroma.close); the next call opens it again."""
+        self.chroma.close()
+
     def scan(self, kind: str, include: list[str], page: int = 20_000) -> Iterator[dict[str, Any]]:
         """Every record of a collection, a page at a time (see Chroma.scan)."""
         return self.chroma.scan(kind, include, page)
