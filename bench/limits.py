@@ -15,10 +15,12 @@ import textwrap
 from pathlib import Path
 
 CHILD = textwrap.dedent(r'''
-import csv, json, resource, shutil, sys, tempfile, time
+import csv, json, shutil, sys, tempfile, time
 from pathlib import Path
 from qa import Assistant
 case = sys.argv[1]
+def peak_mb():  # VmHWM, not getrusage: ru_maxrss survives exec and would report the parent's peak
+    return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
 d = Path(tempfile.mkdtemp())
 rows = list(csv.DictReader(open(sys.argv[2], encoding="utf-8", newline="")))
 def fakes_text(n):
@@ -38,10 +40,10 @@ elif case == "alias_bomb":
     (d / "bomb.md").write_text("---\n" + "\n".join(lines) + "\n---\nShelling hit Ariha.\n"); inputs = [d / "bomb.md"]
 a = Assistant(index_dir=d / "idx", auto_ingest_corpus=False)
 a.embedder.warm_up()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_mb()
 t = time.perf_counter(); r = a.ingest(inputs); ingest_s = time.perf_counter() - t
 t = time.perf_counter(); a.ask("How many civilians were killed?"); ask_s = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_mb()
 size = sum(f.stat().st_size for f in (d / "idx").rglob("*") if f.is_file()) / 1e6
 print(json.dumps({"case": case, "summary": r.summary(), "failed": [f.error[-120:] for f in r.failed],
     "ingest_s": round(ingest_s, 1), "first_ask_s": round(ask_s, 2), "rss_after_model_mb": round(base), "rss_peak_mb": round(peak), "index_mb": round(size, 1)}))

@@ -476,7 +476,7 @@ def measure_one_more(assistant: Assistant, work: Path) -> dict[str, float]:
 
 CHILD = textwrap.dedent(
     r"""
-    import csv, json, resource, sys, time
+    import csv, json, sys, time
     started = time.perf_counter()
     from qa import Assistant
     index, what = sys.argv[1], sys.argv[2]
@@ -492,7 +492,9 @@ CHILD = textwrap.dedent(
         report = assistant.ingest([sys.argv[3]])
         out["ingested"] = report.summary()
     out["seconds"] = round(time.perf_counter() - started, 2)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
+    status = open("/proc/self/status").read()
+    out["peak_rss_mb"] = round(int(status.split("VmHWM:")[1].split()[0]) / 1024)
     print(json.dumps(out))
     """
 )

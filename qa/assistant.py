@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import DocumentError, InputError
 from .ingest import IngestBatch, IngestPlan, renamed, text_hash
 from .locks import OrderedLock
-from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, sentence_id
+from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -319,17 +319,16 @@ class Assistant:
             raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
         if not isinstance(by_source, bool):
             raise InputError(f"by_source must be true or false, got {by_source!r}")
-        tick = time.perf_counter()
-        encoded = self.embedder.encode_queries_meanwhile([searched])  # loads beside the index's opening
-        timings: dict[str, float] = {"embed": _ms(tick)}
+        # Encoded in a worker thread: beside the index's opening in a fresh process, and beside
+        # the BM25 search (see Retriever.retrieve).
+        encoded = self.embedder.encode_queries_meanwhile([searched])
+        timings: dict[str, float] = {}
         self._follow()
         self.retriever.check(filters)
-        tick = time.perf_counter()
-        query_vector = encoded()[0]
-        timings["embed"] += _ms(tick)
-        answer = self._answer(question, reading, query_vector, mode, top_k, filters, timings)
+        answer = self._answer(question, reading, lambda: encoded()[0], mode, top_k, filters, timings)
         if by_source:
             tick = time.perf_counter()
+            query_vector = encoded()[0]
             answer.by_source = self._answers_by_outlet(question, reading, query_vector, mode, top_k, filters)
             timings["by_source"] = _ms(tick)
         timings["total"] = _ms(started)
@@ -339,7 +338,7 @@ class Assistant:
         self,
         question: str,
         reading: "Reading",
-        query_vector: "np.ndarray",
+        query_vector: "np.ndarray | Callable[[], np.ndarray]",
         mode: str,
         top_k: int,
         filters: Filters,
@@ -348,25 +347,23 @@ class Assistant:
         asked_filters: Filters | None = None,
     ) -> Answer:
         """The answer from the `top_k` best chunks inside `filters`; `outlet`: they are one outlet's
-        (its name as the reports give it), and `asked_filters` the filters the user set."""
+        (its name as the reports give it), and `asked_filters` the filters the user set.
+        `query_vector` may be a function that waits for it (timings' "retrieve" then includes the
+        question's encoding, which the BM25 search overlaps)."""
         searched = reading.text
         tick = time.perf_counter()
         hits, term_stats = self.retriever.retrieve(searched, query_vector, mode, top_k, filters)
+        if callable(query_vector):
+            query_vector = query_vector()
         # One story carried by several outlets is one source: the answerer sees each hit's group.
         groups = self.store.groups()
         for hit in hits:
             hit.metadata = {**hit.metadata, "group": groups.of(hit.doc_id)}
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
-        # Overlapping chunks share sentences: ask for each once.
-        sentence_ids = list(
-            dict.fromkeys(
-                sentence_id(h.doc_id, int(h.metadata.get("first_sentence", 0)) + i)
-                for h in hits
-                for i in range(len(h.sentence_spans))
-            )
-        )
-        vectors = self.store.sentence_vectors(sentence_ids)
+        from .retrieval import sentence_ids
+
+        vectors = self.store.sentence_vectors(sentence_ids(hits))
         answer = self.answerer.answer(
             searched, query_vector, hits, vectors, term_stats, mode, shown=question, outlet=outlet
         )

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,8 @@ class Embedder:
         self._no_onnx: ConfigError | None = None  # why this model cannot run without torch, once known
         self._fallback_told = False  # the warning that questions fall back to torch, given once
         self._lock = OrderedLock("embedder")  # see qa.locks
+        # Encodes questions (encode_queries_meanwhile); its threads start on first use.
+        self._questions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-encode-question")
 
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Embedder:
@@ -230,38 +232,26 @@ class Embedder:
         return self._encode(self._encoder(self.query_backend), texts)
 
     def encode_queries_meanwhile(self, texts: list[str]) -> Callable[[], "np.ndarray"]:
-        """Start encoding questions; returns a function that waits for their vectors. While the
-        question encoder is not loaded yet (a fresh process), it loads and encodes in a thread of
-        its own, so that loading overlaps what the caller does meanwhile (opening the index and
-        importing LlamaIndex: 0.3 s of a cold `qa ask`); once loaded, it encodes at once."""
-        loaded_or_torch = self._onnx is not None or self._no_onnx or self.query_backend != "onnx"
-        if loaded_or_torch or not is_exported(self.export_folder):
-            vectors = self.encode_queries(texts)  # loaded, or loading would import torch: here and now
+        """Start encoding questions; returns a function that waits for their vectors (any number of
+        times). They encode in a worker thread (ONNX Runtime and torch let go of the GIL), so that
+        the caller's work meanwhile overlaps them: a question's BM25 search, and in a fresh process
+        opening the index and importing LlamaIndex while the encoder loads (0.3 s of a cold `qa
+        ask`). Where loading would import torch, they encode here and now."""
+        loaded = self._onnx is not None if self._uses_onnx(self.query_backend) else self._model is not None
+        if not loaded and not (self._uses_onnx(self.query_backend) and is_exported(self.export_folder)):
+            vectors = self.encode_queries(texts)
             return lambda: vectors
-        # Imported here, not in the thread: two threads importing one package (numpy, which the
-        # index's libraries import too) can each see it half initialised.
-        import numpy  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
+        if not loaded:
+            # Imported here, not in the worker: two threads importing one package (numpy, which
+            # the index's libraries import too) can each see it half initialised.
+            import numpy  # noqa: F401
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+        return self._questions.submit(self.encode_queries, texts).result
 
-        done: dict[str, Any] = {}
-
-        def encode() -> None:
-            try:
-                done["vectors"] = self.encode_queries(texts)
-            except BaseException as exc:  # handed to the caller's thread below
-                done["error"] = exc
-
-        thread = threading.Thread(target=encode, name="qa-encode-question", daemon=True)
-        thread.start()
-
-        def wait() -> "np.ndarray":
-            thread.join()
-            if "error" in done:
-                raise done["error"]
-            return done["vectors"]
-
-        return wait
+    def _uses_onnx(self, backend: str) -> bool:
+        """Whether `backend` runs on the torch-free encoder here (not known to fall back to torch)."""
+        return backend == "onnx" and self._no_onnx is None and self.device == "cpu"
 
     def _encode(self, encoder: Any, texts: list[str], workers: int = 1) -> "np.ndarray":
         import numpy as np

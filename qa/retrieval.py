@@ -28,9 +28,11 @@ from .chunking import read_sentences
 from .config import MODES
 from .errors import InputError
 from .lexical import Snapshot, TermStats
-from .types import Filters, Sentence, Span
+from .types import Filters, Sentence, Span, sentence_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from .config import RetrievalSettings
@@ -73,6 +75,18 @@ class Hit(Span):
     def sentence_spans(self) -> list[tuple[int, int]]:
         """The chunk's sentences as document offsets."""
         return [(s.start, s.end) for s in self.sentences]
+
+
+def sentence_ids(hits: list[Hit]) -> list[str]:
+    """The ids of the hits' sentences (as qa.store keeps their vectors), each once: overlapping
+    chunks share sentences."""
+    return list(
+        dict.fromkeys(
+            sentence_id(h.doc_id, int(h.metadata.get("first_sentence", 0)) + i)
+            for h in hits
+            for i in range(len(h.sentence_spans))
+        )
+    )
 
 
 class Retrieval(NamedTuple):
@@ -133,22 +147,38 @@ class Retriever:
 
     # -- querying ------------------------------------------------------------------------
     def retrieve(
-        self, question: str, query_vector: "np.ndarray", mode: str, top_k: int, filters: Filters | None = None
+        self,
+        question: str,
+        query_vector: "np.ndarray | Callable[[], np.ndarray]",
+        mode: str,
+        top_k: int,
+        filters: Filters | None = None,
     ) -> Retrieval:
         """The `top_k` best chunks for the question, best first, all inside `filters`, with the
         term statistics of the lexical snapshot that found them (an update by an ingest in another
-        thread must not pair one snapshot's passages with the next one's statistics)."""
+        thread must not pair one snapshot's passages with the next one's statistics).
+
+        `query_vector`: the question's vector, or a function that waits for it (see
+        Embedder.encode_queries_meanwhile): the BM25 search runs while it encodes."""
         if mode not in MODES:
             raise InputError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         filters = filters or Filters()
-        bundle = QueryBundle(query_str=question, embedding=[float(x) for x in query_vector])
+        bundle = QueryBundle(query_str=question)  # the dense search adds the vector (_DenseQuery)
+        vector = query_vector if callable(query_vector) else lambda: query_vector
         snapshot = self.store.lexical.snapshot
         found: dict[str, tuple[str, dict[str, Any]]] = {}  # chunk id -> (text, metadata), as Chroma returned them
-        nodes = self._retrieve_nodes(snapshot, bundle, mode, top_k, filters, found)
+        nodes = self._retrieve_nodes(snapshot, bundle, mode, top_k, filters, found, vector)
         return Retrieval(self._hits(nodes, filters, found), snapshot.term_stats)
 
     def _retrieve_nodes(
-        self, snapshot: Snapshot, bundle: QueryBundle, mode: str, top_k: int, filters: Filters, found: dict[str, Any]
+        self,
+        snapshot: Snapshot,
+        bundle: QueryBundle,
+        mode: str,
+        top_k: int,
+        filters: Filters,
+        found: dict[str, Any],
+        vector: "Callable[[], np.ndarray]",
     ) -> list[NodeWithScore]:
         if mode != "dense" and not snapshot.holds(filters):
             # No chunk inside the filters has a word BM25 indexes (every chunk is stop words: "To
@@ -156,7 +186,7 @@ class Retriever:
             if mode == "bm25":
                 return []
             mode = "dense"
-        token = _ASKED.set(_Asked(snapshot, filters, max(top_k, self.candidates), found))
+        token = _ASKED.set(_Asked(snapshot, filters, max(top_k, self.candidates), found, vector, top_k))
         try:
             if mode == "dense":
                 return self._dense._retrieve(bundle)[:top_k]
@@ -172,7 +202,16 @@ class Retriever:
 
     @cached_property
     def _lexical(self) -> _BM25Query:
-        return _BM25Query()
+        return _BM25Query(self)
+
+    def _read_ahead(self, chunk_ids: list[str], found: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Read what the answer will need of these chunks, while the question is still encoding:
+        their text and metadata (into `found`) and their sentences' vectors (into the store's
+        cache). The BM25 search gives them: the fused top k are among each retriever's top k."""
+        records = self.store.chunk_records([c for c in chunk_ids if c not in found])
+        found.update(records)
+        hits = [Hit.of(c, *records[c], 0.0, 0) for c in chunk_ids if "start" in records.get(c, ("", {}))[1]]
+        self.store.sentence_vectors(sentence_ids(hits))
 
     def _fusion(self, top_k: int) -> _Fusion:
         """LlamaIndex's reciprocal-rank fusion of the two, for `top_k` results: made once per top_k
@@ -236,12 +275,15 @@ class _NoTransformation(TransformComponent):
 @dataclass
 class _Asked:
     """One question's search: the lexical snapshot, the filters, how many candidates each retriever
-    gives, and the chunks (text, metadata) the dense search returned."""
+    gives, the chunks (text, metadata) the dense search returned or were read ahead, the question's
+    vector (a function that waits for it) and how many chunks the answer gets."""
 
     snapshot: Snapshot
     filters: Filters
     candidates: int
     found: dict[str, tuple[str, dict[str, Any]]]
+    vector: "Callable[[], np.ndarray]"
+    top_k: int
 
 
 # The question being searched, for the retrievers below: they are made once and shared by the
@@ -252,8 +294,9 @@ _ASKED: ContextVar[_Asked] = ContextVar("qa_asked")
 class _Fusion(QueryFusionRetriever):
     """LlamaIndex's fusion retriever, running its retrievers' own searches (`_retrieve`) without
     LlamaIndex's instrumentation around each (an event dispatcher and callback spans, nothing
-    listening here: 3 ms of a 17 ms question), and side by side: the first (Chroma, which lets go
-    of the GIL while it searches) in a worker thread while this one runs the others (BM25)."""
+    listening here: 3 ms of a 17 ms question), and side by side: the first (the dense search:
+    waiting for the question's vector, then Chroma's search, both of which let go of the GIL) in a
+    worker thread while this one runs the others (BM25)."""
 
     def __init__(self, pool: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -280,8 +323,9 @@ class _DenseQuery(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         asked = _ASKED.get()
         inner = self._owner._dense_retriever(asked.candidates, asked.filters)
+        embedded = QueryBundle(query_str=query_bundle.query_str, embedding=asked.vector().tolist())
         out = []
-        for item in inner._retrieve(query_bundle):
+        for item in inner._retrieve(embedded):
             if item.node.metadata:
                 asked.found[item.node.node_id] = (item.node.get_content(), {**item.node.metadata})
             out.append(_canonical(item.node.node_id, item.score))
@@ -289,11 +333,17 @@ class _DenseQuery(BaseRetriever):
 
 
 class _BM25Query(BaseRetriever):
-    """The lexical snapshot's BM25 search for the question being searched, within its filters."""
+    """The lexical snapshot's BM25 search for the question being searched, within its filters; the
+    best `top_k` are read ahead (see Retriever._read_ahead)."""
+
+    def __init__(self, owner: Retriever) -> None:
+        super().__init__()
+        self._owner = owner
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         asked = _ASKED.get()
         found = asked.snapshot.search(query_bundle.query_str, asked.candidates, asked.filters)
+        self._owner._read_ahead([chunk_id for chunk_id, _ in found[: asked.top_k]], asked.found)
         return [_canonical(chunk_id, score) for chunk_id, score in found]
 
 

@@ -102,8 +102,8 @@ def test_the_fusion_is_llamaindexs_own(corpus_assistant):
     ]:
         vector = corpus_assistant.embedder.encode_queries([question])[0]
         bundle = QueryBundle(query_str=question, embedding=[float(x) for x in vector])
-        ours = retriever._retrieve_nodes(snapshot, bundle, "hybrid", 4, Filters(), {})
-        token = _ASKED.set(_Asked(snapshot, Filters(), retriever.candidates, {}))
+        ours = retriever._retrieve_nodes(snapshot, bundle, "hybrid", 4, Filters(), {}, lambda: vector)
+        token = _ASKED.set(_Asked(snapshot, Filters(), retriever.candidates, {}, lambda: vector, 4))
         try:
             theirs = QueryFusionRetriever(
                 [retriever._dense, retriever._lexical],
@@ -118,3 +118,34 @@ def test_the_fusion_is_llamaindexs_own(corpus_assistant):
         assert [(n.node.node_id, round(n.score, 9)) for n in ours] == [
             (n.node.node_id, round(n.score, 9)) for n in theirs
         ]
+
+
+def test_the_question_encodes_while_bm25_searches(corpus_assistant):
+    """Assistant.ask hands the retriever a function that waits for the question's vector: the
+    question encodes in a worker thread while this one runs the BM25 search and reads its best
+    chunks ahead. Same passages and answer as with the vector given, in every mode."""
+    import threading
+
+    embedder = corpus_assistant.embedder
+    question = "Which war monitor reported the deaths in Maarat al Numan?"
+    vector = embedder.encode_queries([question])[0]
+    for mode in ("hybrid", "dense", "bm25"):
+        encoded = embedder.encode_queries_meanwhile([question])
+        waited = corpus_assistant.retriever.retrieve(question, lambda: encoded()[0], mode, 4).hits
+        given = corpus_assistant.retriever.retrieve(question, vector, mode, 4).hits
+        assert [(h.chunk_id, h.score) for h in waited] == [(h.chunk_id, h.score) for h in given], mode
+
+    threads = []
+    encode = embedder.encode_queries
+
+    def recorded(texts):
+        threads.append(threading.current_thread().name)
+        return encode(texts)
+
+    embedder.encode_queries = recorded
+    try:
+        answer = corpus_assistant.ask(question)
+    finally:
+        del embedder.encode_queries
+    assert threads and all(name.startswith("qa-encode-question") for name in threads)
+    assert answer.citations and answer.to_dict()["answer"] == corpus_assistant.ask(question).text
