@@ -319,8 +319,8 @@ class Assistant:
             raise InputError(f"top_k must be a whole number from 1 to 100, got {top_k!r}")
         if not isinstance(by_source, bool):
             raise InputError(f"by_source must be true or false, got {by_source!r}")
-        # Encoded in a worker thread: beside the index's opening in a fresh process, and beside
-        # the BM25 search (see Retriever.retrieve).
+        # Encoded in a worker thread (unless loading the encoder means importing torch): beside the
+        # index's opening in a fresh process, and beside the BM25 search (see Retriever.retrieve).
         encoded = self.embedder.encode_queries_meanwhile([searched])
         timings: dict[str, float] = {}
         self._follow()

@@ -64,6 +64,11 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+# Encodes questions for every Embedder of the process (encode_queries_meanwhile): a task never waits
+# for another, so one pool serves them all; its threads start on first use.
+_QUESTIONS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-encode-question")
+
+
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors; each backend loads on first use.
 
@@ -99,8 +104,6 @@ class Embedder:
         self._no_onnx: ConfigError | None = None  # why this model cannot run without torch, once known
         self._fallback_told = False  # the warning that questions fall back to torch, given once
         self._lock = OrderedLock("embedder")  # see qa.locks
-        # Encodes questions (encode_queries_meanwhile); its threads start on first use.
-        self._questions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-encode-question")
 
     @classmethod
     def from_settings(cls, index: IndexSettings) -> Embedder:
@@ -247,7 +250,7 @@ class Embedder:
             import numpy  # noqa: F401
             import onnxruntime  # noqa: F401
             import tokenizers  # noqa: F401
-        return self._questions.submit(self.encode_queries, texts).result
+        return _QUESTIONS.submit(self.encode_queries, texts).result
 
     def _uses_onnx(self, backend: str) -> bool:
         """Whether `backend` runs on the torch-free encoder here (not known to fall back to torch)."""

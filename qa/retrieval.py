@@ -245,9 +245,9 @@ class Retriever:
         self, nodes: list[NodeWithScore], filters: Filters, found: dict[str, tuple[str, dict[str, Any]]]
     ) -> list[Hit]:
         """The chunks of the fused nodes, with their text and metadata as Chroma stores them (the
-        dense search returned some; the others are read in one call, or kept from an earlier
-        question). Chunks of documents that a write has opened since the lexical snapshot was
-        made are left out."""
+        dense search returned some, the BM25 search read its best ahead; any others are read in
+        one call, or kept from an earlier question). Chunks of documents that a write has opened
+        since the lexical snapshot was made are left out."""
         missing = [n.node.node_id for n in nodes if n.node.node_id not in found]
         if missing:
             found.update(self.store.chunk_records(missing))

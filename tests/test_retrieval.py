@@ -123,29 +123,41 @@ def test_the_fusion_is_llamaindexs_own(corpus_assistant):
 def test_the_question_encodes_while_bm25_searches(corpus_assistant):
     """Assistant.ask hands the retriever a function that waits for the question's vector: the
     question encodes in a worker thread while this one runs the BM25 search and reads its best
-    chunks ahead. Same passages and answer as with the vector given, in every mode."""
+    chunks ahead. Same passages as with the vector given, in every mode, and the same answer."""
     import threading
 
-    embedder = corpus_assistant.embedder
+    from qa.followup import read
+    from qa.types import Filters
+
+    embedder, retriever = corpus_assistant.embedder, corpus_assistant.retriever
     question = "Which war monitor reported the deaths in Maarat al Numan?"
     vector = embedder.encode_queries([question])[0]
     for mode in ("hybrid", "dense", "bm25"):
         encoded = embedder.encode_queries_meanwhile([question])
-        waited = corpus_assistant.retriever.retrieve(question, lambda: encoded()[0], mode, 4).hits
-        given = corpus_assistant.retriever.retrieve(question, vector, mode, 4).hits
+        waited = retriever.retrieve(question, lambda: encoded()[0], mode, 4).hits
+        given = retriever.retrieve(question, vector, mode, 4).hits
         assert [(h.chunk_id, h.score) for h in waited] == [(h.chunk_id, h.score) for h in given], mode
 
-    threads = []
-    encode = embedder.encode_queries
+    # The encoder held until BM25 has read its best chunks ahead: they were read while it waited.
+    released, read_ahead = threading.Event(), []
+    encode, records = embedder.encode_queries, corpus_assistant.store.chunk_records
 
-    def recorded(texts):
-        threads.append(threading.current_thread().name)
+    def held(texts):
+        assert threading.current_thread().name.startswith("qa-encode-question")
+        assert released.wait(30), "the BM25 search did not run while the question encoded"
         return encode(texts)
 
-    embedder.encode_queries = recorded
+    def recorded(chunk_ids):
+        read_ahead.append(list(chunk_ids))
+        released.set()
+        return records(chunk_ids)
+
+    embedder.encode_queries, corpus_assistant.store.chunk_records = held, recorded
     try:
         answer = corpus_assistant.ask(question)
     finally:
-        del embedder.encode_queries
-    assert threads and all(name.startswith("qa-encode-question") for name in threads)
-    assert answer.citations and answer.to_dict()["answer"] == corpus_assistant.ask(question).text
+        del embedder.encode_queries, corpus_assistant.store.chunk_records
+    lexical = [chunk_id for chunk_id, _ in retriever.store.lexical.snapshot.search(question, 5, Filters())]
+    assert read_ahead and read_ahead[0] == lexical, read_ahead
+    given = corpus_assistant._answer(question, read(question, None), vector, "hybrid", 5, Filters(), {})
+    assert answer.text == given.text and answer.citations == given.citations
