@@ -235,9 +235,9 @@ class AppSettings(BaseModel):
         le=64,
         description="Questions the web app answers at once: the chat and Gradio's /ask endpoint share this limit, "
         "the JSON API (POST /api/ask) has its own of the same size, and uploads and deletions run one at a time "
-        "beside them. 4 on 2 CPU cores: 20 clients at once got 93-96 questions/s through /api/ask against 81-87 with "
-        "2, 63-69 with 1 and 80-87 with 8 (and 57-61 against 53-54 through Gradio's /ask): a question spends much of "
-        "its time in ONNX Runtime and Chroma, which let other threads run meanwhile.",
+        "beside them. 4 on 2 CPU cores: 20 clients at once (bench/load.py, an index of 101,796 chunks) got 109 "
+        "questions/s through /api/ask against 90 with 2, 73 with 1 and 104 with 8 (64, 60, 53 and 72 through Gradio's "
+        "/ask): a question spends much of its time in ONNX Runtime and Chroma, which let other threads run meanwhile.",
     )
     queue_max_size: int = Field(
         default=64,

@@ -9,6 +9,7 @@ qa.store.views. Imported lazily by the Assistant: it pulls in LlamaIndex.
 from __future__ import annotations
 
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 logger = logging.getLogger(__name__)
+
+# Nearest chunks a filtered dense search looks among first (see Retriever._nearest_inside).
+PROBE = 400
 
 
 @dataclass
@@ -213,6 +217,27 @@ class Retriever:
         reading nothing ahead) and read vectors of passages the fusion drops."""
         found.update(self.store.chunk_records([c for c in chunk_ids if c not in found]))
 
+    def _nearest_inside(self, asked: _Asked) -> list[NodeWithScore] | None:
+        """The dense search within filters, from the nearest PROBE chunks and the lexical index's
+        filter masks; None when fewer than the candidates among them are inside the filters and
+        there are other chunks (Chroma's `where` clause then searches them all).
+
+        Chroma evaluates a `where` clause over every chunk's fields before it searches: at 100k
+        chunks 46 ms for a place, 165-270 ms for a date range, against 2 ms for the nearest 400 by
+        distance alone. Scored as LlamaIndex scores Chroma's results (exp(-distance)); their
+        texts and fields are read once fused (see `_hits`)."""
+        got = self.store.chunks.query(
+            query_embeddings=[asked.vector().tolist()],
+            n_results=max(1, min(PROBE, asked.snapshot.chunks)),
+            include=["distances"],
+        )
+        ids, distances = got["ids"][0], got["distances"][0]
+        distance_of = dict(zip(ids, distances))
+        inside = asked.snapshot.inside(ids, asked.filters)[: asked.candidates]
+        if len(inside) < asked.candidates and len(ids) >= PROBE:
+            return None
+        return [_canonical(chunk_id, math.exp(-distance_of[chunk_id])) for chunk_id in inside]
+
     def _fusion(self, top_k: int) -> _Fusion:
         """LlamaIndex's reciprocal-rank fusion of the two, for `top_k` results: made once per top_k
         (making one took 0.6 ms a question, most of it LlamaIndex looking for an LLM package)."""
@@ -322,6 +347,10 @@ class _DenseQuery(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         asked = _ASKED.get()
+        if asked.filters:
+            nearest = self._owner._nearest_inside(asked)
+            if nearest is not None:
+                return nearest
         inner = self._owner._dense_retriever(asked.candidates, asked.filters)
         embedded = QueryBundle(query_str=query_bundle.query_str, embedding=asked.vector().tolist())
         out = []

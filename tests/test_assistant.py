@@ -243,6 +243,27 @@ def test_filters_apply_inside_retrieval(filtered, mode, filters, inside):
     assert answer.to_dict()["filters"] == Filters.build(**filters).to_dict()
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [{"source": "Wire B"}, {"place": "Idlib"}, {"date_from": "2019"}, {"date_to": "2018-12-31"}, {"source": "Wire A"}],
+)
+def test_a_filtered_dense_search_looks_among_the_nearest_first(filtered, monkeypatch, filters):
+    """Within filters, the dense search takes the nearest chunks by distance alone and keeps those
+    inside the filters (qa.retrieval.PROBE); where too few of them are inside it falls back to
+    Chroma's where clause. Either way the passages are those the where clause gives."""
+    import qa.retrieval
+
+    def passages():
+        answer = filtered.ask("How many civilians did the shelling kill?", top_k=10, mode="dense", **filters)
+        return [(p.chunk_id, p.text) for p in answer.passages]
+
+    probed = passages()
+    monkeypatch.setattr(qa.retrieval, "PROBE", 1)  # one chunk: too few inside, unless it is all there is
+    fallen_back = passages()
+    monkeypatch.setattr(qa.retrieval.Retriever, "_nearest_inside", lambda self, asked: None)
+    assert probed == fallen_back == passages() and probed
+
+
 def test_filtered_answer_cites_the_filtered_outlet(filtered):
     everything = filtered.ask("How many civilians were killed in Maarat al-Numan?")
     assert "30" in everything.text and everything.citations[0].doc_id == "b1"

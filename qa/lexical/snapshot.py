@@ -135,6 +135,19 @@ class Snapshot:
             weights = self._tf_parts[id(segment)] = (tf / (norm + tf)).astype(np.float32)
         return weights
 
+    def inside(self, chunk_ids: list[str], filters: Filters) -> list[str]:
+        """Those of the chunks that are live here and inside the filters, in their order (a chunk
+        this snapshot does not hold yet is left out)."""
+        keeps = [(segment.row_of, alive & segment.mask(filters)) for segment, alive in zip(self.segments, self.alive)]
+        out = []
+        for chunk_id in chunk_ids:
+            for rows, keep in keeps:
+                row = rows.get(chunk_id)
+                if row is not None and keep[row]:
+                    out.append(chunk_id)
+                    break
+        return out
+
     def holds(self, filters: Filters) -> bool:
         """Whether some live chunk with a BM25 term is inside the filters."""
         if not self.total_length:
