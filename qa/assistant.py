@@ -16,7 +16,7 @@ from .config import Settings
 from .errors import DocumentError, InputError
 from .ingest import IngestBatch, IngestPlan, renamed, text_hash
 from .locks import OrderedLock
-from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage
+from .types import Answer, Document, Filters, IngestFailure, IngestReport, Passage, sentence_id
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -361,9 +361,15 @@ class Assistant:
             hit.metadata = {**hit.metadata, "group": groups.of(hit.doc_id)}
         timings["retrieve"] = _ms(tick)
         tick = time.perf_counter()
-        from .retrieval import sentence_ids
-
-        vectors = self.store.sentence_vectors(sentence_ids(hits))
+        # Overlapping chunks share sentences: ask for each once.
+        sentence_ids = list(
+            dict.fromkeys(
+                sentence_id(h.doc_id, int(h.metadata.get("first_sentence", 0)) + i)
+                for h in hits
+                for i in range(len(h.sentence_spans))
+            )
+        )
+        vectors = self.store.sentence_vectors(sentence_ids)
         answer = self.answerer.answer(
             searched, query_vector, hits, vectors, term_stats, mode, shown=question, outlet=outlet
         )

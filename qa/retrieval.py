@@ -29,7 +29,7 @@ from .chunking import read_sentences
 from .config import MODES
 from .errors import InputError
 from .lexical import Snapshot, TermStats
-from .types import Filters, Sentence, Span, sentence_id
+from .types import Filters, Sentence, Span
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,18 +79,6 @@ class Hit(Span):
     def sentence_spans(self) -> list[tuple[int, int]]:
         """The chunk's sentences as document offsets."""
         return [(s.start, s.end) for s in self.sentences]
-
-
-def sentence_ids(hits: list[Hit]) -> list[str]:
-    """The ids of the hits' sentences (as qa.store keeps their vectors), each once: overlapping
-    chunks share sentences."""
-    return list(
-        dict.fromkeys(
-            sentence_id(h.doc_id, int(h.metadata.get("first_sentence", 0)) + i)
-            for h in hits
-            for i in range(len(h.sentence_spans))
-        )
-    )
 
 
 class Retrieval(NamedTuple):
