@@ -4,7 +4,7 @@ their facets (outlet, place, date) for filter masks; immutable once made."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -88,32 +88,21 @@ class Postings:
         return np.vstack([unique, counts])
 
 
+@dataclass(eq=False)
 class Segment:
     """The chunks of one write (or of a merge), immutable once made: their ids, lengths in BM25
     terms, BM25 postings (with term frequencies), content-term postings (for TermStats) and facets."""
 
-    def __init__(
-        self,
-        chunk_ids: list[str],
-        doc_ids: list[str],
-        lengths: "np.ndarray",
-        bm25: Postings,
-        content: Postings,
-        sources: list[str],
-        places: list[tuple[str, ...]],
-        dates: "np.ndarray",
-        names: dict[str, str],
-    ) -> None:
-        self.chunk_ids = chunk_ids
-        self.doc_ids = doc_ids
-        self.lengths = lengths
-        self.bm25 = bm25
-        self.content = content
-        self.sources = sources
-        self.places = places
-        self.dates = dates
-        self.names = names  # outlet key -> the outlet as first written here
-        self._masks: dict[Filters, np.ndarray] = {}  # see `mask`
+    chunk_ids: list[str]
+    doc_ids: list[str]
+    lengths: "np.ndarray"
+    bm25: Postings
+    content: Postings
+    sources: list[str]
+    places: list[tuple[str, ...]]
+    dates: "np.ndarray"
+    names: dict[str, str]  # outlet key -> the outlet as first written here
+    _masks: dict[Filters, "np.ndarray"] = field(default_factory=dict, init=False, repr=False)  # see `mask`
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
