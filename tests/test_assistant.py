@@ -253,6 +253,14 @@ def test_a_filtered_dense_search_looks_among_the_nearest_first(filtered, monkeyp
     Chroma's where clause. Either way the passages are those the where clause gives."""
     import qa.retrieval
 
+    nearest, probes = qa.retrieval.Retriever._nearest_inside, []
+
+    def recorded(self, asked):
+        probes.append(nearest(self, asked))
+        return probes[-1]
+
+    monkeypatch.setattr(qa.retrieval.Retriever, "_nearest_inside", recorded)
+
     def passages():
         answer = filtered.ask("How many civilians did the shelling kill?", top_k=10, mode="dense", **filters)
         return [(p.chunk_id, p.text) for p in answer.passages]
@@ -260,6 +268,7 @@ def test_a_filtered_dense_search_looks_among_the_nearest_first(filtered, monkeyp
     probed = passages()
     monkeypatch.setattr(qa.retrieval, "PROBE", 1)  # one chunk: too few inside, unless it is all there is
     fallen_back = passages()
+    assert probes[0] is not None and probes[1] is None  # the nearest were used, then the where clause
     monkeypatch.setattr(qa.retrieval.Retriever, "_nearest_inside", lambda self, asked: None)
     assert probed == fallen_back == passages() and probed
 
